@@ -1,0 +1,48 @@
+# The two commands of README.md: `make demo` (the local demo) and `make test` (everything CI runs).
+# Each sets up what a fresh machine lacks: the virtualenv, the Go-built control planes, etc.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup build lint typecheck crds crds-check unit integration clean
+
+$(VENV)/.installed: pyproject.toml
+	@echo "[spinop] creating $(VENV) and installing spinop with its test tools"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed
+
+build: setup
+	$(BIN)/spinop dev build
+
+demo: build
+	$(BIN)/spinop demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+crds: setup
+	$(BIN)/spinop crds
+
+crds-check: setup
+	$(BIN)/spinop crds --check
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+integration: build
+	$(BIN)/pytest tests/integration
+
+test: build lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf .build $(VENV)

@@ -1,0 +1,96 @@
+"""spinop.io/v1alpha1: pydantic models of SpinnakerCluster, SpinnakerAccount and SpinnakerPipeline.
+
+These models are the single source of truth for `crds/*.yaml` (`spinop.api.crdgen`). Parse a body once at the
+boundary with `parse_resource` (or `validate_resource` to get FieldErrors instead of an exception) and work with
+the model inside.
+"""
+
+from spinop.api.v1alpha1.account import (
+    CustomResourceKind,
+    DeletionPolicy,
+    LastDeploy,
+    ObjectRef,
+    SpinnakerAccount,
+    SpinnakerAccountSpec,
+    SpinnakerAccountStatus,
+    SpinnakerKind,
+    default_account_name,
+)
+from spinop.api.v1alpha1.cluster import (
+    Credentials,
+    CredentialsType,
+    LabelSelector,
+    LabelSelectorRequirement,
+    SecretKeyRef,
+    SelectorOperator,
+    SpinnakerCluster,
+    SpinnakerClusterSpec,
+    SpinnakerClusterStatus,
+    Tenancy,
+)
+from spinop.api.v1alpha1.common import (
+    Condition,
+    ConditionStatus,
+    CustomResource,
+    ObjectMeta,
+    Permissions,
+    PolicyRule,
+    Profile,
+    format_duration,
+    parse_duration,
+)
+from spinop.api.v1alpha1.pipeline import (
+    ApplicationSettings,
+    DriftPolicy,
+    SpinnakerPipeline,
+    SpinnakerPipelineSpec,
+    SpinnakerPipelineStatus,
+)
+from spinop.api.v1alpha1.validation import (
+    KINDS,
+    parse_resource,
+    resource_class,
+    validate_resource,
+    validate_update,
+)
+
+__all__ = [
+    "KINDS",
+    "ApplicationSettings",
+    "Condition",
+    "ConditionStatus",
+    "Credentials",
+    "CredentialsType",
+    "CustomResource",
+    "CustomResourceKind",
+    "DeletionPolicy",
+    "DriftPolicy",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "LastDeploy",
+    "ObjectMeta",
+    "ObjectRef",
+    "Permissions",
+    "PolicyRule",
+    "Profile",
+    "SecretKeyRef",
+    "SelectorOperator",
+    "SpinnakerAccount",
+    "SpinnakerAccountSpec",
+    "SpinnakerAccountStatus",
+    "SpinnakerCluster",
+    "SpinnakerClusterSpec",
+    "SpinnakerClusterStatus",
+    "SpinnakerKind",
+    "SpinnakerPipeline",
+    "SpinnakerPipelineSpec",
+    "SpinnakerPipelineStatus",
+    "Tenancy",
+    "default_account_name",
+    "format_duration",
+    "parse_duration",
+    "parse_resource",
+    "resource_class",
+    "validate_resource",
+    "validate_update",
+]

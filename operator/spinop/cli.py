@@ -1,0 +1,162 @@
+"""The `spinop` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import kopf
+
+    import spinop.main  # noqa: F401  (registers the handlers)
+
+    kopf.configure(verbose=args.verbose, debug=args.debug, log_format=kopf.LogFormat[args.log_format.upper()])
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=list(args.namespace),
+        standalone=args.standalone,
+        priority=args.priority,
+        peering_name=args.peering,
+        liveness_endpoint=args.liveness,
+    )
+    return 0
+
+
+def _cmd_dev_build(args: argparse.Namespace) -> int:
+    from spinop.devcluster.build import ensure_binaries
+
+    binaries = ensure_binaries()
+    print(f"kube-apiserver, kube-controller-manager, kubectl {binaries.kubernetes_version}: {binaries.kubectl.parent}")
+    print(f"etcd {binaries.etcd_version}: {binaries.etcd.parent}")
+    return 0
+
+
+def _control_planes(args: argparse.Namespace) -> object:
+    from spinop.devcluster.controlplane import ControlPlanes
+    from spinop.devcluster.paths import build_dir
+
+    root = Path(args.dir) if args.dir else build_dir() / "clusters" / "dev"
+    return ControlPlanes(root)
+
+
+def _cmd_cluster_up(args: argparse.Namespace) -> int:
+    from spinop.devcluster.controlplane import ControlPlanes
+
+    planes = _control_planes(args)
+    assert isinstance(planes, ControlPlanes)
+    clusters = planes.up(args.names.split(","))
+    for name, cluster in clusters.items():
+        print(f"{name:10} {cluster.server:28} kubeconfig={cluster.kubeconfig}")
+    print(f"\nexport KUBECONFIG={planes.root / 'kubeconfig'}   # contexts: {', '.join(clusters)}")
+    return 0
+
+
+def _cmd_cluster_down(args: argparse.Namespace) -> int:
+    from spinop.devcluster.controlplane import ControlPlanes
+
+    planes = _control_planes(args)
+    assert isinstance(planes, ControlPlanes)
+    planes.down()
+    print("stopped")
+    return 0
+
+
+def _cmd_cluster_status(args: argparse.Namespace) -> int:
+    from spinop.devcluster.controlplane import ControlPlanes
+
+    planes = _control_planes(args)
+    assert isinstance(planes, ControlPlanes)
+    for row in planes.status():
+        state = "running" if row["running"] else "stopped"
+        extra = (
+            f" {row.get('version', '')} controller-manager={'running' if row.get('controller_manager') else 'stopped'}"
+        )
+        print(f"{row['name']:10} {state:8} {row['endpoint']:28}{extra if 'version' in row else ''}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from spinop.demo import run_demo
+
+    return run_demo(Path(args.dir) if args.dir else None, duration=args.duration)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spinop",
+        description="spinop: Spinnaker accounts and pipelines as Kubernetes custom resources.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run the operator against the current kubeconfig (or in-cluster config)",
+        description="Run the spinop operator. Watches all namespaces unless --namespace is given.",
+    )
+    run.add_argument("-n", "--namespace", action="append", default=[], help="watch only this namespace (repeatable)")
+    run.add_argument("--standalone", action="store_true", help="do not take part in kopf peering (single replica)")
+    run.add_argument("--priority", type=int, default=0, help="peering priority (the highest active replica works)")
+    run.add_argument("--peering", default=None, help="name of the KopfPeering object used for HA")
+    run.add_argument("--liveness", default=None, help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--log-format", default="plain", choices=["plain", "full", "json"], help="log line format")
+    run.add_argument("-v", "--verbose", action="store_true", help="verbose logging")
+    run.add_argument("--debug", action="store_true", help="debug logging")
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the local demo: control planes + operator + sample resources, until Ctrl-C",
+        description="Build and start local control planes (mgmt, dev, staging, prod), run spinop against mgmt, "
+        "and stop everything on Ctrl-C.",
+    )
+    demo.add_argument("--dir", default=None, help="where the demo's clusters live (default .build/clusters/demo)")
+    demo.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
+    demo.set_defaults(func=_cmd_demo)
+
+    dev = sub.add_parser("dev", help="local development: build and run real Kubernetes control planes")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="SUBCOMMAND")
+    build = dev_sub.add_parser(
+        "build", help="build kube-apiserver, kube-controller-manager, kubectl and etcd from Go modules"
+    )
+    build.set_defaults(func=_cmd_dev_build)
+    cluster = dev_sub.add_parser("cluster", help="start, stop or inspect the local control planes")
+    cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True, metavar="ACTION")
+    for name, func, text in (
+        ("up", _cmd_cluster_up, "start (or reuse) the clusters and print their kubeconfigs"),
+        ("down", _cmd_cluster_down, "stop every process of the cluster set"),
+        ("status", _cmd_cluster_status, "show which clusters run"),
+    ):
+        action = cluster_sub.add_parser(name, help=text)
+        action.add_argument("--dir", default=None, help="cluster set directory (default .build/clusters/dev)")
+        if name == "up":
+            action.add_argument(
+                "--names",
+                default="mgmt,dev,staging,prod",
+                help="comma-separated cluster names (default: %(default)s)",
+            )
+        action.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # the CLI's last word: say what failed, without a traceback for expected errors
+        from spinop.devcluster.build import BuildError
+        from spinop.devcluster.controlplane import ControlPlaneError
+
+        if isinstance(err, BuildError | ControlPlaneError):
+            print(f"spinop: {err}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
