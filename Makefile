@@ -41,7 +41,7 @@ unit: setup
 integration: build
 	$(BIN)/pytest tests/integration
 
-test: build lint typecheck
+test: build lint typecheck crds-check
 	$(BIN)/pytest
 
 clean:

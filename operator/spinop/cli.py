@@ -78,6 +78,27 @@ def _cmd_cluster_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_crds(args: argparse.Namespace) -> int:
+    from spinop.api.crdgen import repo_crd_dir, stale_crds, write_crds
+
+    directory = Path(args.output) if args.output else repo_crd_dir()
+    if args.check:
+        stale = stale_crds(directory)
+        if stale:
+            print(
+                "spinop: these CRDs differ from the API models: "
+                + ", ".join(str(p) for p in stale)
+                + "\nRegenerate them with `spinop crds` (or `make crds`) and commit the result.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"CRDs in {directory} match the API models")
+        return 0
+    for path in write_crds(directory):
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from spinop.demo import run_demo
 
@@ -105,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="verbose logging")
     run.add_argument("--debug", action="store_true", help="debug logging")
     run.set_defaults(func=_cmd_run)
+
+    crds = sub.add_parser("crds", help="write the CRD manifests generated from the API models (crds/*.yaml)")
+    crds.add_argument("--check", action="store_true", help="fail if the files differ from the models")
+    crds.add_argument("--output", default=None, help="directory (default: the repository's crds/)")
+    crds.set_defaults(func=_cmd_crds)
 
     demo = sub.add_parser(
         "demo",

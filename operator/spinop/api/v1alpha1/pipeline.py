@@ -1,0 +1,207 @@
+"""SpinnakerPipeline: a Spinnaker pipeline kept in sync from a custom resource in the tenant's MGMT namespace.
+
+The kind is SpinnakerPipeline, not Pipeline, so that `kubectl get pipelines` never collides with Tekton.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from spinop.api.errors import FieldError
+from spinop.api.v1alpha1.common import (
+    AGE_COLUMN,
+    CelRule,
+    Condition,
+    CustomResource,
+    Int64,
+    Permissions,
+    PrinterColumn,
+    SpecModel,
+    StatusModel,
+    Timestamp,
+    cel,
+    condition_column,
+    conditions_field,
+    field_error,
+    observed_generation_field,
+)
+
+APPLICATION_PATTERN = r"^[a-z][a-z0-9-]*$"
+# 1-256 characters, no leading or trailing whitespace, no line breaks, and none of / \ ? % # (they break Gate's
+# /applications/{app}/pipelineConfigs/{name} and /pipelines/{app}/{name} paths).
+PIPELINE_NAME_PATTERN = r"^[^\s/\\?%#]([^\n\r/\\?%#]*[^\s/\\?%#])?$"
+RESERVED_PIPELINE_KEYS = ("id", "application", "name")
+
+
+class DriftPolicy(StrEnum):
+    ENFORCE = "Enforce"
+    REPORT = "Report"
+
+
+class ApplicationSettings(SpecModel):
+    """Settings for the Spinnaker application, used when spinop has to create it."""
+
+    email: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Owner email of the application, shown in Spinnaker.",
+    )
+    permissions: Permissions | None = Field(
+        default=None,
+        description="Which Spinnaker roles may READ, WRITE and EXECUTE the application. Omitted: unrestricted.",
+    )
+
+
+_APPLICATION_IMMUTABLE = CelRule(
+    rule="self == oldSelf",
+    message="application is immutable: create a new SpinnakerPipeline for another application",
+)
+_PIPELINE_BODY_CEL = (
+    CelRule(
+        rule="!has(self.id)",
+        message="pipeline.id must not be set: spinop derives a stable pipeline id from this resource (shown in "
+        "status.pipelineId)",
+        field_path=".id",
+        reason="FieldValueForbidden",
+    ),
+    CelRule(
+        rule="!has(self.application)",
+        message="pipeline.application must not be set: use spec.application",
+        field_path=".application",
+        reason="FieldValueForbidden",
+    ),
+    CelRule(
+        rule="!has(self.name)",
+        message="pipeline.name must not be set: use spec.name",
+        field_path=".name",
+        reason="FieldValueForbidden",
+    ),
+)
+_RESERVED_PROPERTY_DESCRIPTION = "Not allowed here: set by spinop from the resource."
+PIPELINE_BODY_SCHEMA: dict[str, Any] = {
+    "x-kubernetes-preserve-unknown-fields": True,
+    # Declared (as strings) only so that CEL can see them: CEL cannot read fields that are merely preserved.
+    "properties": {
+        key: {"type": "string", "maxLength": 1024, "description": _RESERVED_PROPERTY_DESCRIPTION}
+        for key in RESERVED_PIPELINE_KEYS
+    },
+    **cel(*_PIPELINE_BODY_CEL),
+}
+
+
+class SpinnakerPipelineSpec(SpecModel):
+    """The pipeline spinop keeps in Spinnaker: which application, which name, and its body."""
+
+    application: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=APPLICATION_PATTERN,
+        description="The Spinnaker application (lowercase letters, digits and '-', starting with a letter, at "
+        "most 63). spinop creates it if missing (see applicationSettings). An application belongs to the first "
+        "MGMT namespace that claims it. Immutable.",
+        json_schema_extra=cel(_APPLICATION_IMMUTABLE),
+    )
+    name: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=PIPELINE_NAME_PATTERN,
+        description="The pipeline's name in the application (1-256 characters, no leading or trailing spaces, none "
+        "of / \\ ? % #). Unique in the application, ignoring case. Renaming keeps the pipeline's id and history.",
+    )
+    pipeline: dict[str, Any] = Field(
+        description="The Spinnaker pipeline body, as in the UI's 'Edit as JSON': stages, triggers, parameterConfig, "
+        "expectedArtifacts, notifications, limitConcurrent, ... It must not set id, application or name (they "
+        "come from this resource). Every account it names must belong to a Ready SpinnakerAccount in this "
+        "namespace, or the save is refused.",
+        json_schema_extra=PIPELINE_BODY_SCHEMA,
+    )
+    drift_policy: DriftPolicy = Field(
+        default=DriftPolicy.ENFORCE,
+        description="What to do when the pipeline in Spinnaker differs from this resource (e.g. edited in the UI). "
+        "Enforce (default): save this resource's version again. Report: leave Spinnaker's version and set the "
+        "InSync condition to False (reason Drifted) until they agree.",
+    )
+    adopt: bool = Field(
+        default=False,
+        description="Take over an existing pipeline of the same name in the application that spinop did not "
+        "create. Default false: such a name conflict is refused and the existing pipeline is left alone.",
+    )
+    application_settings: ApplicationSettings | None = Field(
+        default=None,
+        description="Used only when spinop creates the application: owner email and permissions. An existing "
+        "application is not changed.",
+    )
+
+    @field_validator("pipeline")
+    @classmethod
+    def _no_reserved_keys(cls, body: dict[str, Any]) -> dict[str, Any]:
+        for rule, key in zip(_PIPELINE_BODY_CEL, RESERVED_PIPELINE_KEYS, strict=True):
+            if key in body:
+                raise field_error(key, rule.message)
+        return body
+
+    def update_errors(self, old: SpinnakerPipelineSpec) -> list[FieldError]:
+        """The CRD's transition rules: what an update from `old` to this spec may not change."""
+        if self.application != old.application:
+            return [FieldError("spec.application", _APPLICATION_IMMUTABLE.message)]
+        return []
+
+    def ready_inputs(self) -> tuple[str, ...]:
+        """Conditions the Ready summary depends on: drift counts only when spinop is asked to enforce."""
+        if self.drift_policy == DriftPolicy.ENFORCE:
+            return ("Synced", "InSync")
+        return ("Synced",)
+
+
+class SpinnakerPipelineStatus(StatusModel):
+    """What spinop last saved and observed in Spinnaker."""
+
+    CONDITION_TYPES: ClassVar[tuple[str, ...]] = ("Ready", "Synced", "InSync")
+
+    observed_generation: Int64 | None = observed_generation_field()
+    conditions: list[Condition] = conditions_field(
+        "Synced: the current generation was saved through Gate (False with the reason when the save or the tenant "
+        "guard refused it). InSync: the pipeline in Spinnaker equals this resource (False, reason Drifted, after a "
+        "UI edit). Ready: summary, True when Synced is True and, under driftPolicy Enforce, InSync is True."
+    )
+    pipeline_id: str | None = Field(default=None, max_length=256, description="The pipeline's id in Spinnaker.")
+    last_synced_at: Timestamp | None = Field(
+        default=None, description="When spinop last saved or confirmed the pipeline."
+    )
+    last_modified_by: str | None = Field(
+        default=None, max_length=256, description="Who last changed the pipeline in Spinnaker (Front50)."
+    )
+    drift_detected_at: Timestamp | None = Field(
+        default=None, description="When spinop last found Spinnaker's pipeline different from this resource."
+    )
+
+
+class SpinnakerPipeline(CustomResource):
+    KIND: ClassVar[str] = "SpinnakerPipeline"
+    PLURAL: ClassVar[str] = "spinnakerpipelines"
+    SINGULAR: ClassVar[str] = "spinnakerpipeline"
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ("sppipeline",)
+    SCOPE: ClassVar[Literal["Namespaced", "Cluster"]] = "Namespaced"
+    DESCRIPTION: ClassVar[str] = (
+        "SpinnakerPipeline keeps one Spinnaker pipeline equal to this resource: spinop saves it through Gate with a "
+        "stable id, creates the application if missing, restores or reports edits made in the UI, and deletes the "
+        "pipeline when the resource is deleted. It may only use accounts of Ready SpinnakerAccounts in the same "
+        "namespace."
+    )
+    PRINTER_COLUMNS: ClassVar[tuple[PrinterColumn, ...]] = (
+        PrinterColumn("Application", "string", ".spec.application", "The Spinnaker application."),
+        PrinterColumn("Pipeline", "string", ".spec.name", "The pipeline name."),
+        condition_column("Ready", "Ready"),
+        PrinterColumn("Last Synced", "date", ".status.lastSyncedAt", "When spinop last saved or confirmed it."),
+        AGE_COLUMN,
+    )
+
+    kind: Literal["SpinnakerPipeline"] = "SpinnakerPipeline"
+    spec: SpinnakerPipelineSpec = Field(description="Desired state, written by the tenant.")
+    status: SpinnakerPipelineStatus = Field(
+        default_factory=SpinnakerPipelineStatus, description="Observed state, written by spinop."
+    )

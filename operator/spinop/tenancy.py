@@ -1,0 +1,383 @@
+"""Pure tenancy rules: may this tenant have this SpinnakerAccount on this SpinnakerCluster?
+
+A *tenant* is the MGMT namespace a SpinnakerAccount lives in. The rules come from the cluster's `spec.tenancy`
+and are checked both by the admission webhook (to refuse early, with a clear message) and by every reconcile (a
+cluster's rules may tighten after an account was admitted). Each check returns `FieldError`s naming the
+SpinnakerAccount field at fault and what would be accepted; an empty list means allowed.
+
+No I/O here: callers pass the tenant namespace's labels and the other accounts (`AccountClaim`s).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from spinop.api.errors import FieldError
+from spinop.api.v1alpha1 import (
+    LabelSelector,
+    PolicyRule,
+    Profile,
+    SelectorOperator,
+    SpinnakerAccount,
+    SpinnakerAccountSpec,
+    SpinnakerClusterSpec,
+)
+
+__all__ = [
+    "SYSTEM_NAMESPACES",
+    "AccountClaim",
+    "FieldError",
+    "check_account",
+    "check_account_name_unique",
+    "check_extra_rules",
+    "check_namespace_allowed",
+    "check_namespace_sharing",
+    "check_profile",
+    "check_tenant_quota",
+    "check_tenant_selected",
+    "expected_namespace",
+    "is_system_namespace",
+    "rule_is_within",
+    "selector_matches",
+    "uncovered_triples",
+]
+
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
+"""Never a target namespace, whatever the cluster's pattern says; nor is anything starting with `kube-`."""
+
+_WILDCARD = "[a-z0-9-]+"
+_PLACEHOLDER = re.compile(r"\{(tenant|environment|cluster)\}")
+
+
+@dataclass(frozen=True)
+class AccountClaim:
+    """What another SpinnakerAccount holds: a target namespace on a cluster, and a Spinnaker account name."""
+
+    tenant: str
+    """The MGMT namespace of that SpinnakerAccount."""
+    name: str
+    """Its metadata.name."""
+    cluster: str
+    namespace: str
+    account_name: str
+
+    @classmethod
+    def from_resource(cls, account: SpinnakerAccount) -> AccountClaim:
+        return cls(
+            tenant=account.metadata.namespace or "",
+            name=account.metadata.name or "",
+            cluster=account.spec.cluster,
+            namespace=account.spec.namespace,
+            account_name=account.spec.effective_account_name,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Namespaces
+
+
+def is_system_namespace(namespace: str, reserved: Collection[str] = ()) -> bool:
+    """kube-system, kube-public, kube-node-lease, default, any kube-* and the `reserved` ones (the operator's own
+    and credentials namespaces)."""
+    return namespace in SYSTEM_NAMESPACES or namespace.startswith("kube-") or namespace in reserved
+
+
+def _substitute(pattern: str, *, tenant: str, environment: str, cluster: str) -> list[str]:
+    """Split a namespacePattern into literal pieces and `*`s, with placeholders filled in."""
+    values = {"tenant": tenant, "environment": environment, "cluster": cluster}
+    filled = _PLACEHOLDER.sub(lambda m: values[m.group(1)].replace("*", ""), pattern)
+    return re.split(r"(\*)", filled)
+
+
+@lru_cache(maxsize=512)
+def _pattern_regex(pattern: str, tenant: str, environment: str, cluster: str) -> re.Pattern[str]:
+    pieces = _substitute(pattern, tenant=tenant, environment=environment, cluster=cluster)
+    return re.compile("".join(_WILDCARD if piece == "*" else re.escape(piece) for piece in pieces))
+
+
+def expected_namespace(pattern: str, *, tenant: str, environment: str, cluster: str) -> str:
+    """The pattern with placeholders filled in, `*` shown as `<suffix>`: what to tell a tenant to ask for."""
+    pieces = _substitute(pattern, tenant=tenant, environment=environment, cluster=cluster)
+    return "".join("<any of a-z0-9->" if piece == "*" else piece for piece in pieces)
+
+
+def check_namespace_allowed(
+    namespace: str,
+    *,
+    tenant: str,
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    reserved_namespaces: Collection[str] = (),
+) -> list[FieldError]:
+    """The target namespace is not a system namespace and matches the cluster's namespacePattern for this tenant."""
+    if is_system_namespace(namespace, reserved_namespaces):
+        return [
+            FieldError(
+                "spec.namespace",
+                f"{namespace!r} is a system namespace (kube-*, default or the operator's own) and can never be a "
+                "target; use a namespace of your own, "
+                + repr(
+                    expected_namespace(
+                        cluster.tenancy.namespace_pattern,
+                        tenant=tenant,
+                        environment=cluster.environment,
+                        cluster=cluster_name,
+                    )
+                ),
+            )
+        ]
+    pattern = cluster.tenancy.namespace_pattern
+    regex = _pattern_regex(pattern, tenant, cluster.environment, cluster_name)
+    if regex.fullmatch(namespace):
+        return []
+    expected = expected_namespace(pattern, tenant=tenant, environment=cluster.environment, cluster=cluster_name)
+    return [
+        FieldError(
+            "spec.namespace",
+            f"{namespace!r} does not match SpinnakerCluster {cluster_name}'s tenancy.namespacePattern {pattern!r}: "
+            f"tenant {tenant} may use {expected!r}",
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Label selectors
+
+
+def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """Kubernetes LabelSelector semantics: None selects nothing, `{}` selects everything, else all terms must hold."""
+    if selector is None:
+        return False
+    for key, value in (selector.match_labels or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.match_expressions or ():
+        present = expr.key in labels
+        values = expr.values or []
+        if expr.operator == SelectorOperator.IN and not (present and labels[expr.key] in values):
+            return False
+        if expr.operator == SelectorOperator.NOT_IN and present and labels[expr.key] in values:
+            return False
+        if expr.operator == SelectorOperator.EXISTS and not present:
+            return False
+        if expr.operator == SelectorOperator.DOES_NOT_EXIST and present:
+            return False
+    return True
+
+
+def _describe_selector(selector: LabelSelector) -> str:
+    terms = [f"{k}={v}" for k, v in (selector.match_labels or {}).items()]
+    for expr in selector.match_expressions or ():
+        if expr.operator in (SelectorOperator.IN, SelectorOperator.NOT_IN):
+            op = "in" if expr.operator == SelectorOperator.IN else "notin"
+            terms.append(f"{expr.key} {op} ({','.join(expr.values or [])})")
+        else:
+            terms.append(expr.key if expr.operator == SelectorOperator.EXISTS else f"!{expr.key}")
+    return ", ".join(terms) or "everything"
+
+
+def check_tenant_selected(
+    tenant: str, tenant_labels: Mapping[str, str], *, cluster_name: str, cluster: SpinnakerClusterSpec
+) -> list[FieldError]:
+    """The tenant's MGMT namespace is selected by the cluster's tenancy.namespaceSelector."""
+    selector = cluster.tenancy.namespace_selector
+    if selector is None:
+        return [
+            FieldError(
+                "spec.cluster",
+                f"SpinnakerCluster {cluster_name} accepts no SpinnakerAccounts: it has no "
+                "spec.tenancy.namespaceSelector; a platform admin must set one that selects namespace "
+                f"{tenant}",
+            )
+        ]
+    if selector_matches(selector, tenant_labels):
+        return []
+    return [
+        FieldError(
+            "metadata.namespace",
+            f"namespace {tenant} may not request accounts on SpinnakerCluster {cluster_name}: its labels do not "
+            f"match the cluster's tenancy.namespaceSelector ({_describe_selector(selector)}); a platform admin "
+            "must label the namespace accordingly",
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Profile and extra rules
+
+
+def check_profile(profile: Profile, *, cluster_name: str, cluster: SpinnakerClusterSpec) -> list[FieldError]:
+    allowed = cluster.tenancy.allowed_profiles
+    if profile in allowed:
+        return []
+    accepted = ", ".join(str(p) for p in allowed) or "none: the cluster accepts no profile"
+    return [
+        FieldError(
+            "spec.profile",
+            f"profile {profile} is not allowed on SpinnakerCluster {cluster_name}; allowed: {accepted}",
+        )
+    ]
+
+
+def uncovered_triples(rule: PolicyRule, allowed: Sequence[PolicyRule]) -> list[tuple[str, str, str]]:
+    """The (apiGroup, resource, verb) triples of `rule` that no allowed rule grants."""
+    granted = {triple for allowed_rule in allowed for triple in allowed_rule.triples()}
+    return [triple for triple in rule.triples() if triple not in granted]
+
+
+def rule_is_within(rule: PolicyRule, allowed: Sequence[PolicyRule]) -> bool:
+    """Subset semantics: every (apiGroup, resource, verb) that `rule` grants is granted by some allowed rule.
+
+    Names are compared exactly (no wildcards exist on either side: the CRD refuses them), so `deployments` does
+    not cover `deployments/scale`.
+    """
+    return not uncovered_triples(rule, allowed)
+
+
+def _describe_rules(rules: Sequence[PolicyRule]) -> str:
+    if not rules:
+        return "none"
+    return "; ".join(
+        f"{','.join(g or 'core' for g in r.api_groups)}/{','.join(r.resources)}: {','.join(r.verbs)}" for r in rules
+    )
+
+
+def check_extra_rules(
+    rules: Sequence[PolicyRule] | None, *, cluster_name: str, cluster: SpinnakerClusterSpec
+) -> list[FieldError]:
+    """Each requested extra rule lies within the cluster's tenancy.allowedExtraRules."""
+    allowed = cluster.tenancy.allowed_extra_rules or []
+    errors = []
+    for i, rule in enumerate(rules or ()):
+        missing = uncovered_triples(rule, allowed)
+        if not missing:
+            continue
+        shown = ", ".join(f"{v} {g or 'core'}/{r}" for g, r, v in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        errors.append(
+            FieldError(
+                f"spec.extraRules[{i}]",
+                f"not within SpinnakerCluster {cluster_name}'s tenancy.allowedExtraRules: {shown}{more} is not "
+                f"allowed; allowed: {_describe_rules(allowed)}",
+            )
+        )
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Claims by other accounts
+
+
+def _others(claims: Iterable[AccountClaim], tenant: str, name: str) -> list[AccountClaim]:
+    return [c for c in claims if (c.tenant, c.name) != (tenant, name)]
+
+
+def check_tenant_quota(
+    *, tenant: str, name: str, cluster_name: str, cluster: SpinnakerClusterSpec, claims: Iterable[AccountClaim]
+) -> list[FieldError]:
+    """The tenant stays within tenancy.maxAccountsPerTenant on this cluster, counting this account."""
+    limit = cluster.tenancy.max_accounts_per_tenant
+    if limit is None:
+        return []
+    existing = [c for c in _others(claims, tenant, name) if c.tenant == tenant and c.cluster == cluster_name]
+    if len(existing) < limit:
+        return []
+    return [
+        FieldError(
+            "spec.cluster",
+            f"namespace {tenant} already has {len(existing)} SpinnakerAccounts on SpinnakerCluster {cluster_name}, "
+            f"the most its tenancy.maxAccountsPerTenant ({limit}) allows; delete one or ask a platform admin to "
+            "raise the limit",
+        )
+    ]
+
+
+def check_namespace_sharing(
+    namespace: str,
+    *,
+    tenant: str,
+    name: str,
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    claims: Iterable[AccountClaim],
+) -> list[FieldError]:
+    """No other tenant targets this namespace; the same tenant only if tenancy.allowNamespaceSharing is true."""
+    holders = [c for c in _others(claims, tenant, name) if c.cluster == cluster_name and c.namespace == namespace]
+    foreign = sorted({c.tenant for c in holders if c.tenant != tenant})
+    if foreign:
+        return [
+            FieldError(
+                "spec.namespace",
+                f"namespace {namespace} on SpinnakerCluster {cluster_name} belongs to another tenant "
+                f"({', '.join(foreign)}); choose another namespace",
+            )
+        ]
+    if holders and not cluster.tenancy.allow_namespace_sharing:
+        return [
+            FieldError(
+                "spec.namespace",
+                f"namespace {namespace} on SpinnakerCluster {cluster_name} is already used by SpinnakerAccount "
+                f"{holders[0].name} and the cluster does not allow namespace sharing "
+                "(tenancy.allowNamespaceSharing); choose another namespace",
+            )
+        ]
+    return []
+
+
+def check_account_name_unique(
+    account_name: str, *, tenant: str, name: str, claims: Iterable[AccountClaim]
+) -> list[FieldError]:
+    """No other SpinnakerAccount, in any namespace or cluster, holds this Spinnaker account name."""
+    holder = next((c for c in _others(claims, tenant, name) if c.account_name == account_name), None)
+    if holder is None:
+        return []
+    return [
+        FieldError(
+            "spec.accountName",
+            f"Spinnaker account name {account_name!r} is already held by SpinnakerAccount {holder.tenant}/"
+            f"{holder.name}; set spec.accountName to a name of your own",
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Everything at once
+
+
+def check_account(
+    account: SpinnakerAccountSpec,
+    *,
+    tenant: str,
+    name: str,
+    tenant_labels: Mapping[str, str],
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    claims: Iterable[AccountClaim] = (),
+    reserved_namespaces: Collection[str] = (),
+) -> list[FieldError]:
+    """Every tenancy rule for SpinnakerAccount `tenant`/`name` with `account` as its spec.
+
+    `claims`: the other SpinnakerAccounts (all namespaces and clusters; this one is skipped if present).
+    `reserved_namespaces`: the operator's own and credentials namespaces, never targets.
+    """
+    claims = list(claims)
+    return [
+        *check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster),
+        *check_namespace_allowed(
+            account.namespace,
+            tenant=tenant,
+            cluster_name=cluster_name,
+            cluster=cluster,
+            reserved_namespaces=reserved_namespaces,
+        ),
+        *check_profile(account.profile, cluster_name=cluster_name, cluster=cluster),
+        *check_extra_rules(account.extra_rules, cluster_name=cluster_name, cluster=cluster),
+        *check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims),
+        *check_namespace_sharing(
+            account.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims
+        ),
+        *check_account_name_unique(account.effective_account_name, tenant=tenant, name=name, claims=claims),
+    ]
