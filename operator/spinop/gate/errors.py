@@ -1,0 +1,83 @@
+"""Gate's failures, turned into ours. Messages carry Gate's words, never request bodies or credentials."""
+
+from __future__ import annotations
+
+
+class GateError(Exception):
+    """Base of every Gate failure. `retryable` tells a controller whether trying again later can help."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class GateUnavailable(GateError):
+    """Gate could not be reached or failed on its side (connect error, timeout, 5xx): try again later.
+
+    `may_have_reached` is True when the request may have been processed although no answer came back
+    (a timeout or a dropped connection after sending), so a write must be read back before it is repeated.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, status: int | None = None, may_have_reached: bool = False) -> None:
+        super().__init__(message, status=status)
+        self.may_have_reached = may_have_reached
+
+
+class GateRateLimited(GateUnavailable):
+    """Gate kept answering 429 after the client's bounded back-off."""
+
+
+class GateUnauthorized(GateError):
+    """Gate refused our identity (401/403, a login redirect, or a TLS handshake it rejected)."""
+
+
+class GateRejected(GateError):
+    """Gate refused the request itself (400, 404, 409, 422 ...); `message` is Gate's reason."""
+
+
+class GateNotFound(GateRejected):
+    """The thing asked for does not exist."""
+
+
+class GateDuplicateName(GateRejected):
+    """Another pipeline in the application already has this name (ignoring case), under another id.
+
+    Also raised when more than one pipeline matches a name, so acting by name would be a guess.
+    """
+
+    def __init__(self, message: str, *, application: str, name: str, status: int | None = 400) -> None:
+        super().__init__(message, status=status)
+        self.application = application
+        self.name = name
+
+
+class GateStale(GateRejected):
+    """`staleCheck=true` failed: the stored pipeline changed since the `lastModified` we sent. Re-read it."""
+
+
+class GateSaveStillRunning(GateError):
+    """Gate stopped waiting for its savePipeline task while it was still RUNNING (a 400 from Gate).
+
+    The save may still complete afterwards: read the pipeline back before deciding to save again.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, task_id: str | None, status: int | None = 400) -> None:
+        super().__init__(message, status=status)
+        self.task_id = task_id
+
+
+class GateTaskFailed(GateRejected):
+    """An Orca task (e.g. upsertApplication) ended in a status other than SUCCEEDED."""
+
+    def __init__(self, message: str, *, task_id: str, task_status: str, errors: list[str]) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.task_status = task_status
+        self.errors = errors
