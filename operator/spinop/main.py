@@ -1,22 +1,66 @@
-"""kopf registrations: settings and handlers. Handlers only unpack kwargs and call a controller."""
+"""The operator: kopf settings and start-up. Handlers live in `spinop.handlers.*` (imported here to register them);
+they only unpack kwargs and call a controller."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import logging
 from typing import Any
 
 import kopf
 
 from spinop import GROUP
+from spinop.config import OperatorConfig
+from spinop.controllers.context import OperatorContext
+from spinop.handlers import accounts as _account_handlers  # noqa: F401  (registers handlers)
+from spinop.handlers import clusters as _cluster_handlers  # noqa: F401
+from spinop.handlers import indexes as _indexes  # noqa: F401
+from spinop.kube.clients import mgmt_client
+from spinop.remote.cluster import RemoteClusters
+from spinop.spinnaker.factory import build_sync
+
+log = logging.getLogger("spinop")
+
+# ------------------------------------------------------------------------------------------------------- lifecycle
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # Our own prefix, so spinop never shares progress annotations or finalizers with another kopf operator.
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
-    settings.posting.level = 20  # INFO and above become Kubernetes Events
+    settings.posting.level = logging.WARNING  # spinop posts its own Events on state changes
     settings.networking.request_timeout = 30
     settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+    config = OperatorConfig.load()
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=config.worker_threads))
+    mgmt = await asyncio.to_thread(mgmt_client)
+    ctx = OperatorContext(
+        config=config,
+        mgmt=mgmt,
+        clusters=RemoteClusters(mgmt, config.credentials_namespace),
+        sync=None,
+    )
+    ctx.sync = await build_sync(ctx)
+    if ctx.sync is not None:
+        await ctx.sync.start()
+    memo["ctx"] = ctx
+    log.info(
+        "spinop started: credentials in namespace %s, Spinnaker backend %s",
+        config.credentials_namespace,
+        config.spinnaker_backend,
+    )
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    ctx: OperatorContext | None = memo.get("ctx")
+    if ctx is not None and ctx.sync is not None:
+        await ctx.sync.stop()

@@ -18,6 +18,7 @@ import pytest
 from spinop.devcluster.build import ensure_binaries
 from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes
 from tests.integration.kube import Cluster, wait_for
+from tests.integration.operator_process import OperatorProcess
 
 REMOTE_CLUSTERS = tuple(name for name in DEFAULT_CLUSTERS if name != "mgmt")
 
@@ -90,3 +91,74 @@ def fresh_namespace(clusters: dict[str, Cluster]) -> Iterator[Callable[..., str]
 
 def _gone_probe(handle: Cluster, name: str) -> Callable[[], bool]:
     return lambda: handle.namespace_gone(name)
+
+
+@pytest.fixture(scope="session")
+def crds(mgmt: Cluster) -> list[str]:
+    """The generated CRDs applied to MGMT (server-side apply, so re-runs against reused clusters update them)."""
+    from spinop.api.crdgen import repo_crd_dir
+
+    mgmt.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(repo_crd_dir()))
+    names = [f"{plural}.spinop.io" for plural in ("spinnakerclusters", "spinnakeraccounts", "spinnakerpipelines")]
+    mgmt.kubectl("wait", "--for=condition=Established", "--timeout=60s", *[f"crd/{n}" for n in names])
+    return names
+
+
+CREDENTIALS_NAMESPACE = "devops"
+OPERATOR_NAMESPACE = "spinop-system"
+
+
+@pytest.fixture(scope="session")
+def admin_kubeconfig_secrets(mgmt: Cluster, remotes: dict[str, Cluster], crds: list[str]) -> dict[str, str]:
+    """For each remote cluster, a Secret in MGMT's credentials namespace holding an admin kubeconfig for it."""
+    import base64
+
+    import kubernetes.client as k8s
+    from kubernetes.client.rest import ApiException
+
+    from tests.integration.objects import ensure_namespace
+
+    ensure_namespace(mgmt, CREDENTIALS_NAMESPACE)
+    ensure_namespace(mgmt, OPERATOR_NAMESPACE)
+    names = {}
+    for name, remote in remotes.items():
+        secret = k8s.V1Secret(
+            metadata=k8s.V1ObjectMeta(name=f"{name}-admin-kubeconfig", namespace=CREDENTIALS_NAMESPACE),
+            data={"kubeconfig": base64.b64encode(remote.kubeconfig.read_bytes()).decode()},
+        )
+        try:
+            mgmt.core.create_namespaced_secret(CREDENTIALS_NAMESPACE, secret)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            mgmt.core.replace_namespaced_secret(secret.metadata.name, CREDENTIALS_NAMESPACE, secret)
+        names[name] = secret.metadata.name
+    return names
+
+
+@pytest.fixture(scope="module")
+def start_operator(
+    mgmt: Cluster, admin_kubeconfig_secrets: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Start the real operator (a `spinop run` process) with settings; stopped and checked for tracebacks after."""
+    from tests.integration.operator_process import OperatorProcess
+
+    started: list[OperatorProcess] = []
+
+    def start(settings: dict[str, object] | None = None, args: tuple[str, ...] = ()) -> OperatorProcess:
+        merged: dict[str, object] = {
+            "operator_namespace": OPERATOR_NAMESPACE,
+            "credentials_namespace": CREDENTIALS_NAMESPACE,
+            "spinnaker_backend": "none",
+            "drift_interval_seconds": 300,
+            **(settings or {}),
+        }
+        process = OperatorProcess(mgmt.kubeconfig, tmp_path_factory.mktemp("operator"), merged, args)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()
+    for process in started:
+        process.assert_clean()

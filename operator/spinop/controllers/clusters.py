@@ -1,0 +1,101 @@
+"""SpinnakerCluster: connect with the admin kubeconfig, report reachability, version and how many accounts use it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kopf
+from kubernetes.client.rest import ApiException
+
+from spinop.api.v1alpha1 import SpinnakerClusterSpec
+from spinop.controllers.accounts import Claim
+from spinop.controllers.context import OperatorContext
+from spinop.errors import SpinopError
+from spinop.kube.events import post_event
+from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
+from spinop.remote.cluster import ClusterConnection
+
+PLURAL = "spinnakerclusters"
+KIND = "SpinnakerCluster"
+
+
+def connection_for(name: str, spec: SpinnakerClusterSpec) -> ClusterConnection:
+    return ClusterConnection(
+        name=name,
+        secret_name=spec.kubeconfig_secret_ref.name,
+        secret_key=spec.kubeconfig_secret_ref.key,
+        server_override=spec.server,
+        ca_data_override=spec.certificate_authority_data,
+    )
+
+
+def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple[ConditionUpdate, str | None]:
+    try:
+        remote = ctx.clusters.get(connection_for(name, spec))
+        version = ctx.clusters.version(remote)
+    except SpinopError as err:
+        if err.reason == "ClusterCredentialsRejected":
+            ctx.clusters.invalidate(name)
+        return ConditionUpdate("Reachable", "False", err.reason, err.message), None
+    except ApiException as err:
+        ctx.clusters.invalidate(name)
+        return (
+            ConditionUpdate("Reachable", "False", "ClusterUnreachable", f"cluster {name} answered HTTP {err.status}"),
+            None,
+        )
+    except OSError as err:
+        return (
+            ConditionUpdate("Reachable", "False", "ClusterUnreachable", f"cannot reach cluster {name}: {err}"),
+            None,
+        )
+    return ConditionUpdate(
+        "Reachable", "True", "Reachable", f"{remote.server} answers as Kubernetes {version}"
+    ), version
+
+
+async def reconcile(
+    ctx: OperatorContext, body: Mapping[str, Any], *, claims: Iterable[Claim], spec_changed: bool = False
+) -> float:
+    meta = body["metadata"]
+    name = meta["name"]
+    ref = ObjectRef(PLURAL, KIND, name, None, meta.get("uid"))
+    spec = SpinnakerClusterSpec.model_validate(body.get("spec") or {})
+    if spec_changed:
+        ctx.clusters.invalidate(name)
+    claims = list(claims)
+    condition, version = await asyncio.to_thread(_probe, ctx, name, spec)
+    fields: dict[str, Any] = {"accountCount": sum(1 for c in claims if c.cluster == name and not c.deleting)}
+    if version:
+        fields["serverVersion"] = version
+    previous = (body.get("status") or {}).get("conditions") or []
+    was = next((c for c in previous if c.get("type") == "Reachable"), None)
+    if (
+        was is None
+        or was.get("status") != condition.status
+        or fields != {k: (body.get("status") or {}).get(k) for k in fields}
+    ):
+        # lastProbeTime moves only with a change, so a healthy, unchanged cluster costs no status writes.
+        fields["lastProbeTime"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = await asyncio.to_thread(
+        ctx.cluster_status.update, ref, conditions=[condition], fields=fields, generation=meta.get("generation")
+    )
+    if result is not None:
+        for t in result.transitions:
+            if t.type == "Reachable":
+                await asyncio.to_thread(
+                    post_event,
+                    ctx.mgmt,
+                    ref,
+                    type_="Normal" if t.status == "True" else "Warning",
+                    reason=t.reason,
+                    message=t.message,
+                )
+    if spec_changed:
+        for claim in claims:
+            if claim.cluster == name:
+                ctx.wake(claim.uid)
+    if condition.status != "True":
+        raise kopf.TemporaryError(condition.message, delay=15)
+    return ctx.config.cluster_probe_seconds

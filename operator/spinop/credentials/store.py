@@ -1,0 +1,172 @@
+"""The credentials Secret in MGMT: the account's kubeconfig plus what spinop needs to know about its token.
+
+It lives in the operator's credentials namespace (`devops` in the seed), not in the tenant's namespace, so tenants
+never read tokens. A cross-namespace owner reference is not allowed by Kubernetes, so the link to the
+SpinnakerAccount is labels + annotations, and the account's finalizer deletes the Secret.
+The token itself is only in `data.kubeconfig`; annotations carry its expiry and a fingerprint, never the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from dataclasses import dataclass
+
+import kubernetes.client as k8s
+from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
+
+from spinop import GROUP
+from spinop.credentials.tokens import IssuedToken
+from spinop.kube.clients import call, get_or_none
+from spinop.redact import Redacted
+from spinop.remote.plan import ACCOUNT, CLUSTER, MANAGED_BY, OWNER, OWNER_UID, Owner
+
+KEY = "kubeconfig"
+ACCOUNT_NAMESPACE = f"{GROUP}/account-namespace"
+SOURCE = f"{GROUP}/token-source"
+EXPIRES_AT = f"{GROUP}/token-expires-at"
+FINGERPRINT = f"{GROUP}/token-fingerprint"
+ISSUED_AT = f"{GROUP}/issued-at"
+TOKEN_SECRET = f"{GROUP}/token-secret"
+PREVIOUS_TOKEN_SECRET = f"{GROUP}/previous-token-secret"
+ROTATION_REQUEST = f"{GROUP}/rotation-request"
+SERVICE_ACCOUNT_UID = f"{GROUP}/service-account-uid"
+RENDER_KEY = f"{GROUP}/render-key"
+
+
+def secret_name(account_name: str) -> str:
+    return f"spinop-{account_name}"
+
+
+def _time(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _iso(value: datetime.datetime | None) -> str:
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+@dataclass(frozen=True)
+class StoredCredentials:
+    name: str
+    kubeconfig: Redacted[str]
+    fingerprint: str
+    source: str
+    expires_at: datetime.datetime | None
+    issued_at: datetime.datetime | None
+    token_secret: str
+    previous_token_secret: str
+    rotation_request: str
+    service_account_uid: str
+    render_key: str
+    owner_uid: str
+
+
+def read_credentials(mgmt: ApiClient, namespace: str, name: str) -> StoredCredentials | None:
+    secret = get_or_none(k8s.CoreV1Api(mgmt).read_namespaced_secret, name, namespace)
+    if secret is None or not (secret.data or {}).get(KEY):
+        return None
+    notes = secret.metadata.annotations or {}
+    return StoredCredentials(
+        name=name,
+        kubeconfig=Redacted(base64.b64decode(secret.data[KEY]).decode()),
+        fingerprint=notes.get(FINGERPRINT, ""),
+        source=notes.get(SOURCE, ""),
+        expires_at=_time(notes.get(EXPIRES_AT)),
+        issued_at=_time(notes.get(ISSUED_AT)),
+        token_secret=notes.get(TOKEN_SECRET, ""),
+        previous_token_secret=notes.get(PREVIOUS_TOKEN_SECRET, ""),
+        rotation_request=notes.get(ROTATION_REQUEST, ""),
+        service_account_uid=notes.get(SERVICE_ACCOUNT_UID, ""),
+        render_key=notes.get(RENDER_KEY, ""),
+        owner_uid=(secret.metadata.labels or {}).get(OWNER_UID, ""),
+    )
+
+
+def write_credentials(
+    mgmt: ApiClient,
+    namespace: str,
+    name: str,
+    *,
+    owner: Owner,
+    kubeconfig: Redacted[str],
+    token: IssuedToken,
+    rotation_request: str,
+    service_account_uid: str,
+    render_key: str,
+    previous_token_secret: str,
+    now: datetime.datetime,
+) -> StoredCredentials:
+    """Create or replace the Secret; the new kubeconfig is in place before anything else learns of it."""
+    annotations = {
+        OWNER: owner.ref,
+        ACCOUNT: owner.account_name,
+        CLUSTER: owner.cluster,
+        SOURCE: token.source,
+        EXPIRES_AT: _iso(token.expires_at),
+        FINGERPRINT: token.token.fingerprint(),
+        ISSUED_AT: _iso(now),
+        TOKEN_SECRET: token.secret_name or "",
+        PREVIOUS_TOKEN_SECRET: previous_token_secret,
+        ROTATION_REQUEST: rotation_request,
+        SERVICE_ACCOUNT_UID: service_account_uid,
+        RENDER_KEY: render_key,
+    }
+    body = k8s.V1Secret(
+        metadata=k8s.V1ObjectMeta(
+            name=name,
+            namespace=namespace,
+            labels={MANAGED_BY: "spinop", OWNER_UID: owner.uid, ACCOUNT_NAMESPACE: owner.mgmt_namespace},
+            annotations=annotations,
+        ),
+        type="Opaque",
+        data={KEY: base64.b64encode(kubeconfig.reveal().encode()).decode()},
+    )
+    core = k8s.CoreV1Api(mgmt)
+    try:
+        call(core.create_namespaced_secret, namespace, body)
+    except ApiException as err:
+        if err.status != 409:
+            raise
+        call(core.replace_namespaced_secret, name, namespace, body)
+    return StoredCredentials(
+        name=name,
+        kubeconfig=kubeconfig,
+        fingerprint=annotations[FINGERPRINT],
+        source=token.source,
+        expires_at=token.expires_at,
+        issued_at=now,
+        token_secret=annotations[TOKEN_SECRET],
+        previous_token_secret=previous_token_secret,
+        rotation_request=rotation_request,
+        service_account_uid=service_account_uid,
+        render_key=render_key,
+        owner_uid=owner.uid,
+    )
+
+
+def clear_previous_token_secret(mgmt: ApiClient, namespace: str, name: str) -> None:
+    call(
+        k8s.CoreV1Api(mgmt).patch_namespaced_secret,
+        name,
+        namespace,
+        {"metadata": {"annotations": {PREVIOUS_TOKEN_SECRET: ""}}},
+    )
+
+
+def delete_credentials(mgmt: ApiClient, namespace: str, name: str, owner_uid: str) -> bool:
+    """Delete the Secret if it belongs to this account; True when it is gone."""
+    secret = get_or_none(k8s.CoreV1Api(mgmt).read_namespaced_secret, name, namespace)
+    if secret is None:
+        return True
+    if (secret.metadata.labels or {}).get(OWNER_UID) != owner_uid:
+        return True  # someone else's Secret under that name: never ours to delete
+    try:
+        call(k8s.CoreV1Api(mgmt).delete_namespaced_secret, name, namespace)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    return True

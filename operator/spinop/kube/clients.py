@@ -1,0 +1,130 @@
+"""The only place that builds `kubernetes` API clients and talks to the API with them.
+
+Calls are synchronous (the `kubernetes` package); async code runs them through `asyncio.to_thread`. Every request
+gets a timeout, so an unreachable cluster fails fast instead of freezing a worker thread, and every failure is
+turned into a `spinop.errors` exception that says which cluster and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import kubernetes
+import urllib3
+from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
+
+from spinop.errors import ClusterUnreachable, RemoteApiError, RemoteCredentialsRejected
+
+T = TypeVar("T")
+
+#: (connect, read) seconds for every API request.
+REQUEST_TIMEOUT = (5.0, 30.0)
+
+_mgmt_lock = threading.Lock()
+_mgmt_client: ApiClient | None = None
+
+
+def mgmt_client() -> ApiClient:
+    """The operator's own cluster (MGMT): in-cluster config when running in a Pod, else the kubeconfig."""
+    global _mgmt_client
+    with _mgmt_lock:
+        if _mgmt_client is None:
+            config = kubernetes.client.Configuration()
+            if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+                kubernetes.config.load_incluster_config(client_configuration=config)
+            else:
+                kubernetes.config.load_kube_config(client_configuration=config)
+            config.retries = 2
+            _mgmt_client = ApiClient(config)
+        return _mgmt_client
+
+
+def client_from_kubeconfig(kubeconfig: dict[str, Any]) -> ApiClient:
+    """A client for a remote cluster from a kubeconfig document (current context)."""
+    config = kubernetes.client.Configuration()
+    loader = kubernetes.config.kube_config.KubeConfigLoader(config_dict=kubeconfig)
+    loader.load_and_set(config)
+    config.retries = 1
+    return ApiClient(config)
+
+
+def client_with_token(server: str, ca_file: str | None, token: str, *, verify: bool = True) -> ApiClient:
+    """A client that authenticates with a bearer token only (for proving what issued credentials can do)."""
+    config = kubernetes.client.Configuration()
+    config.host = server
+    config.ssl_ca_cert = ca_file
+    config.verify_ssl = verify
+    config.api_key = {"authorization": token}
+    config.api_key_prefix = {"authorization": "Bearer"}
+    config.retries = 1
+    return ApiClient(config)
+
+
+def to_dict(api: ApiClient, obj: Any) -> dict[str, Any]:
+    """A client model object as the API's JSON (camelCase) dict."""
+    result = api.sanitize_for_serialization(obj)
+    assert isinstance(result, dict)
+    return result
+
+
+def not_found(err: BaseException) -> bool:
+    return isinstance(err, ApiException) and err.status == 404
+
+
+def conflict(err: BaseException) -> bool:
+    return isinstance(err, ApiException) and err.status == 409
+
+
+def api_message(err: ApiException) -> str:
+    """The apiserver's own message from an error response (it names fields and rules)."""
+    import json
+
+    try:
+        body = json.loads(err.body or "{}")
+    except (TypeError, ValueError):
+        return str(err.reason)
+    return str(body.get("message") or err.reason)
+
+
+@contextmanager
+def remote_errors(cluster: str) -> Iterator[None]:
+    """Turn client failures against a remote cluster into spinop errors naming that cluster."""
+    try:
+        yield
+    except ApiException as err:
+        if err.status in (401,):
+            raise RemoteCredentialsRejected(
+                f"cluster {cluster} rejected spinop's admin credentials (HTTP 401); the platform admin must update "
+                f"the Secret referenced by SpinnakerCluster {cluster} spec.kubeconfigSecretRef."
+            ) from None
+        if err.status == 403:
+            raise RemoteCredentialsRejected(
+                f"spinop's admin credentials for cluster {cluster} are not allowed to do this: {api_message(err)}",
+            ) from None
+        if err.status == 0 or err.status is None or err.status >= 500:
+            raise ClusterUnreachable(
+                f"cluster {cluster} is not answering ({err.status or 'no response'}: {err.reason}); will retry"
+            ) from None
+        raise RemoteApiError(f"cluster {cluster} refused a request: {api_message(err)}") from None
+    except (urllib3.exceptions.HTTPError, OSError) as err:
+        raise ClusterUnreachable(f"cannot reach cluster {cluster}: {type(err).__name__}; will retry") from None
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a client method with spinop's request timeout."""
+    kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+    return fn(*args, **kwargs)
+
+
+def get_or_none(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    try:
+        return call(fn, *args, **kwargs)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise

@@ -1,0 +1,61 @@
+"""Observe and change an account's objects on its remote cluster (the I/O half of `remote.plan`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes.client as k8s
+from kubernetes.client.rest import ApiException
+
+from spinop.kube.clients import call, get_or_none, remote_errors, to_dict
+from spinop.remote.cluster import RemoteCluster
+from spinop.remote.plan import Action, DesiredRemote, ObservedRemote
+
+
+def observe(remote: RemoteCluster, desired: DesiredRemote) -> ObservedRemote:
+    core, rbac = k8s.CoreV1Api(remote.api), k8s.RbacAuthorizationV1Api(remote.api)
+    ns, name = desired.namespace, desired.object_name
+
+    def read(fn: Any, *args: str) -> dict[str, Any] | None:
+        obj = get_or_none(fn, *args)
+        return None if obj is None else to_dict(remote.api, obj)
+
+    with remote_errors(remote.name):
+        namespace = read(core.read_namespace, ns)
+        if namespace is None:
+            return ObservedRemote()
+        return ObservedRemote(
+            namespace=namespace,
+            service_account=read(core.read_namespaced_service_account, name, ns),
+            role=read(rbac.read_namespaced_role, name, ns),
+            role_binding=read(rbac.read_namespaced_role_binding, name, ns),
+        )
+
+
+def apply(remote: RemoteCluster, actions: tuple[Action, ...]) -> None:
+    """Carry out planned actions in order. Idempotent: 409 on create and 404 on delete count as done."""
+    core, rbac = k8s.CoreV1Api(remote.api), k8s.RbacAuthorizationV1Api(remote.api)
+    operations: dict[tuple[str, str], Any] = {
+        ("create", "Namespace"): lambda a: call(core.create_namespace, a.body),
+        ("patch", "Namespace"): lambda a: call(core.patch_namespace, a.name, a.body),
+        ("delete", "Namespace"): lambda a: call(core.delete_namespace, a.name),
+        ("create", "ServiceAccount"): lambda a: call(core.create_namespaced_service_account, a.namespace, a.body),
+        ("patch", "ServiceAccount"): lambda a: call(core.patch_namespaced_service_account, a.name, a.namespace, a.body),
+        ("delete", "ServiceAccount"): lambda a: call(core.delete_namespaced_service_account, a.name, a.namespace),
+        ("create", "Role"): lambda a: call(rbac.create_namespaced_role, a.namespace, a.body),
+        ("patch", "Role"): lambda a: call(rbac.patch_namespaced_role, a.name, a.namespace, a.body),
+        ("delete", "Role"): lambda a: call(rbac.delete_namespaced_role, a.name, a.namespace),
+        ("create", "RoleBinding"): lambda a: call(rbac.create_namespaced_role_binding, a.namespace, a.body),
+        ("patch", "RoleBinding"): lambda a: call(rbac.patch_namespaced_role_binding, a.name, a.namespace, a.body),
+        ("delete", "RoleBinding"): lambda a: call(rbac.delete_namespaced_role_binding, a.name, a.namespace),
+    }
+    with remote_errors(remote.name):
+        for action in actions:
+            try:
+                operations[(action.verb, action.kind)](action)
+            except ApiException as err:
+                if action.verb == "create" and err.status == 409:
+                    continue
+                if action.verb == "delete" and err.status == 404:
+                    continue
+                raise

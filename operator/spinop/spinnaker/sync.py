@@ -1,0 +1,414 @@
+"""One component owns Spinnaker sync: it batches account changes and applies them as one serialized change set.
+
+Account reconciles `submit` the account they want and `remove` the ones being deleted. Changes collect until no new
+one arrived for `quiet` seconds (or `max_wait` passed since the first), then the backend applies the whole batch:
+for Halyard one config mutation at a time and ONE clouddriver deploy. Outcomes are written to each account's
+`SpinnakerSynced` condition; failures are retried with backoff and nothing else is lost: the account stays in the
+desired set until it is applied.
+
+Ownership: spinop changes only Spinnaker accounts in its inventory (`spinnaker.inventory`), or ones a
+SpinnakerAccount adopts explicitly. A name already in Spinnaker that spinop did not create is reported, never
+touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount, merge_account
+from spinop.spinnaker.inventory import Inventory, InventoryEntry
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------------------------ backend API
+
+
+@dataclass(frozen=True)
+class Upsert:
+    desired: DesiredSpinnakerAccount
+    existing: dict[str, Any] | None  # the live account, None when Spinnaker does not have it yet
+
+
+@dataclass(frozen=True)
+class Removal:
+    owner: AccountOwner
+    name: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    reason: str = "Synced"
+    message: str = ""
+    needs_user: bool = False  # the change was refused for its content: retrying the same content will not help
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """The backend change that carried a batch (a Halyard deploy, or an accounts-API batch)."""
+
+    id: str
+    backend: str
+    started_at: datetime.datetime
+    finished_at: datetime.datetime
+    outcome: str
+
+
+@dataclass
+class BatchResult:
+    outcomes: dict[str, Outcome]
+    change: ChangeRecord | None = None
+
+
+class SpinnakerBackend(Protocol):
+    name: str
+
+    async def list_accounts(self) -> dict[str, dict[str, Any]]:
+        """Every Kubernetes account Spinnaker has now, by name (spinop's and everyone else's)."""
+        ...
+
+    async def apply(self, upserts: list[Upsert], removals: list[Removal]) -> BatchResult:
+        """Apply a batch; must report an outcome for every name in it."""
+        ...
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot be reached at all; the whole batch is retried later."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+# ----------------------------------------------------------------------------------------------------- the component
+
+
+class SyncState(Enum):
+    SYNCED = "synced"
+    PENDING = "pending"
+
+
+#: (owner, status, reason, message, fields) → writes the account's SpinnakerSynced condition.
+Reporter = Callable[[AccountOwner, str, str, str, dict[str, Any]], Awaitable[None]]
+
+RETRY_DELAYS = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+
+
+@dataclass
+class _Pending:
+    desired: DesiredSpinnakerAccount | None = None  # None: removal
+    owner: AccountOwner | None = None
+    attempts: int = 0
+    not_before: float = 0.0
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class SpinnakerSync:
+    def __init__(
+        self,
+        backend: SpinnakerBackend,
+        inventory: Inventory,
+        report: Reporter,
+        *,
+        quiet_seconds: float = 10.0,
+        max_wait_seconds: float = 60.0,
+        drift_interval_seconds: float = 300.0,
+    ) -> None:
+        self.backend = backend
+        self.inventory = inventory
+        self.report = report
+        self.quiet = quiet_seconds
+        self.max_wait = max_wait_seconds
+        self.drift_interval = drift_interval_seconds
+        self.entries: dict[str, InventoryEntry] = {}
+        self.desired: dict[str, DesiredSpinnakerAccount] = {}
+        self.pending: dict[str, _Pending] = {}
+        self.last_change: ChangeRecord | None = None
+        self.batches = 0
+        self._changed = asyncio.Event()
+        self._last_submit = 0.0
+        self._first_pending = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._loaded = asyncio.Event()
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        self.entries = await asyncio.to_thread(self.inventory.load)
+        self._loaded.set()
+        self._task = asyncio.create_task(self._run(), name="spinnaker-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # -- what account reconciles call
+
+    def queue_depth(self) -> int:
+        return len(self.pending)
+
+    def applied_fingerprint(self, name: str) -> str | None:
+        entry = self.entries.get(name)
+        return entry.kubeconfig_fingerprint if entry and entry.state == "present" else None
+
+    def submit(self, desired: DesiredSpinnakerAccount) -> SyncState:
+        """Declare the account an owner wants; SYNCED when Spinnaker already has exactly that."""
+        self.desired[desired.name] = desired
+        entry = self.entries.get(desired.name)
+        queued = self.pending.get(desired.name)
+        in_sync = (
+            entry is not None
+            and entry.state == "present"
+            and entry.owner_uid == desired.owner.uid
+            and entry.content_key == desired.content_key()
+        )
+        if in_sync:
+            if queued is not None and queued.desired is not None:
+                del self.pending[desired.name]  # an older queued change is superseded
+            return SyncState.SYNCED
+        if queued is None or queued.desired is None or queued.desired.content_key() != desired.content_key():
+            self._enqueue(desired.name, _Pending(desired=desired, owner=desired.owner))
+        return SyncState.PENDING
+
+    async def remove(self, owner: AccountOwner, name: str) -> None:
+        """Remove the Spinnaker account `name` of `owner`; returns once Spinnaker no longer has it."""
+        await self._loaded.wait()
+        if self.desired.get(name) is not None and self.desired[name].owner.uid == owner.uid:
+            del self.desired[name]
+        entry = self.entries.get(name)
+        if entry is None or entry.owner_uid != owner.uid:
+            queued = self.pending.get(name)
+            if queued is not None and queued.owner == owner:
+                del self.pending[name]
+            return  # never registered by this owner: nothing to remove in Spinnaker
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        queued = self.pending.get(name)
+        if queued is None or queued.desired is not None:
+            queued = _Pending(desired=None, owner=owner)
+            self._enqueue(name, queued)
+        queued.waiters.append(waiter)
+        await asyncio.shield(waiter)
+
+    def _enqueue(self, name: str, item: _Pending) -> None:
+        now = time.monotonic()
+        previous = self.pending.get(name)
+        if previous is not None:
+            item.waiters = previous.waiters + item.waiters
+        if not self.pending:
+            self._first_pending = now
+        self.pending[name] = item
+        self._last_submit = now
+        self._changed.set()
+
+    # -- the batching loop
+
+    async def _run(self) -> None:
+        next_drift_check = time.monotonic() + self.drift_interval
+        while True:
+            try:
+                await self._wait_for_batch(next_drift_check)
+                if time.monotonic() >= next_drift_check:
+                    next_drift_check = time.monotonic() + self.drift_interval
+                    await self._check_drift()
+                await self._run_batch()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop must survive anything; the batch is retried
+                log.exception("Spinnaker sync batch failed unexpectedly; retrying in 10s")
+                await asyncio.sleep(10)
+
+    async def _wait_for_batch(self, next_drift_check: float) -> None:
+        while True:
+            now = time.monotonic()
+            due = [p for p in self.pending.values() if p.not_before <= now]
+            if due:
+                quiet_until = self._last_submit + self.quiet
+                deadline = min(quiet_until, self._first_pending + self.max_wait)
+                if now >= deadline:
+                    return
+                timeout = deadline - now
+            else:
+                later = [p.not_before for p in self.pending.values()]
+                timeout = max(0.05, min([*later, next_drift_check]) - now)
+                if now >= next_drift_check:
+                    return
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+
+    async def _check_drift(self) -> None:
+        """Re-apply accounts someone edited or deleted in Spinnaker behind spinop's back."""
+        try:
+            live = await self.backend.list_accounts()
+        except BackendUnavailable:
+            return
+        for name, desired in list(self.desired.items()):
+            entry = self.entries.get(name)
+            if entry is None or entry.state != "present" or name in self.pending:
+                continue
+            current = live.get(name)
+            if current is None or merge_account(current, desired) != current:
+                log.info("Spinnaker account %s drifted from its SpinnakerAccount; re-applying", name)
+                entry.content_key = ""  # forces the next submit/batch to write it again
+                self._enqueue(name, _Pending(desired=desired, owner=desired.owner))
+
+    async def _run_batch(self) -> None:
+        now = time.monotonic()
+        batch = {name: item for name, item in self.pending.items() if item.not_before <= now}
+        if not batch:
+            return
+        for name in batch:
+            del self.pending[name]
+        try:
+            live = await self.backend.list_accounts()
+        except BackendUnavailable as err:
+            await self._fail_all(batch, err.reason, err.message)
+            return
+
+        upserts: list[Upsert] = []
+        removals: list[Removal] = []
+        refused: dict[str, Outcome] = {}
+        for name, item in batch.items():
+            entry = self.entries.get(name)
+            if item.desired is None:
+                assert item.owner is not None
+                removals.append(Removal(item.owner, name))
+                continue
+            desired = item.desired
+            ours = entry is not None
+            if name in live and not ours and not desired.adopt:
+                refused[name] = Outcome(
+                    False,
+                    "AccountExistsInSpinnaker",
+                    f"Spinnaker already has an account named {name} that spinop did not create; spinop will not "
+                    "change it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
+                    needs_user=True,
+                )
+                continue
+            upserts.append(Upsert(desired, live.get(name)))
+
+        # Write-ahead: the inventory knows about every account before Spinnaker does.
+        for upsert in upserts:
+            d = upsert.desired
+            entry = self.entries.get(d.name)
+            if entry is None:
+                self.entries[d.name] = InventoryEntry(
+                    owner_uid=d.owner.uid, owner=d.owner.ref, state="adding", adopted=d.name in live
+                )
+            elif entry.owner_uid != d.owner.uid:
+                entry.owner_uid, entry.owner = d.owner.uid, d.owner.ref
+        for removal in removals:
+            if removal.name in self.entries:
+                self.entries[removal.name].state = "deleting"
+        if upserts or removals:
+            await asyncio.to_thread(self.inventory.save, self.entries)
+
+        result = BatchResult(outcomes={})
+        if upserts or removals:
+            try:
+                result = await self.backend.apply(upserts, removals)
+            except BackendUnavailable as err:
+                result = BatchResult(
+                    outcomes={u.desired.name: Outcome(False, err.reason, err.message) for u in upserts}
+                    | {r.name: Outcome(False, err.reason, err.message) for r in removals}
+                )
+        self.batches += 1
+        if result.change is not None:
+            self.last_change = result.change
+
+        finished = _now()
+        for upsert in upserts:
+            d = upsert.desired
+            outcome = result.outcomes.get(d.name, Outcome(False, "NoOutcome", "the backend reported nothing"))
+            if outcome.ok:
+                self.entries[d.name] = InventoryEntry(
+                    owner_uid=d.owner.uid,
+                    owner=d.owner.ref,
+                    state="present",
+                    content_key=d.content_key(),
+                    kubeconfig_fingerprint=d.kubeconfig_fingerprint,
+                    applied_at=_iso(finished),
+                    adopted=self.entries[d.name].adopted,
+                    deploy_id=result.change.id if result.change else "",
+                )
+        for removal in removals:
+            outcome = result.outcomes.get(removal.name, Outcome(False, "NoOutcome", "the backend reported nothing"))
+            if outcome.ok:
+                self.entries.pop(removal.name, None)
+        if upserts or removals:
+            await asyncio.to_thread(self.inventory.save, self.entries)
+
+        # Report and reschedule.
+        for name, item in batch.items():
+            outcome = refused.get(name) or result.outcomes.get(name) or Outcome(False, "NoOutcome", "")
+            if item.desired is None:
+                if outcome.ok:
+                    for waiter in item.waiters:
+                        if not waiter.done():
+                            waiter.set_result(None)
+                else:
+                    self._retry(name, item, outcome)
+                continue
+            owner = item.desired.owner
+            if outcome.ok:
+                await self.report(owner, "True", "Synced", self._synced_message(result.change), self._fields(result))
+            else:
+                await self.report(owner, "False", outcome.reason, outcome.message, {})
+                if not outcome.needs_user:
+                    self._retry(name, item, outcome)
+
+    def _retry(self, name: str, item: _Pending, outcome: Outcome) -> None:
+        if name in self.pending:  # a newer change replaced it meanwhile
+            self.pending[name].waiters += item.waiters
+            return
+        delay = RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS) - 1)]
+        item.attempts += 1
+        item.not_before = time.monotonic() + delay
+        log.warning(
+            "Spinnaker change for %s failed (%s: %s); retrying in %.0fs", name, outcome.reason, outcome.message, delay
+        )
+        self._enqueue(name, item)
+
+    async def _fail_all(self, batch: dict[str, _Pending], reason: str, message: str) -> None:
+        for name, item in batch.items():
+            if item.desired is not None:
+                await self.report(item.desired.owner, "False", reason, message, {})
+            self._retry(name, item, Outcome(False, reason, message))
+
+    def _synced_message(self, change: ChangeRecord | None) -> str:
+        if change is None:
+            return f"Spinnaker has this account ({self.backend.name})"
+        return f"applied by {change.backend} change {change.id} finished at {_iso(change.finished_at)}"
+
+    def _fields(self, result: BatchResult) -> dict[str, Any]:
+        fields: dict[str, Any] = {"lastAppliedToSpinnaker": _iso(_now())}
+        if result.change is not None:
+            fields["lastDeploy"] = {
+                "id": result.change.id,
+                "backend": result.change.backend,
+                "startedAt": _iso(result.change.started_at),
+                "finishedAt": _iso(result.change.finished_at),
+                "outcome": result.change.outcome,
+            }
+        return fields
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+
+def _iso(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,386 @@
+"""SpinnakerAccounts on real remote clusters: provisioning, least privilege, drift, rotation, deletion, outages.
+
+The operator runs as a real `spinop run` process against the real MGMT apiserver; remote clusters are real
+kube-apiservers with controller-managers. Spinnaker registration is off here (backend `none`): the Halyard and
+accounts-API tests cover that side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import kubernetes.client as k8s
+import pytest
+import yaml
+from kubernetes.client.rest import ApiException
+
+from spinop.devcluster.controlplane import ControlPlanes
+from tests.integration import objects
+from tests.integration.conftest import CREDENTIALS_NAMESPACE
+from tests.integration.kube import Cluster, wait_for
+from tests.integration.operator_process import OperatorProcess
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+@dataclass
+class Tenant:
+    namespace: str
+    clusters: dict[str, str]  # environment -> SpinnakerCluster name
+
+    def target(self, env: str) -> str:
+        return f"{self.namespace}-{env}"
+
+
+@pytest.fixture(scope="module")
+def operator(start_operator: Callable[..., OperatorProcess]) -> OperatorProcess:
+    return start_operator({"drift_interval_seconds": 4})
+
+
+@pytest.fixture()
+def tenant(
+    mgmt: Cluster, admin_kubeconfig_secrets: dict[str, str], fresh_namespace: Callable[..., str]
+) -> Iterator[Tenant]:
+    """A tenant namespace in MGMT and SpinnakerClusters of its own for dev, staging and prod."""
+    namespace = fresh_namespace("mgmt", "tn", labels=objects.TENANT_LABEL)
+    suffix = objects.short_id()
+    names = {}
+    for env in ENVIRONMENTS:
+        name = f"{env}-{suffix}"
+        objects.create(mgmt, objects.spinnaker_cluster(name, admin_kubeconfig_secrets[env], env))
+        names[env] = name
+    yield Tenant(namespace, names)
+    for account in _accounts(mgmt, namespace):
+        objects.delete(mgmt, "SpinnakerAccount", account, namespace)
+    for account in _accounts(mgmt, namespace):
+        objects.wait_gone(mgmt, "SpinnakerAccount", account, namespace, timeout=120)
+    for name in names.values():
+        objects.delete(mgmt, "SpinnakerCluster", name)
+
+
+def _accounts(mgmt: Cluster, namespace: str) -> list[str]:
+    listed = mgmt.custom.list_namespaced_custom_object("spinop.io", "v1alpha1", namespace, "spinnakeraccounts")
+    return [item["metadata"]["name"] for item in listed["items"]]
+
+
+def _write_kubeconfig(tmp_path: Path, text: str, name: str) -> Path:
+    path = tmp_path / f"{name}.kubeconfig"
+    path.write_text(text)
+    return path
+
+
+def test_accounts_become_ready_on_three_clusters_with_working_least_privilege_kubeconfigs(
+    operator: OperatorProcess,
+    mgmt: Cluster,
+    remotes: dict[str, Cluster],
+    tenant: Tenant,
+    tmp_path: Path,
+) -> None:
+    for env in ENVIRONMENTS:
+        objects.create(mgmt, objects.spinnaker_account(tenant.namespace, env, tenant.clusters[env], tenant.target(env)))
+    for env in ENVIRONMENTS:
+        account = objects.wait_condition(mgmt, "SpinnakerAccount", env, tenant.namespace, "Ready")
+        status = account["status"]
+        assert status["observedGeneration"] == account["metadata"]["generation"]
+        for type_ in ("RemoteProvisioned", "CredentialsIssued", "PermissionsVerified", "SpinnakerSynced"):
+            assert objects.condition(account, type_)["status"] == "True", type_  # type: ignore[index]
+        assert status["spinnakerAccountName"] == f"{tenant.clusters[env]}-{tenant.target(env)}"
+        assert status["tokenFingerprint"].startswith("sha256:")
+        assert status["tokenExpiresAt"]
+        ref = status["credentialsSecretRef"]
+        assert ref["namespace"] == CREDENTIALS_NAMESPACE
+
+        # The remote side: namespace, ServiceAccount, Role, RoleBinding, labelled with the owning CR.
+        remote = remotes[env]
+        ns = remote.core.read_namespace(tenant.target(env))
+        assert ns.metadata.labels["app.kubernetes.io/managed-by"] == "spinop"
+        assert ns.metadata.annotations["spinop.io/owner"] == f"{tenant.namespace}/{env}"
+        sa_name = f"spinop-{status['spinnakerAccountName']}"
+        sa = remote.core.read_namespaced_service_account(sa_name, tenant.target(env))
+        assert sa.metadata.labels["spinop.io/account-uid"] == account["metadata"]["uid"]
+        assert not sa.secrets, "the token Secret must never be listed in the ServiceAccount (legacy token cleanup)"
+        remote.rbac.read_namespaced_role(sa_name, tenant.target(env))
+        remote.rbac.read_namespaced_role_binding(sa_name, tenant.target(env))
+
+        # The stored kubeconfig works with the real kubectl in its namespace, and is Forbidden elsewhere.
+        text = objects.secret_kubeconfig(mgmt, ref["namespace"], ref["name"])
+        token = yaml.safe_load(text)["users"][0]["user"]["token"]
+        assert token not in str(account), "the token must never appear in the CR"
+        kubeconfig = _write_kubeconfig(tmp_path, text, env)
+        allowed = remote.kubectl("get", "pods", kubeconfig=kubeconfig)
+        assert allowed.returncode == 0, allowed.stderr
+        created = remote.kubectl("create", "deployment", "web", "--image=nginx", kubeconfig=kubeconfig, check=False)
+        assert created.returncode == 0, created.stderr
+        for forbidden in (
+            ("get", "pods", "-n", "kube-system"),
+            ("get", "secrets", "-n", "default"),
+            ("get", "namespaces"),
+            ("create", "rolebinding", "x", "--clusterrole=admin", "--user=me"),
+            ("auth", "can-i", "escalate", "roles"),
+        ):
+            result = remote.kubectl(*forbidden, kubeconfig=kubeconfig, check=False)
+            if forbidden[0] == "auth":
+                assert result.stdout.strip() == "no", forbidden
+            else:
+                assert result.returncode != 0 and "forbidden" in result.stderr.lower(), (forbidden, result.stderr)
+
+
+def test_drift_is_repaired(
+    operator: OperatorProcess, mgmt: Cluster, remotes: dict[str, Cluster], tenant: Tenant
+) -> None:
+    env = "dev"
+    objects.create(mgmt, objects.spinnaker_account(tenant.namespace, "drift", tenant.clusters[env], tenant.target(env)))
+    account = objects.wait_condition(mgmt, "SpinnakerAccount", "drift", tenant.namespace, "Ready")
+    name = f"spinop-{account['status']['spinnakerAccountName']}"
+    remote, ns = remotes[env], tenant.target(env)
+    uid = remote.rbac.read_namespaced_role_binding(name, ns).metadata.uid
+
+    remote.rbac.delete_namespaced_role_binding(name, ns)
+    role = remote.rbac.read_namespaced_role(name, ns)
+    role.rules = [k8s.V1PolicyRule(api_groups=["*"], resources=["*"], verbs=["*"])]
+    remote.rbac.replace_namespaced_role(name, ns, role)
+
+    def repaired() -> bool:
+        try:
+            binding = remote.rbac.read_namespaced_role_binding(name, ns)
+        except ApiException:
+            return False
+        rules = remote.rbac.read_namespaced_role(name, ns).rules
+        return binding.metadata.uid != uid and all("*" not in (r.verbs or []) for r in rules)
+
+    wait_for(repaired, timeout=60, what="the RoleBinding re-created and the Role's rules restored")
+    objects.wait_condition(mgmt, "SpinnakerAccount", "drift", tenant.namespace, "Ready")
+
+    # A deleted namespace comes back too.
+    remote.core.delete_namespace(ns)
+    wait_for(lambda: remote.namespace_gone(ns), timeout=90, what="namespace deleted")
+    wait_for(lambda: remote.core.read_namespace(ns) is not None, timeout=90, what="namespace re-created")
+    objects.wait_condition(mgmt, "SpinnakerAccount", "drift", tenant.namespace, "Ready", timeout=90)
+    assert remote.rbac.read_namespaced_role_binding(name, ns)
+
+
+def _kubeconfig_works(remote: Cluster, mgmt: Cluster, ref: dict[str, str], tmp_path: Path) -> bool:
+    text = objects.secret_kubeconfig(mgmt, ref["namespace"], ref["name"])
+    path = _write_kubeconfig(tmp_path, text, "probe")
+    result = remote.kubectl("get", "pods", kubeconfig=path, check=False)
+    return result.returncode == 0
+
+
+def test_rotation_on_request_never_leaves_an_invalid_kubeconfig(
+    operator: OperatorProcess, mgmt: Cluster, remotes: dict[str, Cluster], tenant: Tenant, tmp_path: Path
+) -> None:
+    env = "staging"
+    objects.create(mgmt, objects.spinnaker_account(tenant.namespace, "rot", tenant.clusters[env], tenant.target(env)))
+    account = objects.wait_condition(mgmt, "SpinnakerAccount", "rot", tenant.namespace, "Ready")
+    before = account["status"]["tokenFingerprint"]
+    ref = account["status"]["credentialsSecretRef"]
+
+    objects.patch(
+        mgmt,
+        "SpinnakerAccount",
+        "rot",
+        tenant.namespace,
+        {"metadata": {"annotations": {"spinop.io/rotate-credentials": "now"}}},
+    )
+    # Every read of the stored kubeconfig during rotation must work.
+    checks = []
+
+    def rotated() -> bool:
+        checks.append(_kubeconfig_works(remotes[env], mgmt, ref, tmp_path))
+        current = objects.get(mgmt, "SpinnakerAccount", "rot", tenant.namespace)
+        return bool(current and current["status"].get("tokenFingerprint") not in (None, before))
+
+    wait_for(rotated, timeout=60, what="a new token fingerprint")
+    checks.append(_kubeconfig_works(remotes[env], mgmt, ref, tmp_path))
+    assert all(checks), checks
+    objects.wait_condition(mgmt, "SpinnakerAccount", "rot", tenant.namespace, "Ready")
+
+
+def test_long_lived_token_secret_rotation_revokes_the_old_token(
+    operator: OperatorProcess, mgmt: Cluster, remotes: dict[str, Cluster], tenant: Tenant, tmp_path: Path
+) -> None:
+    env = "prod"
+    objects.patch_cluster_and_wait(mgmt, tenant.clusters[env], {"credentials": {"type": "ServiceAccountTokenSecret"}})
+    objects.create(mgmt, objects.spinnaker_account(tenant.namespace, "lts", tenant.clusters[env], tenant.target(env)))
+    account = objects.wait_condition(mgmt, "SpinnakerAccount", "lts", tenant.namespace, "Ready")
+    assert "tokenExpiresAt" not in account["status"]
+    ref = account["status"]["credentialsSecretRef"]
+    old_text = objects.secret_kubeconfig(mgmt, ref["namespace"], ref["name"])
+    old_path = _write_kubeconfig(tmp_path, old_text, "old")
+    remote = remotes[env]
+    secret_names = [s.metadata.name for s in remote.core.list_namespaced_secret(tenant.target(env)).items]
+    assert any(n.endswith("-token-1") for n in secret_names), secret_names
+    sa = remote.core.read_namespaced_service_account(
+        f"spinop-{account['status']['spinnakerAccountName']}", tenant.target(env)
+    )
+    assert not sa.secrets
+
+    objects.patch(
+        mgmt,
+        "SpinnakerAccount",
+        "lts",
+        tenant.namespace,
+        {"metadata": {"annotations": {"spinop.io/rotate-credentials": "1"}}},
+    )
+
+    def old_revoked() -> bool:
+        result = remote.kubectl("get", "pods", kubeconfig=old_path, check=False)
+        return result.returncode != 0 and "Unauthorized" in (result.stderr + result.stdout)
+
+    wait_for(old_revoked, timeout=60, what="the old long-lived token revoked")
+    assert _kubeconfig_works(remote, mgmt, ref, tmp_path)
+    names = [s.metadata.name for s in remote.core.list_namespaced_secret(tenant.target(env)).items]
+    assert any(n.endswith("-token-2") for n in names) and not any(n.endswith("-token-1") for n in names), names
+
+
+def test_deletion_retain_keeps_the_namespace_and_delete_removes_it(
+    operator: OperatorProcess, mgmt: Cluster, remotes: dict[str, Cluster], tenant: Tenant
+) -> None:
+    env = "dev"
+    remote = remotes[env]
+    retain_ns, delete_ns = f"{tenant.target(env)}-keep", f"{tenant.target(env)}-drop"
+    objects.patch_cluster_and_wait(
+        mgmt, tenant.clusters[env], {"tenancy": {"namespacePattern": "{tenant}-{environment}-*"}}
+    )
+    objects.create(mgmt, objects.spinnaker_account(tenant.namespace, "keep", tenant.clusters[env], retain_ns))
+    objects.create(
+        mgmt,
+        objects.spinnaker_account(tenant.namespace, "drop", tenant.clusters[env], delete_ns, deletionPolicy="Delete"),
+    )
+    keep = objects.wait_condition(mgmt, "SpinnakerAccount", "keep", tenant.namespace, "Ready")
+    drop = objects.wait_condition(mgmt, "SpinnakerAccount", "drop", tenant.namespace, "Ready")
+    remote.core.create_namespaced_config_map(retain_ns, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="workload")))
+
+    for name in ("keep", "drop"):
+        objects.delete(mgmt, "SpinnakerAccount", name, tenant.namespace)
+    for name in ("keep", "drop"):
+        objects.wait_gone(mgmt, "SpinnakerAccount", name, tenant.namespace)
+
+    # Retain: the namespace and the tenant's workloads stay; spinop's SA, Role, RoleBinding and Secret go.
+    assert remote.core.read_namespaced_config_map("workload", retain_ns)
+    sa = f"spinop-{keep['status']['spinnakerAccountName']}"
+    for read in (
+        remote.core.read_namespaced_service_account,
+        remote.rbac.read_namespaced_role,
+        remote.rbac.read_namespaced_role_binding,
+    ):
+        with pytest.raises(ApiException) as err:
+            read(sa, retain_ns)
+        assert err.value.status == 404
+    for account in (keep, drop):
+        ref = account["status"]["credentialsSecretRef"]
+        with pytest.raises(ApiException) as err:
+            mgmt.core.read_namespaced_secret(ref["name"], ref["namespace"])
+        assert err.value.status == 404
+    # Delete: the namespace spinop created goes too.
+    wait_for(lambda: remote.namespace_gone(delete_ns), timeout=90, what=f"namespace {delete_ns} deleted")
+    remote.delete_namespace(retain_ns)
+
+
+def test_a_namespace_spinop_did_not_create_is_never_deleted(
+    operator: OperatorProcess, mgmt: Cluster, remotes: dict[str, Cluster], tenant: Tenant
+) -> None:
+    env = "staging"
+    remote, ns = remotes[env], tenant.target(env)
+    # Created by "someone else": spinop may use it but must never delete it.
+    remote.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
+    try:
+        objects.create(
+            mgmt,
+            objects.spinnaker_account(tenant.namespace, "pre", tenant.clusters[env], ns, deletionPolicy="Delete"),
+        )
+        objects.wait_condition(mgmt, "SpinnakerAccount", "pre", tenant.namespace, "Ready")
+        objects.delete(mgmt, "SpinnakerAccount", "pre", tenant.namespace)
+        objects.wait_gone(mgmt, "SpinnakerAccount", "pre", tenant.namespace)
+        assert remote.core.read_namespace(ns).status.phase == "Active"
+    finally:
+        remote.delete_namespace(ns)
+
+
+def test_tenancy_refusals_are_reported_and_nothing_is_created(
+    operator: OperatorProcess, mgmt: Cluster, remotes: dict[str, Cluster], tenant: Tenant
+) -> None:
+    env = "dev"
+    cases = {
+        "sysns": ("kube-system", "NamespaceNotAllowed"),
+        "other": ("someone-else-dev", "NamespaceNotAllowed"),
+    }
+    for name, (target, _) in cases.items():
+        objects.create(mgmt, objects.spinnaker_account(tenant.namespace, name, tenant.clusters[env], target))
+    objects.create(
+        mgmt, objects.spinnaker_account(tenant.namespace, "nocluster", "no-such-cluster", tenant.target(env))
+    )
+    for name, (_, reason) in cases.items():
+        account = objects.wait_condition(
+            mgmt, "SpinnakerAccount", name, tenant.namespace, "Ready", status="False", reason=reason
+        )
+        assert "spec.namespace" in objects.condition(account, "Ready")["message"]  # type: ignore[index]
+    objects.wait_condition(
+        mgmt, "SpinnakerAccount", "nocluster", tenant.namespace, "Ready", status="False", reason="ClusterNotFound"
+    )
+    assert remotes[env].namespace_gone("someone-else-dev")
+
+
+def test_an_unreachable_cluster_affects_only_its_accounts_and_they_recover(
+    operator: OperatorProcess,
+    control_planes: ControlPlanes,
+    mgmt: Cluster,
+    tenant: Tenant,
+) -> None:
+    for env in ("dev", "prod"):
+        objects.create(mgmt, objects.spinnaker_account(tenant.namespace, env, tenant.clusters[env], tenant.target(env)))
+        objects.wait_condition(mgmt, "SpinnakerAccount", env, tenant.namespace, "Ready")
+    control_planes.stop_apiserver("prod")
+    try:
+        objects.wait_condition(
+            mgmt,
+            "SpinnakerAccount",
+            "prod",
+            tenant.namespace,
+            "Ready",
+            status="False",
+            reason="ClusterUnreachable",
+            timeout=60,
+        )
+        dev = objects.get(mgmt, "SpinnakerAccount", "dev", tenant.namespace)
+        assert objects.condition(dev, "Ready")["status"] == "True"  # type: ignore[index]
+    finally:
+        control_planes.start_apiserver("prod")
+    objects.wait_condition(mgmt, "SpinnakerAccount", "prod", tenant.namespace, "Ready", timeout=90)
+
+
+def test_operator_restart_mid_reconcile_creates_no_duplicates(
+    operator: OperatorProcess, mgmt: Cluster, remotes: dict[str, Cluster], tenant: Tenant
+) -> None:
+    env = "dev"
+    objects.patch_cluster_and_wait(
+        mgmt, tenant.clusters[env], {"tenancy": {"namespacePattern": "{tenant}-{environment}-*"}}
+    )
+    names = [f"a{i}" for i in range(8)]
+    for name in names:
+        objects.create(
+            mgmt,
+            objects.spinnaker_account(tenant.namespace, name, tenant.clusters[env], f"{tenant.target(env)}-{name}"),
+        )
+    operator.kill()
+    operator.start()
+    for name in names:
+        objects.wait_condition(mgmt, "SpinnakerAccount", name, tenant.namespace, "Ready")
+    remote = remotes[env]
+    for name in names:
+        ns = f"{tenant.target(env)}-{name}"
+        assert len(remote.core.list_namespaced_service_account(ns, label_selector="spinop.io/account-uid").items) == 1
+        assert len(remote.rbac.list_namespaced_role(ns).items) == 1
+        assert len(remote.rbac.list_namespaced_role_binding(ns).items) == 1
+    secrets = mgmt.core.list_namespaced_secret(
+        CREDENTIALS_NAMESPACE, label_selector="spinop.io/account-namespace=" + tenant.namespace
+    ).items
+    assert len(secrets) == len(names)
+    for name in names:
+        objects.delete(mgmt, "SpinnakerAccount", name, tenant.namespace)
+    for name in names:
+        objects.wait_gone(mgmt, "SpinnakerAccount", name, tenant.namespace)
+    for name in names:
+        remote.delete_namespace(f"{tenant.target(env)}-{name}")
