@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Settings(BaseModel):
@@ -33,6 +33,12 @@ class HalyardSettings(_Settings):
     kubeconfig_dir: str = "/home/spinnaker/.hal/spinop/kubeconfigs"
     mounted_secret_prefix: str = "spinop-halyard-kubeconfigs"
     mounted_shards: int = Field(default=8, ge=1, le=64)
+    mounted_dir: str = Field(
+        default="/home/spinnaker/.hal/spinop/mounted", description="where the Halyard pod mounts those Secrets"
+    )
+    mounted_sync_seconds: float = Field(
+        default=90.0, ge=0, description="how long the kubelet may take to refresh mounted Secrets before a deploy"
+    )
     service_names: list[str] | None = Field(
         default=None, description="services to redeploy (default: clouddriver, or its HA split when HA is on)"
     )
@@ -49,12 +55,109 @@ class GateSettings(_Settings):
     principal: str | None = Field(default=None, description="the identity Gate sees for spinop (for drift reports)")
 
 
+class AdmissionSettings(_Settings):
+    """The validating admission webhook (docs/admission.md). Off unless `enabled`.
+
+    Production (deploy/base/components/webhook-cert-manager): `managed` unset, the install ships the
+    ValidatingWebhookConfiguration and cert-manager the certificate, mounted at `cert_file`/`key_file`.
+    Development and tests: `managed: spinop.io` and no files: spinop generates a CA and a serving certificate at
+    start-up and keeps the configuration of that name pointed at itself.
+    """
+
+    enabled: bool = False
+    listen_address: str | None = Field(
+        default=None,
+        description="where the HTTPS server listens; default 127.0.0.1 in managed mode (the apiserver runs next to "
+        "spinop in development), 0.0.0.0 otherwise (a Pod behind the webhook Service)",
+    )
+    port: int = Field(default=9443, ge=0, le=65535, description="0: any free port (tests)")
+    host: str | None = Field(
+        default=None,
+        description="managed mode: the host the apiserver uses in the webhook URL (default: the listen address)",
+    )
+    cert_file: str | None = Field(default=None, description="serving certificate (PEM), re-read when it changes")
+    key_file: str | None = Field(default=None, description="its private key (PEM)")
+    ca_file: str | None = Field(
+        default=None, description="managed mode: CA bundle for the configuration (default: cert_file)"
+    )
+    managed: str | None = Field(
+        default=None,
+        description="name of a ValidatingWebhookConfiguration spinop creates and keeps pointed at itself (needs "
+        "create/patch on validatingwebhookconfigurations); unset: the install provides a static one",
+    )
+    failure_policy: Literal["Ignore", "Fail"] = Field(
+        default="Ignore",
+        description="managed mode: the configuration's failurePolicy; both modes: what the webhook answers when it "
+        "cannot read what it needs (Ignore: admit with a warning, Fail: refuse)",
+    )
+
+    @field_validator("managed", "listen_address", "host", "cert_file", "key_file", "ca_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> AdmissionSettings:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("admission.cert_file and admission.key_file go together")
+        if self.enabled and not self.managed and not self.cert_file:
+            raise ValueError(
+                "admission is enabled without admission.managed, so the install provides the "
+                "ValidatingWebhookConfiguration and its CA: set admission.cert_file and admission.key_file to the "
+                "mounted serving certificate, or set admission.managed (e.g. spinop.io) to let spinop generate a "
+                "certificate and manage the configuration (development)"
+            )
+        return self
+
+    @property
+    def address(self) -> str:
+        """The listen address, with its default filled in."""
+        if self.listen_address:
+            return self.listen_address
+        return "127.0.0.1" if self.managed else "0.0.0.0"  # noqa: S104 (a Pod: the Service routes to it)
+
+
+class PipelineGrant(_Settings):
+    """What a platform admin grants tenants' SpinnakerPipelines beyond their Ready SpinnakerAccounts.
+
+    Names are exact; `{namespace}` in a name is replaced by the tenant's MGMT namespace, so one entry under `"*"`
+    can grant every tenant its own account (`"{namespace}-registry"`).
+    """
+
+    applications: list[str] = Field(
+        default_factory=list, description="existing Spinnaker applications spinop did not create, handed over"
+    )
+    artifact_accounts: list[str] = Field(default_factory=list, description="artifactAccount / manifestArtifactAccount")
+    registry_accounts: list[str] = Field(default_factory=list, description="docker registry accounts (triggers)")
+    build_services: list[str] = Field(default_factory=list, description="CI masters (jenkins, travis, ...)")
+    kayenta_accounts: list[str] = Field(default_factory=list, description="Kayenta metrics/storage/config accounts")
+    service_accounts: list[str] = Field(default_factory=list, description="Fiat service accounts for runAsUser")
+    roles: list[str] = Field(default_factory=list, description="pipeline roles (managed service accounts)")
+    pubsub_subscriptions: list[str] = Field(default_factory=list, description="<pubsubSystem>/<subscriptionName>")
+
+
+class PipelineSettings(_Settings):
+    grants: dict[str, PipelineGrant] = Field(
+        default_factory=dict, description='per MGMT namespace, or "*" for every tenant namespace'
+    )
+    default_application_email: str = Field(
+        default="spinop@localhost", description="owner email of applications spinop creates without one in the spec"
+    )
+    drift_interval_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="how often each pipeline is compared with Gate (default: drift_interval_seconds)",
+    )
+
+
 class OperatorConfig(_Settings):
     operator_namespace: str = "spinop-system"
     credentials_namespace: str = "devops"
     spinnaker_backend: Literal["halyard", "accounts-api", "none"] = "halyard"
     halyard: HalyardSettings = Field(default_factory=HalyardSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    pipelines: PipelineSettings = Field(default_factory=PipelineSettings)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     drift_interval_seconds: float = Field(default=300.0, gt=0)
     cluster_probe_seconds: float = Field(default=60.0, gt=0)
     reconcile_concurrency: int = Field(default=8, ge=1, le=64)

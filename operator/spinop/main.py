@@ -11,11 +11,15 @@ from typing import Any
 import kopf
 
 from spinop import GROUP
+from spinop.admission import server as admission_server
 from spinop.config import OperatorConfig
 from spinop.controllers.context import OperatorContext
+from spinop.gate.factory import build_gate
 from spinop.handlers import accounts as _account_handlers  # noqa: F401  (registers handlers)
+from spinop.handlers import admission as admission_handlers
 from spinop.handlers import clusters as _cluster_handlers  # noqa: F401
 from spinop.handlers import indexes as _indexes  # noqa: F401
+from spinop.handlers import pipelines as _pipeline_handlers  # noqa: F401
 from spinop.kube.clients import mgmt_client
 from spinop.remote.cluster import RemoteClusters
 from spinop.spinnaker.factory import build_sync
@@ -48,14 +52,28 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         clusters=RemoteClusters(mgmt, config.credentials_namespace),
         sync=None,
     )
+    ctx.gate = await build_gate(config, mgmt)
     ctx.sync = await build_sync(ctx)
     if ctx.sync is not None:
         await ctx.sync.start()
     memo["ctx"] = ctx
+    if config.admission.enabled:
+        # Registered here, not at import: kopf refuses to start with admission handlers but no server.
+        admission_handlers.register(config.admission)
+        await asyncio.to_thread(admission_server.configure, settings, config.admission)
+        log.info(
+            "admission webhook on %s:%s (%s configuration %s, failurePolicy %s)",
+            config.admission.address,
+            config.admission.port or "any free port",
+            "managed" if config.admission.managed else "static",
+            config.admission.managed or "from the install",
+            config.admission.failure_policy,
+        )
     log.info(
-        "spinop started: credentials in namespace %s, Spinnaker backend %s",
+        "spinop started: credentials in namespace %s, Spinnaker backend %s, Gate %s",
         config.credentials_namespace,
         config.spinnaker_backend,
+        ctx.gate.settings.url if ctx.gate is not None else "not configured",
     )
 
 
@@ -64,3 +82,5 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: OperatorContext | None = memo.get("ctx")
     if ctx is not None and ctx.sync is not None:
         await ctx.sync.stop()
+    if ctx is not None and ctx.gate is not None:
+        await ctx.gate.close()

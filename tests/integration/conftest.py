@@ -145,7 +145,9 @@ def start_operator(
 
     started: list[OperatorProcess] = []
 
-    def start(settings: dict[str, object] | None = None, args: tuple[str, ...] = ()) -> OperatorProcess:
+    def start(
+        settings: dict[str, object] | None = None, args: tuple[str, ...] = (), kubeconfig: Path | None = None
+    ) -> OperatorProcess:
         merged: dict[str, object] = {
             "operator_namespace": OPERATOR_NAMESPACE,
             "credentials_namespace": CREDENTIALS_NAMESPACE,
@@ -153,7 +155,7 @@ def start_operator(
             "drift_interval_seconds": 300,
             **(settings or {}),
         }
-        process = OperatorProcess(mgmt.kubeconfig, tmp_path_factory.mktemp("operator"), merged, args)
+        process = OperatorProcess(kubeconfig or mgmt.kubeconfig, tmp_path_factory.mktemp("operator"), merged, args)
         started.append(process)
         return process.start()
 

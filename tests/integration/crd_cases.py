@@ -46,7 +46,9 @@ def sample_objects() -> list[dict[str, Any]]:
     return [yaml.safe_load((SAMPLES / name).read_text()) for name in listed]
 
 
-def rewrite_sample(obj: Mapping[str, Any], tenant: str, sample_tenant: str, clusters: Mapping[str, str]) -> dict[str, Any]:
+def rewrite_sample(
+    obj: Mapping[str, Any], tenant: str, sample_tenant: str, clusters: Mapping[str, str]
+) -> dict[str, Any]:
     """A sample moved into `tenant` (for `sample_tenant`) and onto the renamed SpinnakerClusters `clusters`."""
     out = copy.deepcopy(dict(obj))
     meta, spec = out["metadata"], out.get("spec", {})
@@ -182,7 +184,5 @@ def table_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
     spans = [(m.start(), m.group()) for m in re.finditer(r"\S+(?: \S+)*", header)]
     names = [name for _, name in spans]
     ends = [start for start, _ in spans[1:]] + [None]
-    parsed = [
-        {name: row[start:end].strip() for (start, name), end in zip(spans, ends, strict=True)} for row in rows
-    ]
+    parsed = [{name: row[start:end].strip() for (start, name), end in zip(spans, ends, strict=True)} for row in rows]
     return names, parsed

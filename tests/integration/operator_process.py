@@ -44,7 +44,17 @@ class OperatorProcess:
         log.write(f"\n===== operator start #{self.runs + 1} =====\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "spinop.cli", "run", "--standalone", "--verbose", *self.args],
+            [
+                sys.executable,
+                "-m",
+                "spinop.cli",
+                "run",
+                "--standalone",
+                "--verbose",
+                "--log-format",
+                "full",
+                *self.args,
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ from typing import Any
 
 import kopf
 
-from spinop.api.errors import FieldError
+from spinop.admission.rules import tenancy_refusal
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
@@ -49,16 +49,7 @@ from spinop.remote.profiles import Rule, kinds_for
 from spinop.remote.verify import TokenRejected, verify_access
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.sync import SyncState
-from spinop.tenancy import (
-    AccountClaim,
-    check_account_name_unique,
-    check_extra_rules,
-    check_namespace_allowed,
-    check_namespace_sharing,
-    check_profile,
-    check_tenant_quota,
-    check_tenant_selected,
-)
+from spinop.tenancy import AccountClaim
 
 log = logging.getLogger(__name__)
 
@@ -162,48 +153,6 @@ def _extra_rules(spec: SpinnakerAccountSpec) -> tuple[Rule, ...]:
     return tuple(Rule(tuple(r.api_groups), tuple(r.resources), tuple(r.verbs)) for r in spec.extra_rules or ())
 
 
-def _tenancy_errors(
-    spec: SpinnakerAccountSpec,
-    *,
-    tenant: str,
-    name: str,
-    tenant_labels: Mapping[str, str],
-    cluster_name: str,
-    cluster: SpinnakerClusterSpec,
-    winners: list[AccountClaim],
-    reserved: tuple[str, ...],
-) -> InvalidRequest | None:
-    checks: list[tuple[str, list[FieldError]]] = [
-        ("TenantNotAllowed", check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster)),
-        (
-            "NamespaceNotAllowed",
-            check_namespace_allowed(
-                spec.namespace, tenant=tenant, cluster_name=cluster_name, cluster=cluster, reserved_namespaces=reserved
-            ),
-        ),
-        ("ProfileNotAllowed", check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
-        ("ExtraRulesNotAllowed", check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
-        (
-            "TenantQuotaExceeded",
-            check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners),
-        ),
-        (
-            "NamespaceOwnedByAnotherAccount",
-            check_namespace_sharing(
-                spec.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
-            ),
-        ),
-        (
-            "AccountNameTaken",
-            check_account_name_unique(spec.effective_account_name, tenant=tenant, name=name, claims=winners),
-        ),
-    ]
-    for reason, errors in checks:
-        if errors:
-            return InvalidRequest("; ".join(f"{e.path}: {e.message}" for e in errors), reason=reason)
-    return None
-
-
 def _render_key(remote: RemoteCluster, spec: SpinnakerAccountSpec) -> str:
     raw = f"{remote.tenant_server}|{remote.ca_data}|{remote.insecure}|{spec.namespace}|{spec.effective_account_name}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
@@ -247,7 +196,7 @@ def provision(
             ),
         )
     cluster = _cluster_spec(cluster_body)
-    refused = _tenancy_errors(
+    refused = tenancy_refusal(
         spec,
         tenant=tenant,
         name=name,
@@ -474,6 +423,7 @@ def _store_new_credentials(
         now=now,
     )
     reason = "CredentialsIssued" if stored is None else "CredentialsRotated"
+    log.info("%s: new %s credentials for %s (%s)", reason, issued.source, desired.owner.ref, why)
     out.events.append(("Normal", reason, f"new {issued.source} credentials ({new.fingerprint}): {why}"))
     return new
 
@@ -588,7 +538,21 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
     )
     if state is SyncState.SYNCED:
         if current is None or current.get("status") != "True":
-            out.ok("SpinnakerSynced", "Synced", f"Spinnaker has account {out.desired.name} with these credentials")
+            # Same words and fields as the batch's own report, which may still be on its way.
+            entry = ctx.sync.entries[out.desired.name]
+            out.ok(
+                "SpinnakerSynced",
+                "Synced",
+                f"applied by {ctx.sync.backend.name} change {entry.deploy_id or '-'} finished at {entry.applied_at}",
+            )
+            out.fields["lastAppliedToSpinnaker"] = entry.applied_at
+            if entry.deploy_id:
+                out.fields["lastDeploy"] = {
+                    "id": entry.deploy_id,
+                    "backend": ctx.sync.backend.name,
+                    "finishedAt": entry.applied_at,
+                    "outcome": "Succeeded",
+                }
         await _retire_previous_token(ctx, out)
     elif current is None or current.get("status") == "True" or current.get("reason") == "WaitingForPermissions":
         out.conditions.append(

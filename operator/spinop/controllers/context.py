@@ -10,11 +10,26 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
-from spinop.api.v1alpha1 import SpinnakerAccountStatus, SpinnakerClusterStatus
+from spinop.api.v1alpha1 import (
+    DriftPolicy,
+    SpinnakerAccountStatus,
+    SpinnakerClusterStatus,
+    SpinnakerPipelineSpec,
+)
 from spinop.config import OperatorConfig
+from spinop.gate import GateClient
 from spinop.kube.status import StatusWriter
 from spinop.remote.cluster import RemoteClusters
 from spinop.spinnaker.sync import SpinnakerSync
+
+
+def pipeline_ready_inputs(obj: dict[str, Any]) -> tuple[str, ...]:
+    """What a SpinnakerPipeline's Ready depends on, from the object as stored (InSync only under Enforce)."""
+    try:
+        policy = DriftPolicy((obj.get("spec") or {}).get("driftPolicy") or DriftPolicy.ENFORCE)
+    except ValueError:
+        policy = DriftPolicy.ENFORCE
+    return SpinnakerPipelineSpec.model_construct(drift_policy=policy).ready_inputs()
 
 
 class KeyedLocks:
@@ -48,11 +63,13 @@ class OperatorContext:
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
     extras: dict[str, Any] = field(default_factory=dict)
+    gate: GateClient | None = None  # None: no Gate configured (pipelines report GateNotConfigured)
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.config.reconcile_concurrency)
         self.account_status = StatusWriter(self.mgmt, lambda obj: SpinnakerAccountStatus.READY_INPUTS)
         self.cluster_status = StatusWriter(self.mgmt, lambda obj: SpinnakerClusterStatus.READY_INPUTS)
+        self.pipeline_status = StatusWriter(self.mgmt, pipeline_ready_inputs)
 
     def wakeup(self, uid: str) -> asyncio.Event:
         return self.wakeups.setdefault(uid, asyncio.Event())

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from spinop import GROUP, VERSION
-from spinop.controllers import accounts, clusters
+from spinop.controllers import accounts, clusters, pipelines
 
 ACCOUNTS = (GROUP, VERSION, accounts.PLURAL)
 CLUSTERS = (GROUP, VERSION, clusters.PLURAL)
@@ -36,3 +37,37 @@ def one(index: kopf.Index[Any, Any], key: Any) -> Any:
 
 def claims(index: kopf.Index[Any, Any]) -> list[accounts.Claim]:
     return list(index.get(None) or ())
+
+
+# ---- SpinnakerPipeline inputs: a tenant's accounts, and who claims which application ------------------------------
+
+PIPELINES = (GROUP, VERSION, pipelines.PLURAL)
+
+
+@kopf.index(*ACCOUNTS)
+def tenant_accounts(body: kopf.Body, **_: Any) -> dict[str, accounts.Claim] | None:
+    """The account claims per MGMT namespace (what a tenant's pipelines may deploy with)."""
+    claim = accounts.claim_from_body(body)
+    return {claim.tenant: claim} if claim else None
+
+
+@kopf.index(*PIPELINES)
+def pipeline_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, str], pipelines.PipelineClaim] | None:
+    """Each SpinnakerPipeline under its namespace and under its application (lowercase, as Spinnaker compares)."""
+    claim = pipelines.claim_from_body(body)
+    if claim is None:
+        return None
+    return {("namespace", claim.namespace): claim, ("application", claim.application.lower()): claim}
+
+
+def pipeline_inputs(
+    indexes: Mapping[str, Any], namespace: str, application: str
+) -> tuple[list[accounts.Claim], list[pipelines.PipelineClaim]]:
+    """A namespace's account claims, and every pipeline claim of its applications (and of `application`)."""
+    account_claims = list(indexes["tenant_accounts"].get(namespace) or ())
+    index = indexes["pipeline_claims"]
+    own = list(index.get(("namespace", namespace)) or ())
+    related = {c.uid: c for c in own}
+    for app in {c.application.lower() for c in own} | {application.lower()}:
+        related.update((c.uid, c) for c in index.get(("application", app)) or ())
+    return account_claims, list(related.values())

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount, merge_account
+from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.inventory import Inventory, InventoryEntry
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,10 @@ class SpinnakerBackend(Protocol):
         """Apply a batch; must report an outcome for every name in it."""
         ...
 
+    def needs_write(self, desired: DesiredSpinnakerAccount, live: dict[str, Any] | None) -> bool:
+        """Whether Spinnaker's copy of the account differs from what spinop wants (drift, or never written)."""
+        ...
+
 
 class BackendUnavailable(Exception):
     """The backend cannot be reached at all; the whole batch is retried later."""
@@ -133,6 +137,7 @@ class SpinnakerSync:
         self.entries: dict[str, InventoryEntry] = {}
         self.desired: dict[str, DesiredSpinnakerAccount] = {}
         self.pending: dict[str, _Pending] = {}
+        self.inflight: dict[str, str] = {}  # name -> content key of the change the running batch applies
         self.last_change: ChangeRecord | None = None
         self.batches = 0
         self._changed = asyncio.Event()
@@ -178,7 +183,20 @@ class SpinnakerSync:
             if queued is not None and queued.desired is not None:
                 del self.pending[desired.name]  # an older queued change is superseded
             return SyncState.SYNCED
+        if queued is None and self.inflight.get(desired.name) == desired.content_key():
+            return SyncState.PENDING  # the running batch is applying exactly this
         if queued is None or queued.desired is None or queued.desired.content_key() != desired.content_key():
+            if entry is None:
+                why = "new account"
+            elif entry.owner_uid != desired.owner.uid:
+                why = "new owner"
+            elif entry.state != "present":
+                why = f"not applied yet ({entry.state})"
+            elif entry.kubeconfig_fingerprint != desired.kubeconfig_fingerprint:
+                why = "new credentials"
+            else:
+                why = "changed settings"
+            log.info("Spinnaker account %s queued for the next batch: %s", desired.name, why)
             self._enqueue(desired.name, _Pending(desired=desired, owner=desired.owner))
         return SyncState.PENDING
 
@@ -259,8 +277,7 @@ class SpinnakerSync:
             entry = self.entries.get(name)
             if entry is None or entry.state != "present" or name in self.pending:
                 continue
-            current = live.get(name)
-            if current is None or merge_account(current, desired) != current:
+            if self.backend.needs_write(desired, live.get(name)):
                 log.info("Spinnaker account %s drifted from its SpinnakerAccount; re-applying", name)
                 entry.content_key = ""  # forces the next submit/batch to write it again
                 self._enqueue(name, _Pending(desired=desired, owner=desired.owner))
@@ -272,6 +289,13 @@ class SpinnakerSync:
             return
         for name in batch:
             del self.pending[name]
+        self.inflight = {name: item.desired.content_key() for name, item in batch.items() if item.desired is not None}
+        try:
+            await self._apply_batch(batch)
+        finally:
+            self.inflight = {}
+
+    async def _apply_batch(self, batch: dict[str, _Pending]) -> None:
         try:
             live = await self.backend.list_accounts()
         except BackendUnavailable as err:

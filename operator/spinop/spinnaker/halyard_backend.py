@@ -1,0 +1,316 @@
+"""The Halyard backend: one batch = kubeconfig delivery, serialized account writes, ONE clouddriver deploy.
+
+Kubeconfig delivery (Halyard copies each account's kubeconfigFile at deploy time, contracts/halyard.md §4, so a
+file must exist in the Halyard pod when the deploy runs, and a rotated token reaches clouddriver only with the
+next deploy):
+- `exec`: spinop writes `<kubeconfig_dir>/<account>.yaml` into the Halyard pod through pods/exec. Immediate and
+  exact, but spinop needs `create pods/exec` on the Halyard pod.
+- `mounted`: spinop writes kubeconfigs into sharded Secrets (`<prefix>-<n>`, key `<account>.yaml`) in the Halyard
+  pod's namespace; the Halyard pod mounts them all (a projected volume, no subPath) at `mounted_dir`. No exec
+  rights needed, but the kubelet refreshes mounted Secrets only eventually, so spinop waits `mounted_sync_seconds`
+  before a deploy that carries changed credentials.
+Config changes go through the daemon's REST API (or `hal` over exec); account fields spinop does not manage are
+kept as they are (whole-account PUT of the live account with spinop's fields laid over it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import datetime
+import logging
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import kubernetes.client as k8s
+from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
+
+from spinop.config import HalyardSettings, OperatorConfig
+from spinop.halyard import (
+    HalyardClient,
+    HalyardError,
+    HalyardNotFound,
+    HalyardNotSupported,
+    HalyardRejected,
+    HalyardUnavailable,
+    KubeExecClient,
+    account_to_halyard,
+)
+from spinop.kube.clients import call, get_or_none
+from spinop.redact import Redacted
+from spinop.remote.plan import MANAGED_BY
+from spinop.spinnaker.desired import DesiredSpinnakerAccount, merge_account
+from spinop.spinnaker.sync import BackendUnavailable, BatchResult, ChangeRecord, Outcome, Removal, Upsert
+
+log = logging.getLogger(__name__)
+
+CLOUDDRIVER = ("clouddriver",)
+CLOUDDRIVER_HA = ("clouddriver-caching", "clouddriver-rw", "clouddriver-ro", "clouddriver-ro-deck")
+
+
+def clouddriver_services(deployment: dict[str, Any]) -> list[str]:
+    """Only clouddriver needs a redeploy for account changes: its HA split when Halyard deploys it that way."""
+    ha = ((deployment.get("deploymentEnvironment") or {}).get("haServices") or {}).get("clouddriver") or {}
+    if not ha.get("enabled"):
+        return list(CLOUDDRIVER)
+    names = list(CLOUDDRIVER_HA)
+    if ha.get("disableClouddriverRoDeck"):
+        names.remove("clouddriver-ro-deck")
+    return names
+
+
+def _problem_text(err: HalyardError) -> str:
+    problems = err.blocking or err.problems
+    if not problems:
+        return str(err)
+    parts = []
+    for p in problems:
+        text = f"{p.severity.name}: {p.message}"
+        if p.location:
+            text += f" (at {p.location})"
+        if p.remediation:
+            text += f"; remediation: {p.remediation}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+class HalyardBackend:
+    name = "halyard"
+
+    def __init__(
+        self,
+        settings: HalyardSettings,
+        config_client: HalyardClient,
+        file_client: HalyardClient | None,
+        mgmt: ApiClient,
+    ) -> None:
+        self.settings = settings
+        self.client = config_client
+        self.files = file_client
+        self.mgmt = mgmt
+        self.deploys = 0
+        self._provider_enabled = False
+
+    @classmethod
+    def from_config(cls, config: OperatorConfig, mgmt: ApiClient) -> HalyardBackend:
+        settings = config.halyard
+        exec_client = None
+        if settings.transport == "exec" or settings.kubeconfig_delivery == "exec":
+            configuration = copy.copy(mgmt.configuration)
+            if settings.exec_server:
+                configuration.host = settings.exec_server
+            exec_client = HalyardClient.exec(
+                KubeExecClient.from_configuration(
+                    configuration, settings.pod_namespace, settings.pod_name, settings.container
+                ),
+                deployment=settings.deployment,
+            )
+        if settings.transport == "rest":
+            config_client = HalyardClient.rest(settings.url, deployment=settings.deployment)
+        else:
+            assert exec_client is not None
+            config_client = exec_client
+        return cls(settings, config_client, exec_client, mgmt)
+
+    # ----------------------------------------------------------------------------------------------- reading
+
+    async def list_accounts(self) -> dict[str, dict[str, Any]]:
+        try:
+            accounts = await self.client.list_accounts()
+        except HalyardUnavailable as err:
+            raise BackendUnavailable("HalyardUnavailable", f"Halyard cannot be reached: {err}") from None
+        except HalyardError as err:
+            raise BackendUnavailable("HalyardError", f"Halyard could not list accounts: {_problem_text(err)}") from None
+        return {str(a["name"]): a for a in accounts if a.get("name")}
+
+    def kubeconfig_path(self, name: str) -> str:
+        if self.settings.kubeconfig_delivery == "mounted":
+            return f"{self.settings.mounted_dir.rstrip('/')}/{name}.yaml"
+        return f"{self.settings.kubeconfig_dir.rstrip('/')}/{name}.yaml"
+
+    def account_body(self, desired: DesiredSpinnakerAccount, live: dict[str, Any] | None) -> dict[str, Any]:
+        merged = merge_account(live, desired)
+        merged["kubeconfigFile"] = self.kubeconfig_path(desired.name)
+        merged.pop("kubeconfigContents", None)
+        return account_to_halyard(merged)
+
+    def needs_write(self, desired: DesiredSpinnakerAccount, live: dict[str, Any] | None) -> bool:
+        return live is None or self.account_body(desired, live) != account_to_halyard(live)
+
+    # ---------------------------------------------------------------------------------------------- applying
+
+    async def _ensure_provider_enabled(self) -> None:
+        """Accounts of a disabled provider are never loaded by clouddriver: enable it once, as `hal … enable` does."""
+        if self._provider_enabled:
+            return
+        provider = await self.client.get_provider()
+        if not provider.get("enabled"):
+            await self.client.set_provider_enabled(True)
+            log.info("enabled Halyard's kubernetes provider")
+        self._provider_enabled = True
+
+    async def apply(self, upserts: list[Upsert], removals: list[Removal]) -> BatchResult:
+        started = _now()
+        outcomes: dict[str, Outcome] = {}
+        if upserts:
+            try:
+                await self._ensure_provider_enabled()
+            except HalyardError as err:
+                raise BackendUnavailable(
+                    _reason(err), f"could not enable Halyard's kubernetes provider: {err}"
+                ) from None
+        delivered = await self._deliver(upserts, removals, outcomes)
+        changed: list[str] = []
+        for upsert in upserts:
+            name = upsert.desired.name
+            if name in outcomes:
+                continue
+            try:
+                if upsert.existing is None:
+                    await self.client.add_account(self.account_body(upsert.desired, None))
+                elif self.needs_write(upsert.desired, upsert.existing):
+                    await self.client.replace_account(name, self.account_body(upsert.desired, upsert.existing))
+                changed.append(name)
+            except HalyardRejected as err:
+                outcomes[name] = Outcome(
+                    False, "HalyardRejected", f"Halyard refused the account: {_problem_text(err)}", needs_user=True
+                )
+            except HalyardNotSupported as err:
+                outcomes[name] = Outcome(
+                    False,
+                    "HalTransportCannotExpress",
+                    f"{err}. spinop changed nothing; use the rest transport for this account, or remove what `hal` "
+                    "cannot express (EXECUTE/CREATE roles) from the account in Spinnaker first",
+                    needs_user=True,
+                )
+            except HalyardError as err:
+                outcomes[name] = Outcome(
+                    False, _reason(err), f"Halyard could not apply the account: {_problem_text(err)}"
+                )
+        for removal in removals:
+            try:
+                await self.client.delete_account(removal.name)
+                changed.append(removal.name)
+            except HalyardNotFound:
+                changed.append(removal.name)
+            except HalyardError as err:
+                outcomes[removal.name] = Outcome(
+                    False, _reason(err), f"Halyard could not delete it: {_problem_text(err)}"
+                )
+        if not changed:
+            return BatchResult(outcomes)
+
+        if delivered and self.settings.kubeconfig_delivery == "mounted" and self.settings.mounted_sync_seconds > 0:
+            # The kubelet refreshes mounted Secrets eventually; the deploy must copy the new files, not the old.
+            await asyncio.sleep(self.settings.mounted_sync_seconds)
+        try:
+            deployment = await self.client.get_deployment()
+            services = self.settings.service_names or clouddriver_services(deployment)
+            result = await self.client.deploy(services, self.settings.deploy_timeout_minutes)
+        except HalyardError as err:
+            for name in changed:
+                outcomes[name] = Outcome(
+                    False,
+                    "DeployFailed" if not isinstance(err, HalyardUnavailable) else "HalyardUnavailable",
+                    f"the account is in Halyard's config but the clouddriver deploy failed: {_problem_text(err)}; "
+                    "spinop retries the deploy",
+                )
+            return BatchResult(outcomes)
+        self.deploys += 1
+        finished = _now()
+        change = ChangeRecord(
+            id=result.uuid or f"hal-deploy-{finished.strftime('%Y%m%dT%H%M%SZ')}",
+            backend=f"halyard deploy of {', '.join(services)}",
+            started_at=started,
+            finished_at=finished,
+            outcome="Succeeded",
+        )
+        for name in changed:
+            outcomes[name] = Outcome(True)
+        await self._forget_files([r.name for r in removals if outcomes[r.name].ok])
+        log.info("Halyard deploy %s carried %d account change(s)", change.id, len(changed))
+        return BatchResult(outcomes, change)
+
+    async def _deliver(self, upserts: list[Upsert], removals: list[Removal], outcomes: dict[str, Outcome]) -> bool:
+        """Put every upserted account's kubeconfig where Halyard reads it; True when any content was written."""
+        if not upserts:
+            return False
+        if self.settings.kubeconfig_delivery == "mounted":
+            try:
+                await asyncio.to_thread(self._write_shards, upserts, [])
+            except ApiException as err:
+                for u in upserts:
+                    outcomes[u.desired.name] = Outcome(
+                        False,
+                        "KubeconfigDeliveryFailed",
+                        f"could not write the mounted kubeconfig Secrets: HTTP {err.status}",
+                    )
+                return False
+            return True
+        assert self.files is not None
+        for upsert in upserts:
+            content = Redacted(upsert.desired.kubeconfig.reveal().encode())
+            try:
+                await self.files.write_file(self.kubeconfig_path(upsert.desired.name), content, 0o600)
+            except HalyardError as err:
+                outcomes[upsert.desired.name] = Outcome(
+                    False, "KubeconfigDeliveryFailed", f"could not write the kubeconfig into the Halyard pod: {err}"
+                )
+        return True
+
+    async def _forget_files(self, names: Sequence[str]) -> None:
+        if not names:
+            return
+        if self.settings.kubeconfig_delivery == "mounted":
+            try:
+                await asyncio.to_thread(self._write_shards, [], list(names))
+            except ApiException as err:
+                log.warning(
+                    "could not remove kubeconfigs of deleted accounts from the mounted Secrets: HTTP %s", err.status
+                )
+            return
+        assert self.files is not None
+        for name in names:
+            try:
+                await self.files.remove_file(self.kubeconfig_path(name))
+            except HalyardError as err:
+                log.warning("could not remove the kubeconfig of deleted account %s from the Halyard pod: %s", name, err)
+
+    # -------------------------------------------------------------------------------------- mounted delivery
+
+    def shard_of(self, name: str) -> str:
+        return f"{self.settings.mounted_secret_prefix}-{zlib.crc32(name.encode()) % self.settings.mounted_shards}"
+
+    def _write_shards(self, upserts: list[Upsert], removed: list[str]) -> None:
+        core = k8s.CoreV1Api(self.mgmt)
+        changes: dict[str, dict[str, str | None]] = {}
+        for u in upserts:
+            changes.setdefault(self.shard_of(u.desired.name), {})[f"{u.desired.name}.yaml"] = base64.b64encode(
+                u.desired.kubeconfig.reveal().encode()
+            ).decode()
+        for name in removed:
+            changes.setdefault(self.shard_of(name), {})[f"{name}.yaml"] = None
+        namespace = self.settings.pod_namespace
+        for shard, data in changes.items():
+            existing = get_or_none(core.read_namespaced_secret, shard, namespace)
+            if existing is None:
+                body = k8s.V1Secret(
+                    metadata=k8s.V1ObjectMeta(name=shard, namespace=namespace, labels={MANAGED_BY: "spinop"}),
+                    type="Opaque",
+                    data={k: v for k, v in data.items() if v is not None},
+                )
+                call(core.create_namespaced_secret, namespace, body)
+            else:
+                # JSON merge patch: a null value removes the key.
+                call(core.patch_namespaced_secret, shard, namespace, {"data": data})
+
+
+def _reason(err: HalyardError) -> str:
+    return "HalyardUnavailable" if isinstance(err, HalyardUnavailable) else "HalyardTaskFailed"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)

@@ -1,0 +1,91 @@
+"""The operator with its validating webhook enabled (kopf-managed configuration, generated certificate, any free
+port), and helpers to see the apiserver's answer.
+
+Each module gets its own operator (`start_operator` is module-scoped); the webhook configurations are deleted when
+the module ends, so later modules (and their operators without admission) see an apiserver without webhooks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import kubernetes.client as k8s
+import pytest
+from kubernetes.client.rest import ApiException
+
+from spinop import GROUP, VERSION
+from tests.integration.kube import Cluster, wait_for
+from tests.integration.operator_process import OperatorProcess
+
+MANAGED = "spinop-tests.spinop.io"
+"""The kopf-managed ValidatingWebhookConfiguration's name in these tests."""
+ACCOUNT_WEBHOOK = f"validate-spinnakeraccount.{MANAGED}"
+
+ADMISSION_SETTINGS: dict[str, object] = {
+    "admission": {"enabled": True, "managed": MANAGED, "port": 0, "failure_policy": "Ignore"},
+}
+
+
+def refused(call: Callable[[], object]) -> dict[str, Any]:
+    """The apiserver's Status for a request that must fail."""
+    try:
+        result = call()
+    except ApiException as err:
+        status: dict[str, Any] = json.loads(err.body)
+        assert status.get("kind") == "Status", err.body
+        return status
+    raise AssertionError(f"the apiserver accepted it: {json.dumps(result)[:2000]}")
+
+
+def webhook_configuration(mgmt: Cluster) -> dict[str, Any] | None:
+    api = k8s.AdmissionregistrationV1Api(mgmt.api)
+    try:
+        return mgmt.api.sanitize_for_serialization(api.read_validating_webhook_configuration(MANAGED))
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def _probe_refused(mgmt: Cluster) -> bool:
+    """A dry-run create that only the webhook refuses (an unknown cluster): True once the webhook answers."""
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SpinnakerAccount",
+        "metadata": {"name": "webhook-probe", "namespace": "default"},
+        "spec": {"cluster": "no-such-cluster-webhook-probe", "namespace": "default-dev"},
+    }
+    try:
+        mgmt.custom.create_namespaced_custom_object(GROUP, VERSION, "default", "spinnakeraccounts", body, dry_run="All")
+    except ApiException as err:
+        return ACCOUNT_WEBHOOK in (err.body or "")
+    return False
+
+
+def wait_webhook_ready(mgmt: Cluster, timeout: float = 60) -> None:
+    """Until the apiserver reaches *this* operator's webhook (kopf points the configuration at it after start-up)."""
+    wait_for(lambda: _probe_refused(mgmt), timeout=timeout, what="the admission webhook to answer the apiserver")
+
+
+@pytest.fixture(scope="module")
+def webhook_configurations(mgmt: Cluster) -> Iterator[None]:
+    """Delete the configurations kopf created (validating, and an empty mutating one) when the module ends."""
+    yield
+    api = k8s.AdmissionregistrationV1Api(mgmt.api)
+    for delete in (api.delete_validating_webhook_configuration, api.delete_mutating_webhook_configuration):
+        try:
+            delete(MANAGED)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+
+
+@pytest.fixture(scope="module")
+def admission_operator(
+    webhook_configurations: None, start_operator: Callable[..., OperatorProcess], mgmt: Cluster
+) -> OperatorProcess:
+    operator = start_operator(ADMISSION_SETTINGS)
+    wait_webhook_ready(mgmt)
+    return operator
