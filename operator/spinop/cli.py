@@ -102,7 +102,7 @@ def _cmd_crds(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from spinop.demo import run_demo
 
-    return run_demo(Path(args.dir) if args.dir else None, duration=args.duration)
+    return run_demo(Path(args.dir) if args.dir else None, exit_when_ready=args.exit_when_ready)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,11 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="the local demo: control planes + operator + sample resources, until Ctrl-C",
-        description="Build and start local control planes (mgmt, dev, staging, prod), run spinop against mgmt, "
-        "and stop everything on Ctrl-C.",
+        description="Build and start local control planes (mgmt, dev, staging, prod), the Halyard and Gate "
+        "stand-ins, run spinop against mgmt, apply deploy/samples and show accounts and pipelines becoming Ready; "
+        "Ctrl-C stops everything.",
     )
     demo.add_argument("--dir", default=None, help="where the demo's clusters live (default .build/clusters/demo)")
-    demo.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--exit-when-ready", action="store_true", help="stop everything and exit once all resources are Ready"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     dev = sub.add_parser("dev", help="local development: build and run real Kubernetes control planes")

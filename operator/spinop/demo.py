@@ -1,76 +1,361 @@
-"""`spinop demo`: the README's main command.
+"""`spinop demo`: the README's main command, a complete local installation.
 
-Builds and starts local control planes (MGMT + dev/staging/prod), runs the operator against MGMT, and stops
-everything on Ctrl-C, leaving no process behind.
+1. builds (first time) and starts real control planes: mgmt, dev, staging, prod;
+2. installs the CRDs in mgmt and registers dev/staging/prod (admin kubeconfig Secrets in `devops`);
+3. starts the Halyard and Gate stand-ins (test doubles from tests/standins: Spinnaker cannot run here);
+4. runs the operator against mgmt (Halyard backend, validating webhook on, pipelines through Gate);
+5. applies deploy/samples (team-a's accounts on the three clusters and two pipelines);
+6. prints a live table until every account and pipeline is Ready (or explains the first error), and keeps running
+   until Ctrl-C, which stops everything: no process is left behind.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
+import kubernetes.client as k8s
+import yaml
+from kubernetes.client.rest import ApiException
+from kubernetes.config import new_client_from_config
+
+from spinop import GROUP, VERSION
 from spinop.devcluster.build import ensure_binaries
 from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes
-from spinop.devcluster.paths import build_dir
+from spinop.devcluster.paths import build_dir, project_root
+
+REMOTES = ("dev", "staging", "prod")
+CREDENTIALS_NAMESPACE = "devops"
+OPERATOR_NAMESPACE = "spinop-system"
+# Conditions whose False status only a person can fix: the demo explains them at once.
+NEEDS_A_PERSON = {
+    "NamespaceNotAllowed",
+    "TenantNotAllowed",
+    "ProfileNotAllowed",
+    "ExtraRulesNotAllowed",
+    "AccountNameTaken",
+    "NamespaceOwnedByAnotherAccount",
+    "ClusterNotFound",
+    "PermissionsMismatch",
+    "HalyardRejected",
+    "AccountExistsInSpinnaker",
+    "PipelineNotAllowed",
+}
 
 
 def say(message: str) -> None:
     print(f"[spinop demo] {message}", flush=True)
 
 
-def run_demo(root: Path | None = None, *, duration: float | None = None) -> int:
-    """Run until Ctrl-C (or `duration` seconds, for tests); returns the exit code."""
-    root = root or build_dir() / "clusters" / "demo"
-    binaries = ensure_binaries()
-    planes = ControlPlanes(root, binaries, die_with_parent=True)
-    operator: subprocess.Popen[bytes] | None = None
-    stop_requested = False
+@dataclass
+class Background:
+    """A child process the demo owns (a stand-in or the operator)."""
+
+    name: str
+    proc: subprocess.Popen[str]
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _start(
+    name: str, args: list[str], log: Path, env: dict[str, str] | None = None, ready_line: bool = False
+) -> tuple[Background, dict[str, Any]]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # Marks every process the demo starts, so a check (or a person) can find them all: `grep SPINOP_DEMO_ROOT`.
+    env = {**(env or os.environ), "SPINOP_DEMO_ROOT": str(log.parent.parent)}
+    out: IO[str] = log.open("a")
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.PIPE if ready_line else out,
+        stderr=out,
+        text=True,
+        cwd=project_root(),
+        env=env,
+        start_new_session=True,
+    )
+    info: dict[str, Any] = {}
+    if ready_line:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{name} did not start; see {log}")
+        info = json.loads(line)
+    return Background(name, proc, log), info
+
+
+class Demo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.binaries = ensure_binaries()
+        self.planes = ControlPlanes(root, self.binaries, die_with_parent=True)
+        self.children: list[Background] = []
+        self.stop_requested = False
+
+    # ------------------------------------------------------------------------------------------------ set-up
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        mgmt = self.planes.cluster("mgmt")
+        result = subprocess.run(
+            [str(self.binaries.kubectl), f"--kubeconfig={mgmt.kubeconfig}", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def install(self) -> None:
+        crds = project_root() / "crds"
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
+        self.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            *[f"crd/{p}.{GROUP}" for p in ("spinnakerclusters", "spinnakeraccounts", "spinnakerpipelines")],
+        )
+        namespaces = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            for name in (CREDENTIALS_NAMESPACE, OPERATOR_NAMESPACE)
+        ]
+        secrets = [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": f"{name}-admin-kubeconfig", "namespace": CREDENTIALS_NAMESPACE},
+                "data": {"kubeconfig": base64.b64encode(self.planes.cluster(name).kubeconfig.read_bytes()).decode()},
+            }
+            for name in REMOTES
+        ]
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([*namespaces, *secrets]))
+        say(f"installed the CRDs in mgmt and admin kubeconfigs for {', '.join(REMOTES)} in namespace devops")
+
+    def start_standins(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        logs = self.root / "logs"
+        halyard, halyard_info = _start(
+            "Halyard stand-in",
+            [
+                "-m",
+                "tests.standins.halyard",
+                "--port",
+                "0",
+                "--root",
+                str(self.root / "halyard"),
+                "--deploy-seconds",
+                "2",
+            ],
+            logs / "halyard-standin.log",
+            ready_line=True,
+        )
+        self.children.append(halyard)
+        gate, gate_info = _start(
+            "Gate stand-in", ["-m", "tests.standins.gate", "--port", "0"], logs / "gate-standin.log", ready_line=True
+        )
+        self.children.append(gate)
+        say(f"Halyard stand-in (test double of the daemon's REST API) at {halyard_info['daemon_url']}")
+        say(f"Gate stand-in (test double of Gate's pipeline API) at {gate_info['url']}")
+        return halyard_info, gate_info
+
+    def start_operator(self, halyard: dict[str, Any], gate: dict[str, Any]) -> Background:
+        settings = {
+            "operator_namespace": OPERATOR_NAMESPACE,
+            "credentials_namespace": CREDENTIALS_NAMESPACE,
+            "spinnaker_backend": "halyard",
+            "halyard": {
+                "url": halyard["daemon_url"],
+                "transport": "rest",
+                "kubeconfig_delivery": "exec",
+                "exec_server": halyard["kube_url"],
+                "pod_namespace": halyard["namespace"],
+                "pod_name": halyard["pod"],
+                "quiet_seconds": 3,
+                "max_wait_seconds": 20,
+            },
+            "gate": {"url": gate["url"]},
+            "pipelines": {
+                "grants": {
+                    "*": {
+                        "registry_accounts": ["{namespace}-registry"],
+                        "kayenta_accounts": ["{namespace}-prometheus", "{namespace}-canary-storage"],
+                        "artifact_accounts": ["{namespace}-github"],
+                    }
+                }
+            },
+            "admission": {"enabled": True, "managed": "spinop-demo.spinop.io", "port": 0},
+            "drift_interval_seconds": 60,
+        }
+        config = self.root / "spinop-config.yaml"
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
+        env = {**os.environ, "KUBECONFIG": str(self.planes.cluster("mgmt").kubeconfig), "SPINOP_CONFIG": str(config)}
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        operator, _ = _start(
+            "operator",
+            ["-m", "spinop.cli", "run", "--standalone", "--log-format", "full"],
+            self.root / "logs" / "operator.log",
+            env=env,
+        )
+        self.children.append(operator)
+        deadline = time.monotonic() + 60
+        while "spinop started" not in operator.log.read_text(errors="replace"):
+            if operator.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the operator did not start; see {operator.log}")
+            time.sleep(0.3)
+        say(f"the operator runs against mgmt; its log: {operator.log}")
+        return operator
+
+    # -------------------------------------------------------------------------------------------- the table
+
+    def watch(self, api: k8s.ApiClient, started: float, exit_when_ready: bool, halyard: dict[str, Any]) -> int:
+        custom = k8s.CustomObjectsApi(api)
+        last_table = ""
+        explained: set[tuple[str, str]] = set()
+        announced = False
+        while not self.stop_requested:
+            for child in self.children:
+                if child.proc.poll() is not None:
+                    say(f"the {child.name} exited (code {child.proc.returncode}); see {child.log}")
+                    return 1
+            try:
+                accounts = custom.list_cluster_custom_object(GROUP, VERSION, "spinnakeraccounts")["items"]
+                pipelines = custom.list_cluster_custom_object(GROUP, VERSION, "spinnakerpipelines")["items"]
+            except ApiException as err:
+                say(f"mgmt API error {err.status}; retrying")
+                time.sleep(2)
+                continue
+            table = render_table(accounts, pipelines)
+            if table != last_table:
+                print(f"\n--- {time.monotonic() - started:5.1f}s ---\n{table}", flush=True)
+                last_table = table
+            for obj in [*accounts, *pipelines]:
+                ready = _condition(obj, "Ready")
+                if ready and ready.get("status") == "False" and ready.get("reason") in NEEDS_A_PERSON:
+                    key = (obj["metadata"]["uid"], str(ready.get("reason")))
+                    if key not in explained:
+                        explained.add(key)
+                        say(
+                            f"{obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']} is not Ready: "
+                            f"{ready.get('reason')}: {ready.get('message')}"
+                        )
+            everything = [*accounts, *pipelines]
+            all_ready = bool(everything) and all(
+                (_condition(o, "Ready") or {}).get("status") == "True" for o in everything
+            )
+            if all_ready and not announced:
+                announced = True
+                deploys = _halyard_deploys(halyard)
+                say(
+                    f"all {len(accounts)} accounts on {len({a['spec']['cluster'] for a in accounts})} clusters and "
+                    f"{len(pipelines)} pipelines are Ready after {time.monotonic() - started:.0f}s "
+                    f"({deploys} Halyard deploy(s) of clouddriver)"
+                )
+                say("try: KUBECONFIG=" + str(self.root / "kubeconfig") + " kubectl get spinnaker -A")
+                if exit_when_ready:
+                    return 0
+                say("press Ctrl-C to stop everything")
+            time.sleep(1.5)
+        return 0
+
+    # ------------------------------------------------------------------------------------------------- run
+
+    def run(self, exit_when_ready: bool) -> int:
+        started = time.monotonic()
+        self.planes.up(DEFAULT_CLUSTERS)
+        self.install()
+        halyard, gate = self.start_standins()
+        self.start_operator(halyard, gate)
+        self.kubectl("apply", "-k", str(project_root() / "deploy" / "samples"))
+        say("applied deploy/samples: team-a's accounts on dev, staging and prod, and two pipelines")
+        api = new_client_from_config(config_file=str(self.planes.cluster("mgmt").kubeconfig))
+        return self.watch(api, started, exit_when_ready, halyard)
+
+    def stop(self) -> None:
+        say("stopping the operator, the stand-ins and the control planes")
+        for child in reversed(self.children):
+            child.stop()
+        self.planes.down()
+        say("stopped; no process left behind")
+
+
+def render_table(accounts: list[dict[str, Any]], pipelines: list[dict[str, Any]]) -> str:
+    rows = [("ACCOUNT", "CLUSTER", "REMOTE NAMESPACE", "SPINNAKER ACCOUNT", "READY", "REASON")]
+    for a in sorted(accounts, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"])):
+        ready = _condition(a, "Ready") or {}
+        rows.append(
+            (
+                f"{a['metadata']['namespace']}/{a['metadata']['name']}",
+                a["spec"]["cluster"],
+                a["spec"]["namespace"],
+                (a.get("status") or {}).get("spinnakerAccountName", "-"),
+                ready.get("status", "-"),
+                ready.get("reason", "-"),
+            )
+        )
+    rows.append(("", "", "", "", "", ""))
+    rows.append(("PIPELINE", "APPLICATION", "NAME", "PIPELINE ID", "READY", "REASON"))
+    for p in sorted(pipelines, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"])):
+        ready = _condition(p, "Ready") or {}
+        rows.append(
+            (
+                f"{p['metadata']['namespace']}/{p['metadata']['name']}",
+                p["spec"]["application"],
+                p["spec"]["name"],
+                ((p.get("status") or {}).get("pipelineId") or "-")[:8],
+                ready.get("status", "-"),
+                ready.get("reason", "-"),
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(6)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+
+
+def _halyard_deploys(halyard: dict[str, Any]) -> int | str:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(halyard["control_url"] + "/_standin/deploys", timeout=5) as resp:  # noqa: S310
+            return len(json.loads(resp.read())["deploys"])
+    except OSError:
+        return "?"
+
+
+def run_demo(root: Path | None = None, *, exit_when_ready: bool = False) -> int:
+    """Run until Ctrl-C/SIGTERM (or until everything is Ready with `exit_when_ready`); returns the exit code."""
+    demo = Demo(root or build_dir() / "clusters" / "demo")
 
     def request_stop(signum: int, frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
+        demo.stop_requested = True
 
-    previous = signal.signal(signal.SIGTERM, request_stop)
+    previous: dict[signal.Signals, Callable[..., Any] | int | None] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, request_stop)
     try:
-        clusters = planes.up(DEFAULT_CLUSTERS)
-        mgmt = clusters["mgmt"]
-        say("control planes:")
-        for name, state in clusters.items():
-            say(f"  {name:8} {state.server}  ({planes.server_version(state)})")
-        env = dict(os.environ, KUBECONFIG=str(mgmt.kubeconfig))
-        log = root / "logs" / "operator.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        say(f"starting the operator against mgmt; its log: {log}")
-        with log.open("ab") as out:
-            operator = subprocess.Popen(
-                [sys.executable, "-m", "spinop.cli", "run", "--standalone"], env=env, stdout=out, stderr=out
-            )
-        say(f"try: KUBECONFIG={root / 'kubeconfig'} kubectl get namespaces --context dev")
-        say("press Ctrl-C to stop everything")
-        started = time.monotonic()
-        while not stop_requested:
-            if operator.poll() is not None:
-                say(f"the operator exited with code {operator.returncode}; see {log}")
-                return 1
-            if duration is not None and time.monotonic() - started > duration:
-                break
-            time.sleep(0.5)
-        return 0
-    except KeyboardInterrupt:
-        return 0
+        return demo.run(exit_when_ready)
+    except RuntimeError as err:
+        say(f"failed: {err}")
+        return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        say("stopping the operator and the control planes")
-        if operator is not None and operator.poll() is None:
-            operator.terminate()
-            try:
-                operator.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                operator.kill()
-                operator.wait()
-        planes.down()
-        say("stopped; no process left behind")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        demo.stop()

@@ -71,9 +71,20 @@ def remotes(clusters: dict[str, Cluster]) -> dict[str, Cluster]:
     return {name: clusters[name] for name in REMOTE_CLUSTERS}
 
 
+@pytest.fixture(scope="session")
+def namespaces_to_reap(clusters: dict[str, Cluster]) -> Iterator[list[tuple[Cluster, str]]]:
+    """Namespaces deleted by tests; waited for once at the end (finalization takes ~5 s each, by design)."""
+    deleted: list[tuple[Cluster, str]] = []
+    yield deleted
+    for handle, name in deleted:
+        wait_for(_gone_probe(handle, name), timeout=180, what=f"namespace {name} deleted")
+
+
 @pytest.fixture()
-def fresh_namespace(clusters: dict[str, Cluster]) -> Iterator[Callable[..., str]]:
-    """Create namespaces on any cluster for one test; they are deleted (and waited for) afterwards."""
+def fresh_namespace(
+    clusters: dict[str, Cluster], namespaces_to_reap: list[tuple[Cluster, str]]
+) -> Iterator[Callable[..., str]]:
+    """Create namespaces on any cluster for one test; they are deleted afterwards (and reaped at session end)."""
     created: list[tuple[Cluster, str]] = []
 
     def make(cluster: str = "mgmt", prefix: str = "t", labels: dict[str, str] | None = None) -> str:
@@ -85,8 +96,7 @@ def fresh_namespace(clusters: dict[str, Cluster]) -> Iterator[Callable[..., str]
     yield make
     for handle, name in created:
         handle.delete_namespace(name)
-    for handle, name in created:
-        wait_for(_gone_probe(handle, name), timeout=120, what=f"namespace {name} deleted")
+        namespaces_to_reap.append((handle, name))
 
 
 def _gone_probe(handle: Cluster, name: str) -> Callable[[], bool]:

@@ -76,11 +76,12 @@ class Cluster:
         return k8s.ApiClient(config)
 
     def kubectl(
-        self, *args: str, kubeconfig: Path | None = None, check: bool = True
+        self, *args: str, kubeconfig: Path | None = None, check: bool = True, input_text: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl (built with the control planes) against this cluster."""
         return subprocess.run(
             [str(self.kubectl_binary), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args],
+            input=input_text,
             capture_output=True,
             text=True,
             timeout=120,

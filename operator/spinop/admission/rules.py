@@ -4,9 +4,8 @@ The tenancy part (`tenancy_violations`) is the same function the SpinnakerAccoun
 (`tenancy_refusal`), so a webhook that was down or bypassed cannot let through anything the reconcile would accept
 differently. No I/O here: `spinop.admission.observe` gathers the inputs.
 
-HTTP codes: 422 (Invalid) when the object itself is malformed (schema, immutable fields, a SpinnakerCluster that
-does not exist), 403 (Forbidden) when a tenancy rule says this tenant may not have it, as Kubernetes answers for
-ResourceQuota and Pod Security refusals.
+HTTP codes: 422 (Invalid) when the object itself is malformed (schema, immutable fields), 403 (Forbidden) when a
+tenancy rule says this tenant may not have it, as Kubernetes answers for ResourceQuota and Pod Security refusals.
 """
 
 from __future__ import annotations
@@ -246,11 +245,10 @@ def decide_account(
 
     cluster_body = world.clusters.get(spec.cluster)
     if cluster_body is None:
-        if operation == UPDATE:
-            # The cluster went away after this account was admitted: let the tenant edit (or clean up) the account;
-            # its status already says ClusterNotFound.
-            return Verdict(warnings=(f"spec.cluster: SpinnakerCluster {spec.cluster!r} does not exist (any more)",))
-        return refuse("ClusterNotFound", [_unknown_cluster(tenant, spec.cluster, world)], INVALID)
+        # Admitted with a warning: GitOps tools and `kubectl apply -k` send a tenant's accounts and the admin's
+        # SpinnakerClusters in one sync, in no guaranteed order. The reconcile reports ClusterNotFound until the
+        # cluster exists, then checks tenancy and provisions; refusing here would make such a sync fail forever.
+        return Verdict(warnings=(str(_unknown_cluster(tenant, spec.cluster, world)),))
     try:
         cluster = SpinnakerClusterSpec.model_validate(cluster_body.get("spec") or {})
     except ValidationError as exc:

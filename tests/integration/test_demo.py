@@ -1,0 +1,58 @@
+"""The README's first command, run as a new user would: everything becomes Ready, and nothing is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from spinop.devcluster.controlplane import process_alive
+from tests.integration.kube import wait_for
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if (text in cmdline or f"SPINOP_DEMO_ROOT={text}" in environ) and process_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_demo_shows_accounts_and_pipelines_ready_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "spinop.cli", "demo", "--dir", str(root)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "press Ctrl-C" in log.read_text() or demo.poll() is not None, timeout=300, what="demo Ready")
+        text = log.read_text()
+        assert demo.poll() is None, text
+        assert "all 3 accounts on 3 clusters and 2 pipelines are Ready" in text, text
+        assert "(1 Halyard deploy(s) of clouddriver)" in text, text
+        started_here = _processes_mentioning(str(root))
+        assert started_here, "the demo's control planes should be running"
+        demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert demo.wait(timeout=120) == 0, log.read_text()
+        deadline = time.monotonic() + 30
+        while _processes_mentioning(str(root)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _processes_mentioning(str(root)), "processes left behind after Ctrl-C"
+        assert "stopped; no process left behind" in log.read_text()
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
