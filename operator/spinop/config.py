@@ -55,6 +55,32 @@ class GateSettings(_Settings):
     principal: str | None = Field(default=None, description="the identity Gate sees for spinop (for drift reports)")
 
 
+class AccountsApiSettings(_Settings):
+    """The `accounts-api` backend: Spinnaker's account management API through Gate (`gate.url`/`gate.auth_secret`).
+
+    No deploys: clouddriver's credentials poller loads stored definitions (docs/spinnaker-backends.md).
+    """
+
+    concurrency: int = Field(default=4, ge=1, le=32, description="account writes in flight at once within a batch")
+    quiet_seconds: float = Field(default=2.0, ge=0, description="a batch is applied once no change came for this long")
+    max_wait_seconds: float = Field(default=30.0, ge=0)
+    reload_seconds: float = Field(
+        default=65.0,
+        ge=0,
+        description="clouddriver's poller period (credentials.poller.types.kubernetes.reloadFrequencyMs) plus a "
+        "margin: after updating accounts clouddriver already has, spinop waits this long before reporting them "
+        "Synced, so a replaced token is revoked only after clouddriver reloaded the new one",
+    )
+    load_timeout_seconds: float = Field(
+        default=180.0, ge=0, description="how long a new account may take to appear in GET /credentials; 0: no check"
+    )
+    migrate_from_halyard: bool = Field(
+        default=False,
+        description="move spinop's accounts out of Halyard's config (settings under `halyard`) into the account "
+        "management API, then remove them from Halyard in one clouddriver deploy; idempotent, safe to leave on",
+    )
+
+
 class AdmissionSettings(_Settings):
     """The validating admission webhook (docs/admission.md). Off unless `enabled`.
 
@@ -150,17 +176,36 @@ class PipelineSettings(_Settings):
     )
 
 
+class MetricsSettings(_Settings):
+    port: int = Field(default=8081, ge=0, le=65535, description="Prometheus /metrics port; 0 turns it off")
+    address: str = Field(default="0.0.0.0", description="listen address")  # noqa: S104
+
+
+class GuardrailRolloutSettings(_Settings):
+    """How a change of a SpinnakerCluster's tenancy.guardrails reaches its tenant namespaces (docs/guardrails.md)."""
+
+    concurrency: int = Field(default=4, ge=1, le=64, description="namespaces updated at once, per remote cluster")
+    per_second: float = Field(default=10.0, gt=0, description="namespaces started per second, per remote cluster")
+    batch_size: int = Field(default=25, ge=1, le=1000, description="namespaces between two status.guardrails writes")
+
+
 class OperatorConfig(_Settings):
     operator_namespace: str = "spinop-system"
     credentials_namespace: str = "devops"
     spinnaker_backend: Literal["halyard", "accounts-api", "none"] = "halyard"
     halyard: HalyardSettings = Field(default_factory=HalyardSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    accounts_api: AccountsApiSettings = Field(default_factory=AccountsApiSettings)
     pipelines: PipelineSettings = Field(default_factory=PipelineSettings)
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    peering_lifetime_seconds: int = Field(
+        default=60, ge=5, description="HA: how long a silent replica counts as alive before another takes over"
+    )
     drift_interval_seconds: float = Field(default=300.0, gt=0)
     cluster_probe_seconds: float = Field(default=60.0, gt=0)
     reconcile_concurrency: int = Field(default=8, ge=1, le=64)
+    guardrail_rollout: GuardrailRolloutSettings = Field(default_factory=GuardrailRolloutSettings)
     worker_threads: int = Field(default=16, ge=2, le=128)
 
     @classmethod

@@ -22,7 +22,7 @@ def build_backend(ctx: OperatorContext) -> SpinnakerBackend | None:
         return HalyardBackend.from_config(ctx.config, ctx.mgmt)
     from spinop.spinnaker.accounts_api_backend import AccountsApiBackend
 
-    return AccountsApiBackend.from_config(ctx.config, ctx.mgmt)
+    return AccountsApiBackend.from_config(ctx.config, ctx.mgmt, gate=ctx.gate)
 
 
 async def build_sync(ctx: OperatorContext) -> SpinnakerSync | None:
@@ -30,6 +30,11 @@ async def build_sync(ctx: OperatorContext) -> SpinnakerSync | None:
     if backend is None:
         return None
     from spinop.controllers.accounts import report_spinnaker_outcome
+    from spinop.spinnaker.accounts_api_backend import AccountsApiBackend
+
+    if isinstance(backend, AccountsApiBackend):
+        backend.start()  # background work: the migration from Halyard, when configured
+    window = ctx.config.accounts_api if isinstance(backend, AccountsApiBackend) else ctx.config.halyard
 
     async def report(owner: AccountOwner, status: str, reason: str, message: str, fields: dict[str, Any]) -> None:
         await report_spinnaker_outcome(ctx, owner, status, reason, message, fields)
@@ -38,7 +43,7 @@ async def build_sync(ctx: OperatorContext) -> SpinnakerSync | None:
         backend,
         Inventory(ctx.mgmt, ctx.config.operator_namespace),
         report,
-        quiet_seconds=ctx.config.halyard.quiet_seconds,
-        max_wait_seconds=ctx.config.halyard.max_wait_seconds,
+        quiet_seconds=window.quiet_seconds,
+        max_wait_seconds=window.max_wait_seconds,
         drift_interval_seconds=ctx.config.drift_interval_seconds,
     )

@@ -115,6 +115,11 @@ class HalyardBackend:
             config_client = exec_client
         return cls(settings, config_client, exec_client, mgmt)
 
+    async def close(self) -> None:
+        await self.client.close()
+        if self.files is not None and self.files is not self.client:
+            await self.files.close()
+
     # ----------------------------------------------------------------------------------------------- reading
 
     async def list_accounts(self) -> dict[str, dict[str, Any]]:

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+from spinop import metrics
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
-from spinop.spinnaker.inventory import Inventory, InventoryEntry
+from spinop.spinnaker.inventory import Inventory, InventoryConflict, InventoryEntry
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,12 @@ class _Pending:
     owner: AccountOwner | None = None
     attempts: int = 0
     not_before: float = 0.0
+    queued_at: float = 0.0
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def due_since(self) -> float:
+        """When this change became ready to apply (a retry only counts once its backoff has passed)."""
+        return max(self.queued_at, self.not_before)
 
 
 class SpinnakerSync:
@@ -137,12 +143,11 @@ class SpinnakerSync:
         self.entries: dict[str, InventoryEntry] = {}
         self.desired: dict[str, DesiredSpinnakerAccount] = {}
         self.pending: dict[str, _Pending] = {}
-        self.inflight: dict[str, str] = {}  # name -> content key of the change the running batch applies
+        self.inflight: dict[str, _Pending] = {}  # the changes the running batch applies
         self.last_change: ChangeRecord | None = None
         self.batches = 0
         self._changed = asyncio.Event()
         self._last_submit = 0.0
-        self._first_pending = 0.0
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()
 
@@ -183,7 +188,13 @@ class SpinnakerSync:
             if queued is not None and queued.desired is not None:
                 del self.pending[desired.name]  # an older queued change is superseded
             return SyncState.SYNCED
-        if queued is None and self.inflight.get(desired.name) == desired.content_key():
+        running = self.inflight.get(desired.name)
+        if (
+            queued is None
+            and running is not None
+            and running.desired is not None
+            and running.desired.content_key() == desired.content_key()
+        ):
             return SyncState.PENDING  # the running batch is applying exactly this
         if queued is None or queued.desired is None or queued.desired.content_key() != desired.content_key():
             if entry is None:
@@ -206,11 +217,14 @@ class SpinnakerSync:
         if self.desired.get(name) is not None and self.desired[name].owner.uid == owner.uid:
             del self.desired[name]
         entry = self.entries.get(name)
-        if entry is None or entry.owner_uid != owner.uid:
+        running = self.inflight.get(name)
+        being_created = running is not None and running.desired is not None and running.owner == owner
+        if (entry is None or entry.owner_uid != owner.uid) and not being_created:
             queued = self.pending.get(name)
             if queued is not None and queued.owner == owner:
                 del self.pending[name]
             return  # never registered by this owner: nothing to remove in Spinnaker
+        # Registered, or being registered by the running batch: queue the removal (it runs after that batch).
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         queued = self.pending.get(name)
@@ -225,10 +239,10 @@ class SpinnakerSync:
         previous = self.pending.get(name)
         if previous is not None:
             item.waiters = previous.waiters + item.waiters
-        if not self.pending:
-            self._first_pending = now
+        item.queued_at = now
         self.pending[name] = item
         self._last_submit = now
+        metrics.SPINNAKER_QUEUE.set(len(self.pending))
         self._changed.set()
 
     # -- the batching loop
@@ -254,7 +268,7 @@ class SpinnakerSync:
             due = [p for p in self.pending.values() if p.not_before <= now]
             if due:
                 quiet_until = self._last_submit + self.quiet
-                deadline = min(quiet_until, self._first_pending + self.max_wait)
+                deadline = min(quiet_until, min(p.due_since() for p in due) + self.max_wait)
                 if now >= deadline:
                     return
                 timeout = deadline - now
@@ -264,8 +278,11 @@ class SpinnakerSync:
                 if now >= next_drift_check:
                     return
             self._changed.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that races with
+            # the event, and stop() would then wait for the next drift check.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
 
     async def _check_drift(self) -> None:
         """Re-apply accounts someone edited or deleted in Spinnaker behind spinop's back."""
@@ -289,7 +306,9 @@ class SpinnakerSync:
             return
         for name in batch:
             del self.pending[name]
-        self.inflight = {name: item.desired.content_key() for name, item in batch.items() if item.desired is not None}
+        metrics.SPINNAKER_QUEUE.set(len(self.pending))
+        metrics.SPINNAKER_BATCH_SIZE.observe(len(batch))
+        self.inflight = dict(batch)
         try:
             await self._apply_batch(batch)
         finally:
@@ -338,10 +357,21 @@ class SpinnakerSync:
             if removal.name in self.entries:
                 self.entries[removal.name].state = "deleting"
         if upserts or removals:
-            await asyncio.to_thread(self.inventory.save, self.entries)
+            try:
+                await asyncio.to_thread(self.inventory.save, self.entries)
+            except InventoryConflict:
+                # Someone else (a replica that was active before this one) changed the inventory: the ownership
+                # decisions above used a stale copy. Reload, and plan the same changes again.
+                log.warning("the Spinnaker inventory changed elsewhere; reloading it and planning the batch again")
+                self.entries = await asyncio.to_thread(self.inventory.load)
+                for name, item in batch.items():
+                    if name not in self.pending:
+                        self._enqueue(name, item)
+                return
 
         result = BatchResult(outcomes={})
         if upserts or removals:
+            started = time.monotonic()
             try:
                 result = await self.backend.apply(upserts, removals)
             except BackendUnavailable as err:
@@ -350,6 +380,10 @@ class SpinnakerSync:
                     | {r.name: Outcome(False, err.reason, err.message) for r in removals}
                 )
         self.batches += 1
+        if upserts or removals:
+            ok = result.change is not None and all(o.ok for o in result.outcomes.values())
+            metrics.SPINNAKER_CHANGES.labels(self.backend.name, "succeeded" if ok else "failed").inc()
+            metrics.SPINNAKER_CHANGE_SECONDS.labels(self.backend.name).observe(time.monotonic() - started)
         if result.change is not None:
             self.last_change = result.change
 
@@ -373,7 +407,7 @@ class SpinnakerSync:
             if outcome.ok:
                 self.entries.pop(removal.name, None)
         if upserts or removals:
-            await asyncio.to_thread(self.inventory.save, self.entries)
+            await self._save_outcomes(upserts, removals, result)
 
         # Report and reschedule.
         for name, item in batch.items():
@@ -393,6 +427,24 @@ class SpinnakerSync:
                 await self.report(owner, "False", outcome.reason, outcome.message, {})
                 if not outcome.needs_user:
                     self._retry(name, item, outcome)
+
+    async def _save_outcomes(self, upserts: list[Upsert], removals: list[Removal], result: BatchResult) -> None:
+        """Persist what Spinnaker now has; on a conflict, lay the same outcomes over a fresh copy and save again."""
+        for _attempt in range(5):
+            try:
+                await asyncio.to_thread(self.inventory.save, self.entries)
+                return
+            except InventoryConflict:
+                log.warning("the Spinnaker inventory changed elsewhere; merging this batch's outcomes into it")
+                applied = {u.desired.name: self.entries.get(u.desired.name) for u in upserts}
+                self.entries = await asyncio.to_thread(self.inventory.load)
+                for name, entry in applied.items():
+                    if entry is not None and result.outcomes.get(name, Outcome(False)).ok:
+                        self.entries[name] = entry
+                for removal in removals:
+                    if result.outcomes.get(removal.name, Outcome(False)).ok:
+                        self.entries.pop(removal.name, None)
+        raise InventoryConflict("the Spinnaker inventory keeps changing under spinop (two active operators?)")
 
     def _retry(self, name: str, item: _Pending, outcome: Outcome) -> None:
         if name in self.pending:  # a newer change replaced it meanwhile

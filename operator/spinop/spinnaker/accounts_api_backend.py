@@ -1,0 +1,414 @@
+"""The accounts-api backend: Spinnaker's account management API through Gate (`/credentials`), zero deploys.
+
+How an account reaches clouddriver (contracts/accounts-and-rbac.md §2): spinop stores the account definition with
+`POST /credentials` (create), `PUT /credentials` (update, and restore of a name deleted before: a deleted name
+cannot be POSTed again) or `DELETE /credentials/{name}`; clouddriver's credentials poller loads changed definitions
+on its next cycle. The kubeconfig travels inline as `kubeconfigContents`, so a rotated token changes the definition
+and the poller reloads it: rotation needs no deploy. (A kork `encryptedFile:` reference would keep the token out of
+clouddriver's database, but an unchanged reference is an unchanged definition, so the poller would never reload a
+rotated token; see docs/spinnaker-backends.md.)
+
+A batch (the sync's quiet window) is one list call, the writes with bounded concurrency (Gate's 429s are handled
+by the client), then one wait: new accounts until `GET /credentials` shows them (clouddriver loaded them), updated
+ones for one poller period, so that a replaced token is revoked only once clouddriver has the new one.
+
+Ownership is the sync's: an account name clouddriver has from its static configuration (halconfig) is reported by
+`list_accounts` too, so spinop refuses a name it does not own whichever way it reached Spinnaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import itertools
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client import ApiClient
+
+from spinop.config import AccountsApiSettings, OperatorConfig
+from spinop.gate import (
+    GateClient,
+    GateError,
+    GateNotFound,
+    GateRateLimited,
+    GateRejected,
+    GateUnauthorized,
+    GateUnavailable,
+)
+from spinop.redact import Redacted
+from spinop.spinnaker.desired import DesiredSpinnakerAccount, merge_account
+from spinop.spinnaker.sync import BackendUnavailable, BatchResult, ChangeRecord, Outcome, Removal, Upsert
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_TYPE = "kubernetes"
+BACKEND = "accounts-api"
+#: Keys of Halyard's KubernetesAccount that clouddriver's ManagedAccount does not have (contract §3.1), and the
+#: file path that the inline kubeconfig replaces.
+NOT_IN_DEFINITION = (
+    "providerVersion",
+    "cluster",
+    "user",
+    "configureImagePullSecrets",
+    "dockerRegistries",
+    "liveManifestCalls",
+    "skin",
+    "kubeconfigFile",
+)
+MIGRATION_RETRY_DELAYS = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+
+
+# ------------------------------------------------------------------------------------------------ pure parts
+
+
+def to_definition(account: Mapping[str, Any], kubeconfig: Redacted[str]) -> dict[str, Any]:
+    """An account (Halyard's or clouddriver's JSON shape) as an account-management-API definition.
+
+    Halyard-only keys go, `kubectlPath` becomes clouddriver's `kubectlExecutable`, and the kubeconfig travels inline.
+    """
+    body = {k: v for k, v in account.items() if k not in NOT_IN_DEFINITION}
+    if "kubectlPath" in body:
+        body.setdefault("kubectlExecutable", body.pop("kubectlPath"))
+    body.pop("type", None)
+    body["@type"] = ACCOUNT_TYPE
+    body["kubeconfigContents"] = Redacted(kubeconfig.reveal())
+    return body
+
+
+def account_definition(desired: DesiredSpinnakerAccount, live: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The whole definition to store: the stored one with spinop's fields laid over it (PUT replaces it whole)."""
+    return to_definition(merge_account(dict(live) if live is not None else None, desired), desired.kubeconfig)
+
+
+def definition_differs(desired: DesiredSpinnakerAccount, live: Mapping[str, Any] | None) -> bool:
+    """Whether the stored definition is not what spinop would write (never stored, edited, old credentials)."""
+    if live is None:
+        return True
+    wanted = account_definition(desired, live)
+    if "kubeconfigContents" not in live:
+        # A Spinnaker that hides stored secrets in listings: the inventory's fingerprint speaks for the kubeconfig.
+        wanted.pop("kubeconfigContents")
+    return wanted != dict(live)
+
+
+def gate_failure(err: GateError, *, action: str) -> Outcome:
+    """Gate's answer to one account write as the account's outcome (Gate's words; the client scrubbed secrets)."""
+    if isinstance(err, GateRateLimited):
+        return Outcome(False, "GateRateLimited", f"Gate kept answering 429 while spinop {action}: {err.message}")
+    if isinstance(err, GateUnavailable):
+        return Outcome(False, "GateUnavailable", f"Gate could not be reached while spinop {action}: {err.message}")
+    if isinstance(err, GateUnauthorized):
+        return Outcome(
+            False,
+            "GateUnauthorized",
+            f"Gate refused spinop's identity while spinop {action}: {err.message}. spinop's Gate identity needs "
+            "WRITE on the account (Fiat), or an account-manager role where Fiat restricts the API",
+        )
+    if isinstance(err, GateNotFound):
+        return Outcome(
+            False,
+            "AccountsApiNotEnabled",
+            f"Gate answered 404 while spinop {action}: {err.message}. Is the account management API on "
+            "(Spinnaker 1.28+, clouddriver account.storage.enabled: true)?",
+        )
+    if isinstance(err, GateRejected) and err.status == 409:
+        return Outcome(
+            False,
+            "AccountCreatedConcurrently",
+            "someone created a Spinnaker account of this name while spinop was creating it; spinop checks who owns "
+            "it again on the next attempt",
+        )
+    if isinstance(err, GateRejected):
+        return Outcome(
+            False,
+            "AccountsApiRejected",
+            f"Spinnaker's account management API refused the account while spinop {action}: {err.message}",
+            needs_user=True,
+        )
+    return Outcome(False, "GateError", f"Gate failed while spinop {action}: {err.message}")
+
+
+def unavailable(err: GateError, what: str) -> BackendUnavailable:
+    outcome = gate_failure(err, action=what)
+    return BackendUnavailable(outcome.reason, outcome.message)
+
+
+def kubernetes_view(accounts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The Kubernetes accounts in Gate's `GET /credentials` answer (what clouddriver has loaded), by name."""
+    return {
+        str(a["name"]): a
+        for a in accounts
+        if a.get("name") and (a.get("cloudProvider") or a.get("type") or ACCOUNT_TYPE) == ACCOUNT_TYPE
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- backend
+
+
+@dataclass
+class _Batch:
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused_connection: GateError | None = None  # once Gate refuses connections, nothing more is sent
+
+
+class AccountsApiBackend:
+    name = BACKEND
+
+    def __init__(
+        self,
+        settings: AccountsApiSettings,
+        gate: GateClient | None,
+        *,
+        config: OperatorConfig | None = None,
+        mgmt: ApiClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self._gate = gate
+        self._owns_gate = False
+        self._config = config
+        self._mgmt = mgmt
+        self.changes = 0
+        self._sequence = itertools.count(1)
+        self._static: set[str] = set()
+        self._recently_deleted: dict[str, float] = {}
+        self._migration_lock = asyncio.Lock()
+        self._migrated = not settings.migrate_from_halyard
+        self._migration_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(cls, config: OperatorConfig, mgmt: ApiClient, gate: GateClient | None = None) -> AccountsApiBackend:
+        """`gate`: the operator's GateClient (built from `config.gate`); built here on first use when not given."""
+        return cls(config.accounts_api, gate, config=config, mgmt=mgmt)
+
+    def start(self) -> None:
+        """Start background work: the migration from Halyard when `migrate_from_halyard` is set."""
+        if not self._migrated and self._migration_task is None:
+            self._migration_task = asyncio.get_running_loop().create_task(
+                self._migrate_until_done(), name="spinnaker-migration"
+            )
+
+    async def close(self) -> None:
+        if self._migration_task is not None:
+            self._migration_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._migration_task
+        if self._owns_gate and self._gate is not None:
+            await self._gate.close()
+
+    async def _client(self) -> GateClient:
+        if self._gate is None:
+            self._owns_gate = True
+            from spinop.gate.factory import GateConfigError, build_gate
+
+            if self._config is None or self._mgmt is None:
+                raise BackendUnavailable("GateNotConfigured", "the accounts-api backend has no Gate client")
+            try:
+                self._gate = await build_gate(self._config, self._mgmt)
+            except GateConfigError as err:
+                raise BackendUnavailable(err.reason, err.message) from None
+            if self._gate is None:
+                raise BackendUnavailable(
+                    "GateNotConfigured", "spinnaker_backend accounts-api needs gate.url (and gate.auth_secret)"
+                )
+        return self._gate
+
+    # ------------------------------------------------------------------------------------------------ reading
+
+    async def list_accounts(self) -> dict[str, dict[str, Any]]:
+        """Stored definitions, plus accounts clouddriver has from static config (halconfig) under names not stored."""
+        await self._ensure_migrated()
+        gate = await self._client()
+        try:
+            stored = {str(a["name"]): a for a in await gate.list_accounts(ACCOUNT_TYPE) if a.get("name")}
+            loaded = kubernetes_view(await gate.list_credentials(expand=False))
+        except GateError as err:
+            raise unavailable(err, "listed Spinnaker's accounts") from None
+        self._forget_old_deletions()
+        self._static = {n for n in loaded if n not in stored and n not in self._recently_deleted}
+        return stored | {name: dict(loaded[name]) for name in self._static}
+
+    def needs_write(self, desired: DesiredSpinnakerAccount, live: dict[str, Any] | None) -> bool:
+        return live is None or desired.name in self._static or definition_differs(desired, live)
+
+    def _forget_old_deletions(self) -> None:
+        # A deleted account stays loaded until clouddriver's next poll; it is not someone's static account.
+        horizon = time.monotonic() - max(self.settings.reload_seconds, self.settings.load_timeout_seconds, 60.0)
+        for name, at in list(self._recently_deleted.items()):
+            if at < horizon:
+                del self._recently_deleted[name]
+
+    # ---------------------------------------------------------------------------------------------- applying
+
+    async def apply(self, upserts: list[Upsert], removals: list[Removal]) -> BatchResult:
+        started = _now()
+        gate = await self._client()
+        batch = _Batch()
+        slots = asyncio.Semaphore(self.settings.concurrency)
+
+        async def upsert(item: Upsert) -> None:
+            async with slots:
+                await self._upsert(gate, item, batch)
+
+        async def remove(item: Removal) -> None:
+            async with slots:
+                await self._remove(gate, item.name, batch)
+
+        await asyncio.gather(*(upsert(u) for u in upserts), *(remove(r) for r in removals))
+        written_at = time.monotonic()
+        await self._await_loaded(gate, batch)
+        if batch.updated and self.settings.reload_seconds > 0:
+            # Clouddriver shows no revision of what it loaded: one poller period is the only evidence there is.
+            await asyncio.sleep(max(0.0, written_at + self.settings.reload_seconds - time.monotonic()))
+
+        changed = len(batch.created) + len(batch.updated) + len(batch.deleted)
+        for name in [*batch.created, *batch.updated, *batch.deleted, *batch.unchanged]:
+            batch.outcomes.setdefault(name, Outcome(True))
+        if not changed:
+            return BatchResult(batch.outcomes)
+        self.changes += 1
+        finished = _now()
+        failed = sum(1 for o in batch.outcomes.values() if not o.ok)
+        change = ChangeRecord(
+            id=f"{BACKEND}-{finished.strftime('%Y%m%dT%H%M%SZ')}-{next(self._sequence)}",
+            backend=BACKEND,
+            started_at=started,
+            finished_at=finished,
+            outcome="Succeeded"
+            if not failed
+            else f"Succeeded for {len(batch.outcomes) - failed} of {len(batch.outcomes)}",
+        )
+        log.info(
+            "%s change %s carried %d account change(s) (%d created, %d updated, %d deleted), no deploy",
+            BACKEND,
+            change.id,
+            changed,
+            len(batch.created),
+            len(batch.updated),
+            len(batch.deleted),
+        )
+        return BatchResult(batch.outcomes, change)
+
+    async def _upsert(self, gate: GateClient, item: Upsert, batch: _Batch) -> None:
+        desired = item.desired
+        name = desired.name
+        static = name in self._static
+        if static and desired.adopt:
+            batch.outcomes[name] = Outcome(
+                False,
+                "AccountInStaticConfig",
+                f"Spinnaker's account {name} comes from clouddriver's configuration files (halconfig), not from the "
+                "account management API, so the accounts-api backend cannot take it over. Remove it from halconfig "
+                "first (one deploy), or choose another spec.accountName",
+                needs_user=True,
+            )
+            return
+        existing = None if static else item.existing
+        if existing is not None and not definition_differs(desired, existing):
+            batch.unchanged.append(name)
+            return
+        if batch.refused_connection is not None:
+            batch.outcomes[name] = gate_failure(batch.refused_connection, action=f"wrote account {name}")
+            return
+        body = account_definition(desired, existing)
+        try:
+            if existing is None:
+                await gate.create_account(body)  # a name deleted before is restored with PUT by the client
+                batch.created.append(name)
+            else:
+                try:
+                    await gate.update_account(body)
+                    batch.updated.append(name)
+                except GateNotFound:  # deleted since the batch listed it: create it again
+                    await gate.create_account(account_definition(desired, None))
+                    batch.created.append(name)
+        except GateError as err:
+            self._note_refusal(err, batch)
+            batch.outcomes[name] = gate_failure(err, action=f"wrote account {name}")
+        else:
+            self._recently_deleted.pop(name, None)
+
+    async def _remove(self, gate: GateClient, name: str, batch: _Batch) -> None:
+        if batch.refused_connection is not None:
+            batch.outcomes[name] = gate_failure(batch.refused_connection, action=f"deleted account {name}")
+            return
+        try:
+            await gate.delete_account(name)  # False (404) means it is gone already: the same outcome
+        except GateError as err:
+            self._note_refusal(err, batch)
+            batch.outcomes[name] = gate_failure(err, action=f"deleted account {name}")
+            return
+        batch.deleted.append(name)
+        self._recently_deleted[name] = time.monotonic()
+
+    @staticmethod
+    def _note_refusal(err: GateError, batch: _Batch) -> None:
+        refused = isinstance(err, GateUnavailable) and err.status is None and not err.may_have_reached
+        if refused and batch.refused_connection is None:
+            batch.refused_connection = err
+
+    async def _await_loaded(self, gate: GateClient, batch: _Batch) -> None:
+        """Wait until clouddriver shows every created account (its poller loaded the definition)."""
+        waiting = set(batch.created)
+        if not waiting or self.settings.load_timeout_seconds <= 0:
+            return
+        deadline = time.monotonic() + self.settings.load_timeout_seconds
+        interval = 0.2
+        while True:
+            with contextlib.suppress(GateError):
+                waiting -= set(kubernetes_view(await gate.list_credentials(expand=False)))
+            if not waiting or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(interval)
+            interval = min(interval * 2, 5.0)
+        for name in sorted(waiting):
+            batch.created.remove(name)
+            batch.outcomes[name] = Outcome(
+                False,
+                "NotLoadedByClouddriver",
+                f"Spinnaker stored account {name} but clouddriver did not load it within "
+                f"{self.settings.load_timeout_seconds:.0f}s; is its credentials poller on "
+                "(credentials.poller.enabled, credentials.poller.types.kubernetes.reloadFrequencyMs)?",
+            )
+
+    # --------------------------------------------------------------------------------------------- migration
+
+    async def _ensure_migrated(self) -> None:
+        if self._migrated:
+            return
+        async with self._migration_lock:
+            if self._migrated:
+                return
+            from spinop.spinnaker.migration import HalyardMigration, MigrationIncomplete
+
+            assert self._config is not None and self._mgmt is not None
+            migration = HalyardMigration.from_config(self._config, self._mgmt)
+            try:
+                await migration.run(await self._client(), reload_seconds=self.settings.reload_seconds)
+            except MigrationIncomplete as err:
+                raise BackendUnavailable("MigratingFromHalyard", str(err)) from None
+            self._migrated = True
+
+    async def _migrate_until_done(self) -> None:
+        for attempt in itertools.count():
+            try:
+                await self._ensure_migrated()
+                return
+            except BackendUnavailable as err:
+                delay = MIGRATION_RETRY_DELAYS[min(attempt, len(MIGRATION_RETRY_DELAYS) - 1)]
+                log.warning(
+                    "migration from Halyard unfinished (%s: %s); next attempt in %.0fs", err.reason, err.message, delay
+                )
+                await asyncio.sleep(delay)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
