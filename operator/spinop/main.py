@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from spinop import GROUP
+from spinop import GROUP, KOPF_PREFIX, metrics
 from spinop.admission import server as admission_server
 from spinop.config import OperatorConfig
 from spinop.controllers.context import OperatorContext
@@ -32,10 +32,12 @@ log = logging.getLogger("spinop")
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # Our own prefix, so spinop never shares progress annotations or finalizers with another kopf operator.
+    # It must not be `spinop.io` itself: kopf drops every annotation under a storage prefix from the diff, and
+    # users' annotations (spinop.io/rotate-credentials) must trigger an update.
     settings.persistence.finalizer = f"{GROUP}/finalizer"
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # spinop posts its own Events on state changes
     settings.networking.request_timeout = 30
@@ -43,6 +45,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.client_timeout = 330
 
     config = OperatorConfig.load()
+    settings.peering.lifetime = config.peering_lifetime_seconds
+    metrics.serve(config.metrics.port, config.metrics.address)
     loop = asyncio.get_running_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=config.worker_threads))
     mgmt = await asyncio.to_thread(mgmt_client)

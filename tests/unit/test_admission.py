@@ -132,7 +132,7 @@ def test_tenancy_refusal_is_the_reconciles_first_violation() -> None:
 def test_only_creates_and_spec_changes_are_reviewed() -> None:
     old = stored(account(), "u1", "2026-01-01T00:00:00Z")
     annotated = copy.deepcopy(old)
-    annotated["metadata"]["annotations"] = {"spinop.io/reconcile": "{}"}
+    annotated["metadata"]["annotations"] = {"kopf.spinop.io/reconcile": "{}"}
     annotated["metadata"]["finalizers"] = ["spinop.io/finalizer"]
     changed = copy.deepcopy(old)
     changed["spec"]["profile"] = "readonly"
