@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import (
+    AccountGuardrails,
     LabelSelector,
     PolicyRule,
     Profile,
@@ -24,6 +25,7 @@ from spinop.api.v1alpha1 import (
     SpinnakerAccount,
     SpinnakerAccountSpec,
     SpinnakerClusterSpec,
+    parse_quantity,
 )
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "check_account",
     "check_account_name_unique",
     "check_extra_rules",
+    "check_guardrails",
     "check_namespace_allowed",
     "check_namespace_sharing",
     "check_profile",
@@ -268,6 +271,49 @@ def check_extra_rules(
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Guardrails: an account may tighten the cluster's, never loosen them
+
+
+def check_guardrails(
+    guardrails: AccountGuardrails | None, *, cluster_name: str, cluster: SpinnakerClusterSpec
+) -> list[FieldError]:
+    """Each override in the account's spec.guardrails is at least as strict as the cluster's tenancy.guardrails.
+
+    Admission refuses what this returns; the reconcile applies the stricter of both values anyway (so a cluster
+    that tightens later wins) and reports these in the account's GuardrailsApplied condition.
+    """
+    if guardrails is None:
+        return []
+    policy = cluster.tenancy.guardrails
+    errors = []
+    if guardrails.pod_security is not None:
+        cluster_levels = policy.pod_security.levels()
+        for mode, level in guardrails.pod_security.levels().items():
+            floor = cluster_levels[mode]
+            if level.strictness < floor.strictness:
+                stricter = [str(lvl) for lvl in type(level) if lvl.strictness >= floor.strictness]
+                errors.append(
+                    FieldError(
+                        f"spec.guardrails.podSecurity.{mode}",
+                        f"{level} is looser than SpinnakerCluster {cluster_name}'s {mode} level {floor}; an account "
+                        f"may only tighten its guardrails: use {' or '.join(stricter)}, or omit it",
+                    )
+                )
+    if guardrails.resource_quota is not None and policy.resource_quota is not None:
+        for key, value in sorted(guardrails.resource_quota.hard.items()):
+            limit = policy.resource_quota.hard.get(key)
+            if limit is not None and parse_quantity(value) > parse_quantity(limit):
+                errors.append(
+                    FieldError(
+                        f"spec.guardrails.resourceQuota.hard[{key}]",
+                        f"{value} is more than SpinnakerCluster {cluster_name}'s quota of {limit}; an account may "
+                        f"only tighten its guardrails: use at most {limit}, or omit it",
+                    )
+                )
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Claims by other accounts
 
 
@@ -375,6 +421,7 @@ def check_account(
         ),
         *check_profile(account.profile, cluster_name=cluster_name, cluster=cluster),
         *check_extra_rules(account.extra_rules, cluster_name=cluster_name, cluster=cluster),
+        *check_guardrails(account.guardrails, cluster_name=cluster_name, cluster=cluster),
         *check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims),
         *check_namespace_sharing(
             account.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims

@@ -308,6 +308,7 @@ def test_empty_cluster_spec_parts_are_defaulted_as_a_whole(
             "namespacePattern": "{tenant}-{environment}",
             "allowedProfiles": ["deployer", "readonly"],
             "allowNamespaceSharing": False,
+            "guardrails": {"podSecurity": {"enforce": "restricted", "version": "latest"}},
         },
         "credentials": {"type": "TokenRequest", "ttl": "24h", "rotationInterval": "720h"},
     }

@@ -30,6 +30,7 @@ from spinop.tenancy import (
     AccountClaim,
     check_account_name_unique,
     check_extra_rules,
+    check_guardrails,
     check_namespace_allowed,
     check_namespace_sharing,
     check_profile,
@@ -275,6 +276,11 @@ def decide_account(
         winners=world.winners,
         reserved=reserved,
     )
+    # Not part of tenancy_violations: the reconcile does not refuse a looser override, it applies the cluster's
+    # stricter value (a cluster that tightens later must not strand its accounts) and says so in GuardrailsApplied.
+    looser = check_guardrails(spec.guardrails, cluster_name=spec.cluster, cluster=cluster)
+    if looser:
+        violations.append(Violation("GuardrailsLooserThanCluster", tuple(looser)))
     if violations:
         return refuse(violations[0].reason, [e for v in violations for e in v.errors], FORBIDDEN)
     return ADMIT
@@ -355,12 +361,22 @@ def _stranded_warning(
         if violations:
             first = violations[0].errors[0]
             stranded.append(f"{account.tenant}/{account.name} ({first.path}: {violations[0].reason})")
-    if not stranded:
-        return []
-    return [
-        f"spec.tenancy: {len(stranded)} existing SpinnakerAccount(s) no longer meet these rules: {_listed(stranded)}; "
-        "they report the refusal in status.conditions and spinop stops maintaining them until they or the rules change"
+    warnings = []
+    if stranded:
+        warnings.append(
+            f"spec.tenancy: {len(stranded)} existing SpinnakerAccount(s) no longer meet these rules: "
+            f"{_listed(stranded)}; they report the refusal in status.conditions and spinop stops maintaining them "
+            "until they or the rules change"
+        )
+    looser = [
+        f"{a.tenant}/{a.name}" for a in accounts if check_guardrails(a.spec.guardrails, cluster_name=name, cluster=spec)
     ]
+    if looser:
+        warnings.append(
+            f"spec.tenancy.guardrails: {len(looser)} SpinnakerAccount(s) ask for looser guardrails than these: "
+            f"{_listed(looser)}; the cluster's stricter values apply to their namespaces"
+        )
+    return warnings
 
 
 def decide_cluster(

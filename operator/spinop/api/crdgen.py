@@ -212,9 +212,23 @@ def build_crds() -> list[dict[str, Any]]:
     return [build_crd(resource) for resource in KINDS]
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a model used in several places out in full each time, never as YAML anchors and aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render_crd(crd: Mapping[str, Any]) -> str:
     """One CRD as YAML, byte-for-byte stable for the same models."""
-    return HEADER + yaml.safe_dump(dict(crd), sort_keys=False, width=120, allow_unicode=True, default_flow_style=False)
+    return HEADER + yaml.dump(
+        dict(crd),
+        Dumper=_PlainDumper,
+        sort_keys=False,
+        width=120,
+        allow_unicode=True,
+        default_flow_style=False,
+    )
 
 
 def crd_filename(crd: Mapping[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""SpinnakerCluster: connect with the admin kubeconfig, report reachability, version and how many accounts use it."""
+"""SpinnakerCluster: connect with the admin kubeconfig, report reachability, version and how many accounts use it,
+and roll a change of its tenancy.guardrails out to every tenant namespace (`controllers.guardrails`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
+import urllib3
 from kubernetes.client.rest import ApiException
 
+from spinop import metrics
 from spinop.api.v1alpha1 import SpinnakerClusterSpec
 from spinop.controllers.accounts import Claim
 from spinop.controllers.context import OperatorContext
+from spinop.controllers.guardrails import roll_out, rollouts_of
 from spinop.errors import SpinopError
 from spinop.kube.events import post_event
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
@@ -50,14 +54,56 @@ def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple
             ConditionUpdate("Reachable", "False", "ClusterUnreachable", f"cannot reach cluster {name}: {err}"),
             None,
         )
+    except urllib3.exceptions.HTTPError as err:  # refused, reset, timed out: urllib3's errors are not OSErrors
+        return (
+            ConditionUpdate(
+                "Reachable", "False", "ClusterUnreachable", f"cannot reach cluster {name}: {type(err).__name__}"
+            ),
+            None,
+        )
     return ConditionUpdate(
         "Reachable", "True", "Reachable", f"{remote.server} answers as Kubernetes {version}"
     ), version
 
 
+def only_guardrails_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    """Whether two specs differ in tenancy.guardrails only: the guardrail rollout handles that, paced, so the
+    cluster's accounts need not all reconcile at once."""
+
+    def rest(spec: Mapping[str, Any] | None) -> dict[str, Any]:
+        spec = dict(spec or {})
+        spec["tenancy"] = {k: v for k, v in (spec.get("tenancy") or {}).items() if k != "guardrails"}
+        return spec
+
+    return old is not None and new is not None and rest(old) == rest(new)
+
+
+def ensure_guardrail_rollout(
+    ctx: OperatorContext,
+    ref: ObjectRef,
+    spec: SpinnakerClusterSpec,
+    generation: int,
+    status: Mapping[str, Any],
+    claims: Iterable[Claim],
+) -> None:
+    """Start rolling this generation's guardrails out to the cluster's tenant namespaces, unless done or under way."""
+    rollouts = rollouts_of(ctx)
+    if rollouts.needed(ref.name, generation, status):
+        tenants = sorted({c.tenant for c in claims if c.cluster == ref.name})
+        rollout = roll_out(ctx, ref, connection_for(ref.name, spec), generation, spec, tenants)
+        rollouts.start(ref.name, generation, rollout)
+
+
 async def reconcile(
-    ctx: OperatorContext, body: Mapping[str, Any], *, claims: Iterable[Claim], spec_changed: bool = False
+    ctx: OperatorContext,
+    body: Mapping[str, Any],
+    *,
+    claims: Iterable[Claim],
+    spec_changed: bool = False,
+    wake_accounts: bool = True,
 ) -> float:
+    """Probe the cluster and write its status; on a spec change, wake its accounts (unless only the guardrails
+    changed: `wake_accounts=False`) and roll the guardrails out."""
     meta = body["metadata"]
     name = meta["name"]
     ref = ObjectRef(PLURAL, KIND, name, None, meta.get("uid"))
@@ -66,6 +112,7 @@ async def reconcile(
         ctx.clusters.invalidate(name)
     claims = list(claims)
     condition, version = await asyncio.to_thread(_probe, ctx, name, spec)
+    metrics.CLUSTER_REACHABLE.labels(name).set(1 if condition.status == "True" else 0)
     fields: dict[str, Any] = {"accountCount": sum(1 for c in claims if c.cluster == name and not c.deleting)}
     if version:
         fields["serverVersion"] = version
@@ -92,10 +139,12 @@ async def reconcile(
                     reason=t.reason,
                     message=t.message,
                 )
-    if spec_changed:
+    if spec_changed and wake_accounts:
         for claim in claims:
             if claim.cluster == name:
                 ctx.wake(claim.uid)
+    if condition.status == "True" and meta.get("generation") is not None:
+        ensure_guardrail_rollout(ctx, ref, spec, int(meta["generation"]), body.get("status") or {}, claims)
     if condition.status != "True":
         raise kopf.TemporaryError(condition.message, delay=15)
     return ctx.config.cluster_probe_seconds

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from spinop import GROUP
+from spinop.api.v1alpha1 import parse_quantity
 from spinop.remote.profiles import Profile, Rule, rules_for
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -19,7 +20,9 @@ CLUSTER = f"{GROUP}/cluster"  # annotation: the SpinnakerCluster name
 ACCOUNT = f"{GROUP}/account-name"  # annotation: the Spinnaker account name
 CREATED_NAMESPACE = f"{GROUP}/created-by-account-uid"  # annotation on namespaces spinop created, never on others
 
-Kind = Literal["Namespace", "ServiceAccount", "Role", "RoleBinding"]
+GUARDRAILS = "spinop-guardrails"  # name of the ResourceQuota, LimitRange and NetworkPolicy in a tenant namespace
+
+Kind = Literal["Namespace", "ServiceAccount", "Role", "RoleBinding", "ResourceQuota", "LimitRange", "NetworkPolicy"]
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,23 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class GuardrailObjects:
+    """Specs of the guardrail objects a tenant namespace should hold; None: that object should not exist."""
+
+    resource_quota: dict[str, Any] | None = None
+    limit_range: dict[str, Any] | None = None
+    network_policy: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class DesiredRemote:
     owner: Owner
     namespace: str
     profile: Profile
     extra_rules: tuple[Rule, ...] = ()
     namespace_labels: dict[str, str] = field(default_factory=dict)  # guardrail labels (Pod Security, ...)
+    # None: spinop does not manage guardrails in this plan (teardown); else what a namespace this account created holds.
+    guardrails: GuardrailObjects | None = None
 
     @property
     def object_name(self) -> str:
@@ -63,6 +77,9 @@ class ObservedRemote:
     service_account: dict[str, Any] | None = None
     role: dict[str, Any] | None = None
     role_binding: dict[str, Any] | None = None
+    resource_quota: dict[str, Any] | None = None
+    limit_range: dict[str, Any] | None = None
+    network_policy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,27 @@ def render_role_binding(desired: DesiredRemote) -> dict[str, Any]:
     }
 
 
+_GUARDRAIL_KINDS: tuple[tuple[Kind, str, str], ...] = (
+    ("ResourceQuota", "v1", "resource_quota"),
+    ("LimitRange", "v1", "limit_range"),
+    ("NetworkPolicy", "networking.k8s.io/v1", "network_policy"),
+)
+
+
+def render_guardrail(desired: DesiredRemote, kind: str) -> dict[str, Any] | None:
+    """The ResourceQuota, LimitRange or NetworkPolicy `spinop-guardrails` of the namespace; None if not wanted."""
+    api_version, attribute = next((a, f) for k, a, f in _GUARDRAIL_KINDS if k == kind)
+    spec = getattr(desired.guardrails, attribute) if desired.guardrails is not None else None
+    if spec is None:
+        return None
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": _meta(GUARDRAILS, desired.owner, desired.namespace),
+        "spec": spec,
+    }
+
+
 # -------------------------------------------------------------------------------------------------------- planning
 
 
@@ -176,6 +214,107 @@ def _normalized_rules(rules: list[dict[str, Any]] | None) -> list[tuple[tuple[st
             )
         )
     return sorted(out)
+
+
+def _quantities(values: dict[str, Any] | None) -> dict[str, Any]:
+    """Resource lists by value: the apiserver stores 1000m as 1 and 1024Mi as 1Gi."""
+    out: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        try:
+            out[key] = parse_quantity(str(value))
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _comparable(kind: str, spec: dict[str, Any]) -> Any:
+    """A guardrail spec in a form where what the apiserver defaults or canonicalizes compares equal."""
+    if kind == "ResourceQuota":
+        return {**spec, "hard": _quantities(spec.get("hard"))}
+    if kind == "LimitRange":
+        return [
+            {key: _quantities(value) if isinstance(value, dict) else value for key, value in item.items()}
+            for item in spec.get("limits") or []
+        ]
+
+    def rules(key: str, peers: str) -> list[Any]:
+        return [
+            {
+                peers: rule.get(peers) or [],
+                "ports": [{"protocol": p.get("protocol", "TCP"), **p} for p in rule.get("ports") or []],
+            }
+            for rule in spec.get(key) or []
+        ]
+
+    return {
+        "podSelector": spec.get("podSelector") or {},
+        "policyTypes": sorted(spec.get("policyTypes") or []),
+        "ingress": rules("ingress", "from"),
+        "egress": rules("egress", "to"),
+        **{k: v for k, v in spec.items() if k not in ("podSelector", "policyTypes", "ingress", "egress")},
+    }
+
+
+def _merge_patch_to(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch turning `current` into `wanted`: nested maps merged, keys only `current` has set to null."""
+    patch: dict[str, Any] = {key: None for key in current if key not in wanted}
+    for key, value in wanted.items():
+        old = current.get(key)
+        patch[key] = _merge_patch_to(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return patch
+
+
+def plan_guardrails(desired: DesiredRemote, observed: ObservedRemote) -> list[Action]:
+    """Create, restore or remove the namespace's guardrail objects (call only for a namespace this account created).
+
+    Removed ones are deleted only when spinop's label says they are spinop's.
+    """
+    if desired.guardrails is None:
+        return []
+    ns = desired.namespace
+    actions: list[Action] = []
+    for kind, _, attribute in _GUARDRAIL_KINDS:
+        wanted, current = render_guardrail(desired, kind), getattr(observed, attribute)
+        if wanted is None:
+            if current is not None and _labels(current).get(MANAGED_BY) == "spinop":
+                actions.append(Action("delete", kind, GUARDRAILS, ns, None, "no longer in the cluster's guardrails"))
+            continue
+        if current is None:
+            actions.append(Action("create", kind, GUARDRAILS, ns, wanted, f"{kind} is missing"))
+            continue
+        patch = _missing_metadata(current, wanted) or {}
+        current_spec = current.get("spec") or {}
+        if _comparable(kind, current_spec) != _comparable(kind, wanted["spec"]):
+            patch["spec"] = _merge_patch_to(current_spec, wanted["spec"])
+        if patch:
+            why = "guardrails differ from the cluster's policy" if "spec" in patch else "spinop's labels were removed"
+            actions.append(Action("patch", kind, GUARDRAILS, ns, patch, why))
+    return actions
+
+
+def plan_namespace_guardrails(desired: DesiredRemote, observed: ObservedRemote) -> RemotePlan:
+    """Only the guardrails of one tenant namespace: its labels and the spinop-guardrails objects.
+
+    What a cluster-wide guardrail rollout does per namespace; it never creates a namespace (its account does) nor
+    touches a namespace this account did not create.
+    """
+    ns = observed.namespace
+    if ns is None or (ns.get("status") or {}).get("phase") == "Terminating":
+        return RemotePlan()
+    if not manages_guardrails(desired, observed):
+        return RemotePlan()
+    actions: list[Action] = []
+    fix = _missing_metadata(ns, render_namespace(desired))
+    if fix:
+        actions.append(Action("patch", "Namespace", desired.namespace, None, fix, "guardrail labels differ"))
+    return RemotePlan(actions=(*actions, *plan_guardrails(desired, observed)))
+
+
+def manages_guardrails(desired: DesiredRemote, observed: ObservedRemote) -> bool:
+    """Guardrails are this account's to keep when it created the namespace (or is about to)."""
+    if observed.namespace is None:
+        return True
+    return _annotations(observed.namespace).get(CREATED_NAMESPACE) == desired.owner.uid
 
 
 def _ownership_conflict(obj: dict[str, Any], kind: str, owner: Owner) -> Conflict | None:
@@ -250,9 +389,18 @@ def plan_remote(desired: DesiredRemote, observed: ObservedRemote, *, allow_shari
         if kind == "ServiceAccount" and current.get("automountServiceAccountToken") is not False:
             patch["automountServiceAccountToken"] = False
         if patch:
-            why = "rules were edited" if "rules" in patch else "spinop's labels were removed"
+            reasons = []
+            if "rules" in patch:
+                reasons.append("rules were edited")
+            if "automountServiceAccountToken" in patch:
+                reasons.append("token automounting was turned on")
+            if "metadata" in patch:
+                reasons.append("spinop's labels were removed")
+            why = " and ".join(reasons)
             actions.append(Action("patch", kind, name, ns, patch, why))  # type: ignore[arg-type]
 
+    if manages_guardrails(desired, observed):
+        actions.extend(plan_guardrails(desired, observed))
     return RemotePlan(actions=tuple(actions), conflicts=tuple(conflicts))
 
 

@@ -118,8 +118,8 @@ BASE_SETUP: tuple[dict[str, Any], ...] = (
     namespace("corpus-restricted", {"spinop.io/tenant": "true", "tier": "restricted"}),
     namespace("corpus-x", {"spinop.io/tenant": "true"}),
     namespace("corpus-x-dev", {"spinop.io/tenant": "true"}),
-    # The cluster most admission cases target: {tenant}-dev only, deployer only, a few extra rules.
-    cluster("corpus"),
+    # The cluster most admission cases target: {tenant}-dev only, deployer only, a few extra rules, a pod quota.
+    cluster("corpus", tenancy={"guardrails": {"resourceQuota": {"hard": {"pods": "10"}}}}),
     # No namespaceSelector: closed to every tenant.
     cluster("corpus-closed", tenancy={"namespaceSelector": DELETE}),
     # Wildcard namespaces, a quota of 2, and a selector with an expression.
@@ -524,6 +524,115 @@ CASES: tuple[InvalidCase, ...] = (
         "spec.tenancy.maxAccountsPerTenant",
         cluster("corpus-max", tenancy={"maxAccountsPerTenant": -1}),
     ),
+    # --- guardrails: schema ---------------------------------------------------------------------------------
+    InvalidCase(
+        "cluster-guardrails-pod-security-level-unknown",
+        "Pod Security levels are privileged, baseline and restricted",
+        "schema",
+        "spec.tenancy.guardrails.podSecurity.enforce",
+        cluster("corpus-psa", tenancy={"guardrails": {"podSecurity": {"enforce": "strict"}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-pod-security-version",
+        "the Pod Security version is latest or v1.<minor>",
+        "schema",
+        "spec.tenancy.guardrails.podSecurity.version",
+        cluster("corpus-psaver", tenancy={"guardrails": {"podSecurity": {"version": "1.36"}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-quota-resource-name",
+        "quota keys are resource names",
+        "schema",
+        "spec.tenancy.guardrails.resourceQuota.hard",
+        cluster("corpus-qkey", tenancy={"guardrails": {"resourceQuota": {"hard": {"pods please": "10"}}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-quota-quantity",
+        "quota values are quantities",
+        "schema",
+        "spec.tenancy.guardrails.resourceQuota.hard.pods",
+        cluster("corpus-qval", tenancy={"guardrails": {"resourceQuota": {"hard": {"pods": "ten"}}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-quota-negative",
+        "quota values are never negative",
+        "schema",
+        "spec.tenancy.guardrails.resourceQuota.hard.requests.cpu",
+        cluster("corpus-qneg", tenancy={"guardrails": {"resourceQuota": {"hard": {"requests.cpu": "-1"}}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-quota-empty",
+        "a quota lists at least one resource",
+        "schema",
+        "spec.tenancy.guardrails.resourceQuota.hard",
+        cluster("corpus-qempty", tenancy={"guardrails": {"resourceQuota": {"hard": {}}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-limit-range-order",
+        "a default limit above the max is refused",
+        "schema",
+        "spec.tenancy.guardrails.limitRange",
+        cluster(
+            "corpus-lr", tenancy={"guardrails": {"limitRange": {"default": {"cpu": "2"}, "max": {"cpu": "1500m"}}}}
+        ),
+    ),
+    InvalidCase(
+        "cluster-guardrails-limit-range-key",
+        "limitRange keys are resource names",
+        "schema",
+        "spec.tenancy.guardrails.limitRange.max",
+        cluster("corpus-lrkey", tenancy={"guardrails": {"limitRange": {"max": {"cpu/": "1"}}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-cidr-not-a-range",
+        "CIDRs need a prefix length",
+        "schema",
+        "spec.tenancy.guardrails.networkPolicy.egressToCIDRs[0].cidr",
+        cluster("corpus-cidr", tenancy={"guardrails": {"networkPolicy": {"egressToCIDRs": [{"cidr": "10.0.0.1"}]}}}),
+    ),
+    InvalidCase(
+        "cluster-guardrails-cidr-except-outside",
+        "except entries lie inside the range",
+        "schema",
+        "spec.tenancy.guardrails.networkPolicy.ingressFromCIDRs[0].cidr",
+        cluster(
+            "corpus-except",
+            tenancy={
+                "guardrails": {
+                    "networkPolicy": {"ingressFromCIDRs": [{"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}]}
+                }
+            },
+        ),
+    ),
+    InvalidCase(
+        "cluster-guardrails-selector-in-without-values",
+        "namespace selectors of the network policy follow LabelSelector rules",
+        "schema",
+        "spec.tenancy.guardrails.networkPolicy.egressToNamespaces[0].matchExpressions[0].values",
+        cluster(
+            "corpus-npsel",
+            tenancy={
+                "guardrails": {
+                    "networkPolicy": {"egressToNamespaces": [{"matchExpressions": [{"key": "a", "operator": "In"}]}]}
+                }
+            },
+        ),
+    ),
+    InvalidCase(
+        "account-guardrails-quota-resource-name",
+        "an account's quota keys are resource names too",
+        "schema",
+        "spec.guardrails.resourceQuota.hard",
+        account(guardrails={"resourceQuota": {"hard": {"Pods!": "1"}}}),
+    ),
+    InvalidCase(
+        "account-guardrails-limit-range",
+        "an account cannot set its own LimitRange",
+        "schema",
+        "spec.guardrails.limitRange",
+        account(guardrails={"limitRange": {"max": {"cpu": "1"}}}),
+        strict=True,
+    ),
     # --- SpinnakerPipeline: schema ---------------------------------------------------------------------------
     InvalidCase(
         "pipeline-no-application",
@@ -685,6 +794,20 @@ CASES: tuple[InvalidCase, ...] = (
         "admission",
         "spec.extraRules[0]",
         account(extraRules=[{"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get"]}]),
+    ),
+    InvalidCase(
+        "tenancy-guardrails-looser-pod-security",
+        "an account cannot loosen the cluster's Pod Security level",
+        "admission",
+        "spec.guardrails.podSecurity.enforce",
+        account(guardrails={"podSecurity": {"enforce": "baseline"}}),
+    ),
+    InvalidCase(
+        "tenancy-guardrails-higher-quota",
+        "an account cannot raise the cluster's quota",
+        "admission",
+        "spec.guardrails.resourceQuota.hard[pods]",
+        account(guardrails={"resourceQuota": {"hard": {"pods": "20", "count/configmaps": "5"}}}),
     ),
     InvalidCase(
         "tenancy-quota",

@@ -19,10 +19,8 @@ from spinop.api.v1alpha1.account import (
 from spinop.api.v1alpha1.cluster import (
     Credentials,
     CredentialsType,
-    LabelSelector,
-    LabelSelectorRequirement,
+    GuardrailRollout,
     SecretKeyRef,
-    SelectorOperator,
     SpinnakerCluster,
     SpinnakerClusterSpec,
     SpinnakerClusterStatus,
@@ -39,6 +37,18 @@ from spinop.api.v1alpha1.common import (
     format_duration,
     parse_duration,
 )
+from spinop.api.v1alpha1.guardrails import (
+    AccountGuardrails,
+    CidrBlock,
+    Guardrails,
+    LimitRangePolicy,
+    NetworkPolicyGuardrail,
+    PodSecurity,
+    PodSecurityLevel,
+    PodSecurityOverride,
+    ResourceQuotaPolicy,
+    parse_quantity,
+)
 from spinop.api.v1alpha1.pipeline import (
     ApplicationSettings,
     DriftPolicy,
@@ -46,6 +56,7 @@ from spinop.api.v1alpha1.pipeline import (
     SpinnakerPipelineSpec,
     SpinnakerPipelineStatus,
 )
+from spinop.api.v1alpha1.selectors import LabelSelector, LabelSelectorRequirement, SelectorOperator
 from spinop.api.v1alpha1.validation import (
     KINDS,
     parse_resource,
@@ -56,7 +67,9 @@ from spinop.api.v1alpha1.validation import (
 
 __all__ = [
     "KINDS",
+    "AccountGuardrails",
     "ApplicationSettings",
+    "CidrBlock",
     "Condition",
     "ConditionStatus",
     "Credentials",
@@ -65,14 +78,22 @@ __all__ = [
     "CustomResourceKind",
     "DeletionPolicy",
     "DriftPolicy",
+    "GuardrailRollout",
+    "Guardrails",
     "LabelSelector",
     "LabelSelectorRequirement",
     "LastDeploy",
+    "LimitRangePolicy",
+    "NetworkPolicyGuardrail",
     "ObjectMeta",
     "ObjectRef",
     "Permissions",
+    "PodSecurity",
+    "PodSecurityLevel",
+    "PodSecurityOverride",
     "PolicyRule",
     "Profile",
+    "ResourceQuotaPolicy",
     "SecretKeyRef",
     "SelectorOperator",
     "SpinnakerAccount",
@@ -89,6 +110,7 @@ __all__ = [
     "default_account_name",
     "format_duration",
     "parse_duration",
+    "parse_quantity",
     "parse_resource",
     "resource_class",
     "validate_resource",

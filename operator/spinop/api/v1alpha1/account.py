@@ -37,6 +37,7 @@ from spinop.api.v1alpha1.common import (
     unique_by,
     unique_items,
 )
+from spinop.api.v1alpha1.guardrails import AccountGuardrails
 
 MAX_ACCOUNT_NAME_LENGTH = 100
 ACCOUNT_NAME_PATTERN = DNS_LABEL_PATTERN
@@ -209,6 +210,12 @@ class SpinnakerAccountSpec(SpecModel):
         "also the remote namespace with everything in it, but only if spinop created it and no other "
         "SpinnakerAccount uses it.",
     )
+    guardrails: AccountGuardrails | None = Field(
+        default=None,
+        description="Tighter guardrails for the namespace than the cluster's tenancy.guardrails (stricter Pod "
+        "Security levels, lower quota limits); never looser. Applies when spinop created the namespace for this "
+        "account. Omitted: the cluster's guardrails. See docs/guardrails.md.",
+    )
     adopt: bool = Field(
         default=False,
         description="Take over an existing Spinnaker account of the same name that spinop did not create (e.g. "
@@ -271,8 +278,10 @@ class SpinnakerAccountStatus(StatusModel):
         "CredentialsIssued",
         "PermissionsVerified",
         "SpinnakerSynced",
+        "GuardrailsApplied",
     )
-    READY_INPUTS: ClassVar[tuple[str, ...]] = CONDITION_TYPES[1:]
+    # GuardrailsApplied reports, it does not gate: an account in a namespace spinop did not create still works.
+    READY_INPUTS: ClassVar[tuple[str, ...]] = CONDITION_TYPES[1:5]
 
     observed_generation: Int64 | None = observed_generation_field()
     conditions: list[Condition] = conditions_field(
@@ -280,7 +289,9 @@ class SpinnakerAccountStatus(StatusModel):
         "CredentialsIssued: a token was issued and the kubeconfig Secret written. PermissionsVerified: the token "
         "can do what the profile grants and nothing more. SpinnakerSynced: Spinnaker has the account with these "
         "credentials. Ready: summary, True when all four are True for the current generation; when False its "
-        "reason and message say what to fix (kubectl wait --for=condition=Ready works)."
+        "reason and message say what to fix (kubectl wait --for=condition=Ready works). GuardrailsApplied (not part "
+        "of Ready): the namespace holds the cluster's guardrails (False when spinop did not create the namespace, "
+        "or when spec.guardrails asks for something looser than the cluster, which is then ignored)."
     )
     spinnaker_account_name: str | None = Field(
         default=None, max_length=MAX_ACCOUNT_NAME_LENGTH, description="The Spinnaker account name in use."

@@ -36,6 +36,8 @@ from spinop.api.v1alpha1.common import (
     parse_duration,
     unique_items,
 )
+from spinop.api.v1alpha1.guardrails import Guardrails
+from spinop.api.v1alpha1.selectors import LabelSelector
 
 DEFAULT_NAMESPACE_PATTERN = "{tenant}-{environment}"
 NAMESPACE_PATTERN_REGEX = r"^([a-z0-9*-]|\{(tenant|environment|cluster)\})+$"
@@ -59,66 +61,6 @@ class SecretKeyRef(SpecModel):
         max_length=253,
         pattern=SECRET_KEY_PATTERN,
         description="Key in the Secret's data that holds the kubeconfig. Default: kubeconfig.",
-    )
-
-
-# --- label selector ---------------------------------------------------------------------------------------------------
-
-
-class SelectorOperator(StrEnum):
-    IN = "In"
-    NOT_IN = "NotIn"
-    EXISTS = "Exists"
-    DOES_NOT_EXIST = "DoesNotExist"
-
-
-LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")]
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
-
-_EXPRESSION_CEL = CelRule(
-    rule="self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) "
-    ": (!has(self.values) || size(self.values) == 0)",
-    message="values must be non-empty when operator is In or NotIn, and empty when operator is Exists or DoesNotExist",
-    field_path=".values",
-)
-
-
-class LabelSelectorRequirement(SpecModel):
-    """A label requirement: key, operator and values, as in a Kubernetes LabelSelector."""
-
-    model_config = ConfigDict(json_schema_extra=cel(_EXPRESSION_CEL))
-
-    key: LabelKey = Field(description="The label key the requirement applies to.")
-    operator: SelectorOperator = Field(description="In, NotIn, Exists or DoesNotExist.")
-    values: Annotated[list[LabelValue], AfterValidator(unique_items)] | None = Field(
-        default=None,
-        max_length=64,
-        description="Label values: required (non-empty) for In and NotIn, must be empty for Exists and DoesNotExist.",
-        json_schema_extra=LIST_SET,
-    )
-
-    @model_validator(mode="after")
-    def _values_match_operator(self) -> LabelSelectorRequirement:
-        needs_values = self.operator in (SelectorOperator.IN, SelectorOperator.NOT_IN)
-        if needs_values != bool(self.values):
-            raise field_error("values", _EXPRESSION_CEL.message)
-        return self
-
-
-class LabelSelector(SpecModel):
-    """A Kubernetes label selector. All of matchLabels and matchExpressions must hold; `{}` selects everything."""
-
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-map-type": "atomic"})
-
-    match_labels: dict[str, LabelValue] | None = Field(
-        default=None,
-        max_length=32,
-        description="Labels that must be present with exactly these values.",
-    )
-    match_expressions: list[LabelSelectorRequirement] | None = Field(
-        default=None,
-        max_length=32,
-        description="Requirements that must all hold.",
     )
 
 
@@ -179,6 +121,15 @@ class Tenancy(SpecModel):
         description="RBAC rules a tenant may add on top of its profile with SpinnakerAccount spec.extraRules. A "
         "requested rule is accepted when every (apiGroup, resource, verb) it grants is granted by one of these. "
         "Omitted: no extra rules. Wildcards and the escalate, bind and impersonate verbs are refused.",
+    )
+    guardrails: Guardrails = Field(
+        default_factory=Guardrails,
+        description="What every tenant namespace spinop creates on this cluster gets: Pod Security levels "
+        "(default: restricted), and optionally a ResourceQuota, a LimitRange and a default-deny NetworkPolicy. "
+        "spinop keeps them in place, tenants' credentials cannot change them, and a change here rolls out to "
+        "every tenant namespace (progress in status.guardrails). Namespaces spinop did not create are left alone. "
+        "See docs/guardrails.md.",
+        json_schema_extra={"default": {}},
     )
 
     @model_validator(mode="after")
@@ -336,22 +287,51 @@ class SpinnakerClusterSpec(SpecModel):
     )
 
 
+class GuardrailRollout(StatusModel):
+    """How far the cluster's tenancy.guardrails have reached its tenant namespaces."""
+
+    generation: Int64 | None = Field(
+        default=None,
+        ge=0,
+        description="The metadata.generation whose guardrails are rolling out (or rolled out) to tenant namespaces.",
+    )
+    total: int | None = Field(default=None, ge=0, description="Tenant namespaces of this cluster's accounts.")
+    updated: int | None = Field(
+        default=None, ge=0, description="Of those, how many hold the guardrails of that generation."
+    )
+    unmanaged: int | None = Field(
+        default=None,
+        ge=0,
+        description="Of those, how many spinop did not create: their guardrails are left to whoever owns them.",
+    )
+    failed: int | None = Field(
+        default=None, ge=0, description="Of those, how many could not be updated yet (retried on the next pass)."
+    )
+    started_at: Timestamp | None = Field(default=None, description="When this rollout started.")
+    finished_at: Timestamp | None = Field(default=None, description="When this rollout finished.")
+
+
 class SpinnakerClusterStatus(StatusModel):
     """What spinop last observed about the remote cluster."""
 
-    CONDITION_TYPES: ClassVar[tuple[str, ...]] = ("Ready", "Reachable")
+    CONDITION_TYPES: ClassVar[tuple[str, ...]] = ("Ready", "Reachable", "GuardrailsApplied")
     READY_INPUTS: ClassVar[tuple[str, ...]] = ("Reachable",)
 
     observed_generation: Int64 | None = observed_generation_field()
     conditions: list[Condition] = conditions_field(
-        "Reachable: spinop can authenticate to the remote cluster with the admin kubeconfig. Ready: summary, True "
-        "when Reachable is True for the current generation."
+        "Reachable: spinop can authenticate to the remote cluster with the admin kubeconfig. GuardrailsApplied: "
+        "every tenant namespace spinop created holds this generation's tenancy.guardrails (False while a change "
+        "rolls out, with progress in status.guardrails). Ready: summary, True when Reachable is True for the "
+        "current generation."
     )
     server_version: str | None = Field(
         default=None, max_length=64, description="The remote API server's version, e.g. v1.36.3."
     )
     account_count: int | None = Field(default=None, ge=0, description="How many SpinnakerAccounts target this cluster.")
     last_probe_time: Timestamp | None = Field(default=None, description="When spinop last contacted the cluster.")
+    guardrails: GuardrailRollout | None = Field(
+        default=None, description="Progress of the last tenancy.guardrails rollout to tenant namespaces."
+    )
 
 
 class SpinnakerCluster(CustomResource):
