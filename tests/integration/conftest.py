@@ -120,52 +120,64 @@ OPERATOR_NAMESPACE = "spinop-system"
 
 @pytest.fixture(scope="session")
 def admin_kubeconfig_secrets(mgmt: Cluster, remotes: dict[str, Cluster], crds: list[str]) -> dict[str, str]:
-    """For each remote cluster, a Secret in MGMT's credentials namespace holding an admin kubeconfig for it."""
-    import base64
-
-    import kubernetes.client as k8s
-    from kubernetes.client.rest import ApiException
-
+    """For each remote cluster, the Secret a SpinnakerCluster references: a kubeconfig for spinop's identity there,
+    installed from deploy/remote (its ClusterRole and admission policy), exactly as a platform admin would."""
     from tests.integration.objects import ensure_namespace
+    from tests.integration.rbac_manifests import install_remote_identity, store_admin_kubeconfig
 
     ensure_namespace(mgmt, CREDENTIALS_NAMESPACE)
     ensure_namespace(mgmt, OPERATOR_NAMESPACE)
-    names = {}
-    for name, remote in remotes.items():
-        secret = k8s.V1Secret(
-            metadata=k8s.V1ObjectMeta(name=f"{name}-admin-kubeconfig", namespace=CREDENTIALS_NAMESPACE),
-            data={"kubeconfig": base64.b64encode(remote.kubeconfig.read_bytes()).decode()},
+    return {
+        name: store_admin_kubeconfig(
+            mgmt,
+            install_remote_identity(remote).kubeconfig,
+            name=f"{name}-admin-kubeconfig",
+            namespace=CREDENTIALS_NAMESPACE,
         )
-        try:
-            mgmt.core.create_namespaced_secret(CREDENTIALS_NAMESPACE, secret)
-        except ApiException as err:
-            if err.status != 409:
-                raise
-            mgmt.core.replace_namespaced_secret(secret.metadata.name, CREDENTIALS_NAMESPACE, secret)
-        names[name] = secret.metadata.name
-    return names
+        for name, remote in remotes.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(mgmt: Cluster, crds: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's own identity on MGMT with exactly the RBAC in deploy/base (plus the Halyard components):
+    integration tests run the operator under it, not as cluster admin."""
+    from tests.integration.rbac_manifests import install_operator_identity, write_kubeconfig
+
+    identity = install_operator_identity(mgmt, components=["halyard-exec", "halyard-mounted-kubeconfigs"])
+    return write_kubeconfig(identity.kubeconfig, tmp_path_factory.mktemp("operator-identity") / "kubeconfig")
 
 
 @pytest.fixture(scope="module")
 def start_operator(
-    mgmt: Cluster, admin_kubeconfig_secrets: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    mgmt: Cluster,
+    admin_kubeconfig_secrets: dict[str, str],
+    operator_kubeconfig: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., OperatorProcess]]:
-    """Start the real operator (a `spinop run` process) with settings; stopped and checked for tracebacks after."""
+    """Start the real operator (a `spinop run` process) with settings, under deploy/base's RBAC unless a test
+    passes another kubeconfig; stopped and checked for tracebacks after."""
     from tests.integration.operator_process import OperatorProcess
 
     started: list[OperatorProcess] = []
 
     def start(
-        settings: dict[str, object] | None = None, args: tuple[str, ...] = (), kubeconfig: Path | None = None
+        settings: dict[str, object] | None = None,
+        args: tuple[str, ...] = (),
+        kubeconfig: Path | None = None,
+        standalone: bool = True,
     ) -> OperatorProcess:
         merged: dict[str, object] = {
             "operator_namespace": OPERATOR_NAMESPACE,
             "credentials_namespace": CREDENTIALS_NAMESPACE,
             "spinnaker_backend": "none",
             "drift_interval_seconds": 300,
+            "metrics": {"port": 0},
             **(settings or {}),
         }
-        process = OperatorProcess(kubeconfig or mgmt.kubeconfig, tmp_path_factory.mktemp("operator"), merged, args)
+        process = OperatorProcess(
+            kubeconfig or operator_kubeconfig, tmp_path_factory.mktemp("operator"), merged, args, standalone
+        )
         started.append(process)
         return process.start()
 

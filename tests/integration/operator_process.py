@@ -20,11 +20,21 @@ TRACEBACK_MARKERS = ("Traceback (most recent call last)",)
 
 
 class OperatorProcess:
-    def __init__(self, kubeconfig: Path, workdir: Path, settings: dict[str, Any], args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        workdir: Path,
+        settings: dict[str, Any],
+        args: tuple[str, ...] = (),
+        standalone: bool = True,
+        verbose: bool = True,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.workdir = workdir
         self.settings = settings
         self.args = args
+        self.standalone = standalone
+        self.verbose = verbose
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "operator.log"
         self.config_path = workdir / "spinop-config.yaml"
@@ -49,8 +59,8 @@ class OperatorProcess:
                 "-m",
                 "spinop.cli",
                 "run",
-                "--standalone",
-                "--verbose",
+                *(["--standalone"] if self.standalone else []),
+                *(["--verbose"] if self.verbose else []),
                 "--log-format",
                 "full",
                 *self.args,

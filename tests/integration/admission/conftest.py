@@ -84,6 +84,6 @@ def webhook_configurations(mgmt: Cluster) -> Iterator[None]:
 def admission_operator(
     webhook_configurations: None, start_operator: Callable[..., OperatorProcess], mgmt: Cluster
 ) -> OperatorProcess:
-    operator = start_operator(ADMISSION_SETTINGS)
+    operator = start_operator(ADMISSION_SETTINGS, kubeconfig=mgmt.kubeconfig)  # managed webhook config: admin
     wait_webhook_ready(mgmt)
     return operator

@@ -34,7 +34,7 @@ def utcnow_iso() -> str:
 def operator(
     webhook_configurations: None, start_operator: Callable[..., OperatorProcess], mgmt: Cluster
 ) -> OperatorProcess:
-    operator = start_operator(ADMISSION_SETTINGS)
+    operator = start_operator(ADMISSION_SETTINGS, kubeconfig=mgmt.kubeconfig)  # managed webhook config: admin
     wait_webhook_ready(mgmt)
     return operator
 
