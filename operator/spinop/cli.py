@@ -81,9 +81,10 @@ def _cmd_cluster_status(args: argparse.Namespace) -> int:
 def _cmd_crds(args: argparse.Namespace) -> int:
     from spinop.api.crdgen import repo_crd_dir, stale_crds, write_crds
 
-    directory = Path(args.output) if args.output else repo_crd_dir()
+    # The install's kustomize base keeps its own copy (kustomize reads nothing outside a base): both are generated.
+    directories = [Path(args.output)] if args.output else [repo_crd_dir(), repo_crd_dir().parent / "deploy/base/crds"]
     if args.check:
-        stale = stale_crds(directory)
+        stale = [path for directory in directories for path in stale_crds(directory)]
         if stale:
             print(
                 "spinop: these CRDs differ from the API models: "
@@ -92,11 +93,59 @@ def _cmd_crds(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        print(f"CRDs in {directory} match the API models")
+        print(f"CRDs in {', '.join(str(d) for d in directories)} match the API models")
         return 0
-    for path in write_crds(directory):
-        print(f"wrote {path}")
+    for directory in directories:
+        for path in write_crds(directory):
+            print(f"wrote {path}")
     return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+    from typing import Any
+
+    from spinop.config import OperatorConfig
+    from spinop.controllers.context import OperatorContext
+    from spinop.gate.factory import build_gate
+    from spinop.kube.clients import mgmt_client
+    from spinop.planning import build_plan, load_documents, observe_spinnaker
+    from spinop.remote.cluster import RemoteClusters
+    from spinop.spinnaker.factory import build_backend
+    from spinop.spinnaker.sync import SpinnakerBackend
+
+    env = dict(os.environ)
+    if args.config:
+        env["SPINOP_CONFIG"] = args.config
+    config = OperatorConfig.load(env)
+    docs, others = load_documents([Path(p) for p in args.filename])
+    mgmt = mgmt_client()
+
+    async def observe() -> tuple[SpinnakerBackend | None, dict[str, dict[str, Any]] | None, str]:
+        ctx = OperatorContext(
+            config=config, mgmt=mgmt, clusters=RemoteClusters(mgmt, config.credentials_namespace), sync=None
+        )
+        if config.spinnaker_backend == "accounts-api":
+            ctx.gate = await build_gate(config, mgmt)
+        backend = build_backend(ctx)
+        if backend is None:
+            return None, None, ""
+        try:
+            live, problem = await observe_spinnaker(backend)
+        finally:
+            if ctx.gate is not None:
+                await ctx.gate.close()
+        return backend, live, problem
+
+    backend, live, problem = asyncio.run(observe())
+    plan = build_plan(docs, mgmt, config, backend, live, problem)
+    if others:
+        plan.notes.append(f"{others} object(s) of other kinds were not planned")
+    print(plan.render())
+    if plan.refused:
+        return 1
+    return 2 if args.detailed_exitcode and plan.changes else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -132,6 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     crds.add_argument("--output", default=None, help="directory (default: the repository's crds/)")
     crds.set_defaults(func=_cmd_crds)
 
+    plan = sub.add_parser(
+        "plan",
+        help="show what a directory of CRs would change in remote clusters and Spinnaker (reads only)",
+        description="For a directory of spinop CRs (e.g. a GitOps pull request), print what spinop would do in each "
+        "remote cluster and in Spinnaker, using the operator's own checks and planners. Nothing is changed. Uses "
+        "the current kubeconfig for the management cluster and the operator settings (--config or SPINOP_CONFIG) "
+        "to reach Spinnaker. Exit code 1 when something would be refused.",
+    )
+    plan.add_argument("-f", "--filename", action="append", required=True, help="file or directory (repeatable)")
+    plan.add_argument("--config", default=None, help="operator settings YAML (as mounted in the install)")
+    plan.add_argument(
+        "--detailed-exitcode", action="store_true", help="exit 2 when there are changes (0: none, 1: refused)"
+    )
+    plan.set_defaults(func=_cmd_plan)
+
     demo = sub.add_parser(
         "demo",
         help="the local demo: control planes + operator + sample resources, until Ctrl-C",
@@ -144,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit-when-ready", action="store_true", help="stop everything and exit once all resources are Ready"
     )
     demo.set_defaults(func=_cmd_demo)
+
+    from spinop.importer import add_import_command
+
+    add_import_command(sub)
 
     dev = sub.add_parser("dev", help="local development: build and run real Kubernetes control planes")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True, metavar="SUBCOMMAND")
