@@ -17,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from spinop import metrics
 from spinop.admission.rules import tenancy_refusal
 from spinop.api.v1alpha1 import (
     CredentialsType,
@@ -27,6 +28,7 @@ from spinop.api.v1alpha1 import (
     validate_resource,
 )
 from spinop.controllers.context import OperatorContext
+from spinop.controllers.guardrails import account_guardrails, guardrails_condition
 from spinop.credentials import store
 from spinop.credentials.kubeconfig import render_kubeconfig, token_of
 from spinop.credentials.policy import CredentialsPolicy, renewal_due_at, why_new_credentials
@@ -40,7 +42,8 @@ from spinop.credentials.tokens import (
 )
 from spinop.errors import InvalidRequest, SpinopError, Waiting
 from spinop.kube.events import post_event
-from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
+from spinop.kube.status import ConditionUpdate, ObjectRef, StatusResult, utcnow
+from spinop.redact import Redacted
 from spinop.remote import apply as remote_apply
 from spinop.remote.access import ResourceRule, Verdict, expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 PLURAL = "spinnakeraccounts"
 KIND = "SpinnakerAccount"
 ROTATE_ANNOTATION = "spinop.io/rotate-credentials"
+# Reasons that mean "on the way", not "wrong": no Event for them (kubectl describe shows the condition anyway).
+EXPECTED_PROGRESS = frozenset({"Pending", "Reconciling", "Waiting", "MigratingFromHalyard"})
 
 
 # --------------------------------------------------------------------------------------------------- index records
@@ -153,6 +158,19 @@ def _extra_rules(spec: SpinnakerAccountSpec) -> tuple[Rule, ...]:
     return tuple(Rule(tuple(r.api_groups), tuple(r.resources), tuple(r.verbs)) for r in spec.extra_rules or ())
 
 
+def build_desired_remote(owner: Owner, spec: SpinnakerAccountSpec, cluster: SpinnakerClusterSpec) -> DesiredRemote:
+    """The remote objects a SpinnakerAccount asks for (shared by the reconcile and `spinop plan`)."""
+    labels, guardrails = account_guardrails(cluster, spec)
+    return DesiredRemote(
+        owner=owner,
+        namespace=spec.namespace,
+        profile=spec.profile,
+        extra_rules=_extra_rules(spec),
+        namespace_labels=labels,
+        guardrails=guardrails,
+    )
+
+
 def _render_key(remote: RemoteCluster, spec: SpinnakerAccountSpec) -> str:
     raw = f"{remote.tenant_server}|{remote.ca_data}|{remote.insecure}|{spec.namespace}|{spec.effective_account_name}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
@@ -210,9 +228,7 @@ def provision(
         return out.fail("RemoteProvisioned", refused)
 
     owner = Owner(cluster=spec.cluster, mgmt_namespace=tenant, name=name, uid=uid, account_name=account_name)
-    desired_remote = DesiredRemote(
-        owner=owner, namespace=spec.namespace, profile=spec.profile, extra_rules=_extra_rules(spec)
-    )
+    desired_remote = build_desired_remote(owner, spec, cluster)
     out.desired_remote = desired_remote
     try:
         remote = ctx.clusters.get(
@@ -250,6 +266,7 @@ def provision(
         f"namespace {spec.namespace}, ServiceAccount, Role ({spec.profile.value}) and RoleBinding "
         f"{desired_remote.object_name} are in place on cluster {spec.cluster}",
     )
+    out.conditions.append(guardrails_condition(desired_remote, observed, spec, cluster))
     sa_uid = str(((observed.service_account or {}).get("metadata") or {}).get("uid", ""))
 
     # Credentials.
@@ -300,14 +317,30 @@ def provision(
         f"{spec.namespace} and nothing outside it (checked with the cluster's own authorizer)",
     )
 
-    out.desired = DesiredSpinnakerAccount(
-        owner=AccountOwner(tenant, name, uid),
+    out.desired = desired_spinnaker_account(
+        AccountOwner(tenant, name, uid), spec, cluster.environment, stored.kubeconfig, stored.fingerprint
+    )
+    return out
+
+
+def desired_spinnaker_account(
+    owner: AccountOwner,
+    spec: SpinnakerAccountSpec,
+    environment: str,
+    kubeconfig: Redacted[str],
+    fingerprint: str,
+) -> DesiredSpinnakerAccount:
+    """The Spinnaker account a SpinnakerAccount asks for (shared by the reconcile and `spinop plan`)."""
+    account_name = spec.effective_account_name
+    return DesiredSpinnakerAccount(
+        owner=owner,
         name=account_name,
-        environment=cluster.environment,
+        environment=environment,
         namespace=spec.namespace,
         context=account_name,
-        kubeconfig=stored.kubeconfig,
-        kubeconfig_fingerprint=stored.fingerprint,
+        kubeconfig=kubeconfig,
+        kubeconfig_fingerprint=fingerprint,
+        # The profile's kinds unless the tenant chose: clouddriver then never probes kinds it cannot read.
         kinds=tuple(spec.kinds) if spec.kinds else (() if spec.omit_kinds else tuple(kinds_for(spec.profile))),
         omit_kinds=tuple(spec.omit_kinds or ()),
         permissions=_permissions(spec),
@@ -318,7 +351,6 @@ def provision(
         ),
         adopt=spec.adopt,
     )
-    return out
 
 
 def _credentials_and_verdict(
@@ -438,7 +470,7 @@ def _permissions(spec: SpinnakerAccountSpec) -> tuple[tuple[str, tuple[str, ...]
         ("EXECUTE", spec.permissions.execute),
     ):
         if roles is not None:
-            pairs.append((key, tuple(roles)))
+            pairs.append((key, tuple(sorted(roles))))  # order carries no meaning: never a reason to write
     return tuple(pairs)
 
 
@@ -452,20 +484,35 @@ def _ref(body: Mapping[str, Any]) -> ObjectRef:
     return ObjectRef(PLURAL, KIND, meta["name"], meta.get("namespace"), meta.get("uid"))
 
 
-async def _write_status(ctx: OperatorContext, ref: ObjectRef, out: Outcome, generation: int | None) -> None:
+async def _write_status(
+    ctx: OperatorContext, ref: ObjectRef, out: Outcome, generation: int | None
+) -> StatusResult | None:
     result = await asyncio.to_thread(
         ctx.account_status.update, ref, conditions=out.conditions, fields=out.fields, generation=generation
     )
+    if result is not None:
+        _record_metrics(ref, result.status)
     events = list(out.events)
     if result is not None:
         for t in result.transitions:
-            if t.type == "Ready" or t.status == "False":
-                kind = "Normal" if t.status == "True" else "Warning"
-                events.append(
-                    (kind, t.reason if t.type == "Ready" else f"{t.type}{t.status}", f"{t.type}: {t.message}")
-                )
+            if t.type == "Ready" and t.status == "True":
+                events.append(("Normal", "Ready", f"Ready: {t.message}"))
+            elif t.type != "Ready" and t.status == "False" and t.reason not in EXPECTED_PROGRESS:
+                # One Warning per real problem (the condition that failed), not a second one for Ready.
+                events.append(("Warning", t.reason, f"{t.type}: {t.message}"))
     for type_, reason, message in events:
         await asyncio.to_thread(post_event, ctx.mgmt, ref, type_=type_, reason=reason, message=message)
+    return result
+
+
+def _record_metrics(ref: ObjectRef, status: Mapping[str, Any]) -> None:
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    metrics.CONDITION.labels(KIND, ref.namespace or "", ref.name).set(1 if ready else 0)
+    account = status.get("spinnakerAccountName")
+    expires = status.get("tokenExpiresAt")
+    if account and expires:
+        moment = datetime.datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+        metrics.CREDENTIALS_EXPIRY.labels(ref.namespace or "", ref.name, account).set(moment.timestamp())
 
 
 async def reconcile(
@@ -497,20 +544,22 @@ async def reconcile(
         c.get("type") == "RemoteProvisioned" and c.get("status") == "True"
         for c in (body.get("status") or {}).get("conditions") or []
     )
-    async with ctx.locks.hold(ref.uid or ref.name), ctx.slots:
-        out = await asyncio.to_thread(
-            provision,
-            ctx,
-            account,
-            cluster_body=cluster_body,
-            tenant_labels=tenant_labels,
-            winners=older_claims(claims, me),
-            rotation_request=rotation_request,
-            previously_provisioned=previously_provisioned,
-            now=utcnow(),
-        )
-        await _sync_spinnaker(ctx, body, out)
-        await _write_status(ctx, ref, out, generation)
+    with metrics.timed_reconcile(KIND) as outcome:
+        async with ctx.locks.hold(ref.uid or ref.name), ctx.slots:
+            out = await asyncio.to_thread(
+                provision,
+                ctx,
+                account,
+                cluster_body=cluster_body,
+                tenant_labels=tenant_labels,
+                winners=older_claims(claims, me),
+                rotation_request=rotation_request,
+                previously_provisioned=previously_provisioned,
+                now=utcnow(),
+            )
+            await _sync_spinnaker(ctx, body, out)
+            await _write_status(ctx, ref, out, generation)
+        outcome["result"] = "ready" if out.error is None else ("not_ready" if out.error.needs_user else "error")
     if out.error is not None and not out.error.needs_user:
         raise kopf.TemporaryError(out.error.message, delay=out.error.retry_after)
     delay = ctx.config.drift_interval_seconds
@@ -560,8 +609,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
                 "SpinnakerSynced",
                 "False",
                 "Pending",
-                f"waiting for the next Spinnaker change (changes are batched: {ctx.config.halyard.quiet_seconds:.0f}s "
-                "quiet window)",
+                f"waiting for the next Spinnaker change (changes are batched: {ctx.sync.quiet:.0f}s quiet window)",
             )
         )
 
@@ -670,6 +718,7 @@ async def finalize(
                 f"cannot remove this account's objects from cluster {me.cluster} yet: {err.message}",
             )
             raise kopf.TemporaryError(err.message, delay=err.retry_after) from None
+        metrics.forget(KIND, me.tenant, me.name, me.account_name)
         if delete_ns and others:
             await asyncio.to_thread(
                 post_event,

@@ -49,6 +49,14 @@ CONTROLLERS = ",".join(
         "replicaset-controller",
     ]
 )
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    nonResourceURLs: ["/healthz*", "/readyz*", "/livez*", "/version"]
+  - level: Metadata
+"""
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 
@@ -410,6 +418,17 @@ class ControlPlanes:
         ]
         if cluster.max_token_expiration:
             args.append(f"--service-account-max-token-expiration={cluster.max_token_expiration}")
+        # Every request is recorded (metadata only: who, verb, resource, status), so benchmarks and debugging can
+        # count what a client really sent; rotated to stay small.
+        policy = directory / "audit-policy.yaml"
+        policy.write_text(AUDIT_POLICY)
+        args += [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={directory / 'logs' / 'audit.log'}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=100",
+            "--audit-log-maxbackup=3",
+        ]
         self.progress(f"starting kube-apiserver {binaries.kubernetes_version} for {cluster.name} on {cluster.server}")
         cluster.apiserver_pid = self._spawn(args, directory / "logs" / "kube-apiserver.log")
 

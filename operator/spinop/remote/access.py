@@ -46,11 +46,12 @@ def _matches(values: Sequence[str], wanted: str) -> bool:
 
 
 def _resource_matches(rule_resources: Sequence[str], wanted: str) -> bool:
+    """Kubernetes' ResourceMatches: `*`, an exact `resource[/subresource]`, or `*/subresource` (`pods/*` is not a
+    wildcard in RBAC)."""
     if "*" in rule_resources or wanted in rule_resources:
         return True
     if "/" in wanted:
-        base, sub = wanted.split("/", 1)
-        return f"{base}/*" in rule_resources or f"*/{sub}" in rule_resources
+        return f"*/{wanted.split('/', 1)[1]}" in rule_resources
     return False
 
 
@@ -67,6 +68,31 @@ def rules_allow(rules: Iterable[ResourceRule], check: AccessCheck) -> bool:
             continue
         return True
     return False
+
+
+GUARDRAILS_NAME = "spinop-guardrails"  # as remote.plan.GUARDRAILS (access stays free of the planner)
+GUARDRAIL_RESOURCES = (
+    ("resourcequotas", ""),
+    ("limitranges", ""),
+    ("networkpolicies", "networking.k8s.io"),
+)
+
+
+def guardrail_checks(namespace: str) -> tuple[AccessCheck, ...]:
+    """The namespace's guardrails must be out of a tenant's reach: no edit or removal of the spinop-guardrails
+    objects, no new ones (a second NetworkPolicy can only add allowances: policies are a union), and no relabelling
+    or deleting of the namespace (its Pod Security labels)."""
+    checks = [AccessCheck("create", resource, group, namespace=namespace) for resource, group in GUARDRAIL_RESOURCES]
+    checks += [
+        AccessCheck(verb, resource, group, namespace=namespace, name=name)
+        for resource, group in GUARDRAIL_RESOURCES
+        for verb in ("update", "patch", "delete")
+        for name in (None, GUARDRAILS_NAME)
+    ]
+    checks += [
+        AccessCheck(verb, "namespaces", namespace=namespace, name=namespace) for verb in ("update", "patch", "delete")
+    ]
+    return tuple(checks)
 
 
 @dataclass(frozen=True)
@@ -110,10 +136,7 @@ def expected_access(
         AccessCheck("impersonate", "serviceaccounts", namespace=own),
         AccessCheck("create", "serviceaccounts/token", namespace=own),
         AccessCheck("create", "pods/exec", namespace=own),
-        AccessCheck("delete", "networkpolicies", "networking.k8s.io", namespace=own),
-        AccessCheck("update", "resourcequotas", namespace=own),
-        AccessCheck("delete", "limitranges", namespace=own),
-        AccessCheck("update", "namespaces", namespace=own, name=own),
+        *guardrail_checks(own),
         # Nothing outside its namespace.
         AccessCheck("get", "secrets", namespace=other_namespace),
         AccessCheck("list", "pods", namespace=other_namespace),
