@@ -1,0 +1,440 @@
+"""The benchmark environment: real control planes (with audit logs), the Halyard stand-in, the real operator.
+
+Measures, for a burst of N SpinnakerAccounts spread over dev/staging/prod: time until all Ready, Halyard deploys,
+API requests per account by verb (from the apiservers' audit logs, by caller), operator CPU seconds and peak RSS;
+then the steady state (requests and CPU while nothing changes), single-account latency, and the seed's procedure
+(per account: namespace, SA, Role, RoleBinding, token Secret, `hal … account add`, `hal deploy apply`) on the same
+clusters and stand-in, for the side-by-side ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client as k8s
+from kubernetes.client.rest import ApiException
+from tests.integration import objects
+from tests.integration.kube import Cluster, wait_for
+from tests.integration.operator_process import OperatorProcess
+from tests.integration.rbac_manifests import (
+    install_operator_identity,
+    install_remote_identity,
+    store_admin_kubeconfig,
+    write_kubeconfig,
+)
+
+from bench.audit import Counts, count_since, mark
+from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes
+from spinop.devcluster.paths import project_root
+from spinop.remote.profiles import Profile, rules_for
+
+REMOTES = ("dev", "staging", "prod")
+OPERATOR_USER = "system:serviceaccount:spinop-system:"
+CREDENTIALS_NAMESPACE = "devops"
+
+
+logging.getLogger("spinop.halyard").setLevel(logging.ERROR)  # the seed procedure's Halyard warnings are expected
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Standin:
+    proc: subprocess.Popen[str]
+    info: dict[str, Any]
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.info["control_url"] + path, data=data, method=method)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
+            text = resp.read().decode()
+        return json.loads(text) if text else None
+
+    def deploys(self) -> int:
+        return len(self.control("GET", "/_standin/deploys")["deploys"])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / 100.0
+
+
+def _proc_memory_mib(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    values = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if line.startswith("Vm")}
+    return int(values["VmRSS"]) / 1024, int(values["VmHWM"]) / 1024
+
+
+@dataclass
+class Env:
+    root: Path
+    planes: ControlPlanes
+    clusters: dict[str, Cluster]
+    standin: Standin
+    operator: OperatorProcess
+    admin_secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mgmt(self) -> Cluster:
+        return self.clusters["mgmt"]
+
+    def audit_logs(self) -> list[Path]:
+        return [Path(self.planes.cluster(n).directory) / "logs" / "audit.log" for n in DEFAULT_CLUSTERS]
+
+    def callers(self) -> dict[tuple[str, str], str]:
+        mgmt_log, *remote_logs = (str(p) for p in self.audit_logs())
+        who = {(mgmt_log, OPERATOR_USER + "spinop"): "operator on MGMT"}
+        for log in remote_logs:
+            who[(log, OPERATOR_USER + "spinop")] = "operator on remote clusters"
+            who[(log, "system:serviceaccount:")] = "account tokens (proof of least privilege)"
+        return who
+
+
+def start_env(root: Path, *, deploy_seconds: float, drift_interval: float) -> Env:
+    root.mkdir(parents=True, exist_ok=True)
+    planes = ControlPlanes(root / "clusters", die_with_parent=True)
+    planes.up(DEFAULT_CLUSTERS)
+    kubectl = planes.binaries.kubectl
+    clusters = {
+        name: Cluster(name, state.server, state.kubeconfig, state.ca_file, kubectl)
+        for name, state in planes.state.clusters.items()
+    }
+    mgmt = clusters["mgmt"]
+    mgmt.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(project_root() / "crds"))
+    mgmt.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/spinnakeraccounts.spinop.io")
+    for ns in (CREDENTIALS_NAMESPACE, "spinop-system", "spinnaker"):
+        objects.ensure_namespace(mgmt, ns)
+    admin = {
+        env: store_admin_kubeconfig(mgmt, install_remote_identity(clusters[env]).kubeconfig, name=f"{env}-admin")
+        for env in REMOTES
+    }
+    identity = install_operator_identity(mgmt, components=["halyard-exec"])
+    kubeconfig = write_kubeconfig(identity.kubeconfig, root / "operator.kubeconfig")
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.standins.halyard",
+            "--port",
+            "0",
+            "--root",
+            str(root / "halyard"),
+            "--deploy-seconds",
+            str(deploy_seconds),
+            "--kubeconfig",
+            str(mgmt.kubeconfig),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=(root / "halyard.log").open("w"),
+        text=True,
+        cwd=project_root(),
+    )
+    assert proc.stdout is not None
+    standin = Standin(proc, json.loads(proc.stdout.readline()))
+    operator = OperatorProcess(
+        kubeconfig,
+        root / "operator",
+        {
+            "operator_namespace": "spinop-system",
+            "credentials_namespace": CREDENTIALS_NAMESPACE,
+            "spinnaker_backend": "halyard",
+            "drift_interval_seconds": drift_interval,
+            "metrics": {"port": 0},
+            "reconcile_concurrency": 8,
+            "halyard": {
+                "url": standin.info["daemon_url"],
+                "transport": "rest",
+                "kubeconfig_delivery": "exec",
+                "exec_server": standin.info["kube_url"],
+                "pod_namespace": standin.info["namespace"],
+                "pod_name": standin.info["pod"],
+                "quiet_seconds": 10,
+                "max_wait_seconds": 60,
+            },
+        },
+        verbose=False,  # DEBUG logs (whole bodies) would dominate disk and CPU at 1,000 accounts
+    )
+    operator.start()
+    return Env(root, planes, clusters, standin, operator, admin)
+
+
+def stop_env(env: Env) -> None:
+    env.operator.stop()
+    env.standin.stop()
+    env.planes.down()
+
+
+# ---------------------------------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class ScaleResult:
+    accounts: int
+    seconds_to_ready: float
+    deploys: int
+    requests: dict[str, dict[str, int]]
+    writes_per_account: dict[str, float]
+    reviews_per_account: dict[str, float]
+    top_requests: dict[str, list[tuple[str, int]]]
+    operator_cpu_seconds: float
+    operator_rss_mib: float
+    operator_peak_rss_mib: float
+    deletion_seconds: float = 0.0
+    deletion_deploys: int = 0
+
+
+def _ready_count(mgmt: Cluster, namespaces: list[str]) -> int:
+    ready = 0
+    for ns in namespaces:
+        listed = mgmt.custom.list_namespaced_custom_object("spinop.io", "v1alpha1", ns, "spinnakeraccounts")["items"]
+        ready += sum(1 for a in listed if (objects.condition(a, "Ready") or {}).get("status") == "True")
+    return ready
+
+
+def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
+    mgmt = env.mgmt
+    tenants = [f"{label}-t{i}" for i in range(max(1, (n + 49) // 50))]
+    for tenant in tenants:
+        objects.ensure_namespace(mgmt, tenant, objects.TENANT_LABEL)
+    clusters = {}
+    for remote in REMOTES:
+        name = f"{remote}-{label}"
+        clusters[remote] = name
+        objects.create(
+            mgmt,
+            objects.spinnaker_cluster(
+                name, env.admin_secrets[remote], remote, tenancy={"namespacePattern": "{tenant}-{environment}-*"}
+            ),
+        )
+    specs = []
+    for i in range(n):
+        tenant = tenants[i % len(tenants)]
+        remote = REMOTES[i % 3]
+        specs.append(objects.spinnaker_account(tenant, f"a{i:04d}", clusters[remote], f"{tenant}-{remote}-{i:04d}"))
+
+    deploys_before = env.standin.deploys()
+    since = mark(env.audit_logs())
+    cpu_before = _proc_cpu_seconds(env.operator.proc.pid)  # type: ignore[union-attr]
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda body: objects.create(mgmt, body), specs))
+    say(f"{label}: created {n} SpinnakerAccounts in {time.monotonic() - started:.1f}s; waiting for Ready")
+    last = -1
+    while True:
+        ready = _ready_count(mgmt, tenants)
+        if ready != last:
+            say(f"{label}: {ready}/{n} Ready after {time.monotonic() - started:.0f}s")
+            last = ready
+        if ready == n:
+            break
+        if time.monotonic() - started > 3600:
+            raise RuntimeError(f"{label}: only {ready}/{n} accounts Ready after an hour")
+        time.sleep(2)
+    seconds = time.monotonic() - started
+    time.sleep(3)  # let the last status writes land in the audit log before counting
+    counts = count_since(since, env.callers())
+    cpu = _proc_cpu_seconds(env.operator.proc.pid) - cpu_before  # type: ignore[union-attr]
+    rss, peak = _proc_memory_mib(env.operator.proc.pid)  # type: ignore[union-attr]
+    result = ScaleResult(
+        accounts=n,
+        seconds_to_ready=round(seconds, 1),
+        deploys=env.standin.deploys() - deploys_before,
+        requests={group: dict(c.by_verb) for group, c in counts.items()},
+        writes_per_account={group: round(c.writes / n, 2) for group, c in counts.items()},
+        reviews_per_account={group: round(c.reviews / n, 2) for group, c in counts.items()},
+        top_requests={group: c.by_resource.most_common(12) for group, c in counts.items()},
+        operator_cpu_seconds=round(cpu, 1),
+        operator_rss_mib=round(rss, 1),
+        operator_peak_rss_mib=round(peak, 1),
+    )
+    return result
+
+
+def delete_accounts(env: Env, label: str, result: ScaleResult) -> None:
+    mgmt = env.mgmt
+    tenants = [f"{label}-t{i}" for i in range(max(1, (result.accounts + 49) // 50))]
+    deploys_before = env.standin.deploys()
+    started = time.monotonic()
+    for tenant in tenants:
+        mgmt.custom.delete_collection_namespaced_custom_object("spinop.io", "v1alpha1", tenant, "spinnakeraccounts")
+    wait_for(
+        lambda: all(
+            not mgmt.custom.list_namespaced_custom_object("spinop.io", "v1alpha1", t, "spinnakeraccounts")["items"]
+            for t in tenants
+        ),
+        timeout=3600,
+        interval=2,
+        what=f"{label}: every account deleted",
+    )
+    result.deletion_seconds = round(time.monotonic() - started, 1)
+    result.deletion_deploys = env.standin.deploys() - deploys_before
+    for remote in REMOTES:
+        objects.delete(mgmt, "SpinnakerCluster", f"{remote}-{label}")
+
+
+@dataclass
+class SteadyResult:
+    accounts: int
+    window_seconds: float
+    drift_interval_seconds: float
+    writes_per_hour: dict[str, float]
+    reads_per_hour: dict[str, float]
+    reviews_per_hour: dict[str, float]
+    operator_cpu_seconds_per_hour: float
+
+
+def run_steady(env: Env, n: int, window: float, drift_interval: float) -> SteadyResult:
+    since = mark(env.audit_logs())
+    cpu_before = _proc_cpu_seconds(env.operator.proc.pid)  # type: ignore[union-attr]
+    say(f"steady state: watching {n} Ready accounts for {window:.0f}s")
+    time.sleep(window)
+    counts: dict[str, Counts] = count_since(since, env.callers())
+    cpu = _proc_cpu_seconds(env.operator.proc.pid) - cpu_before  # type: ignore[union-attr]
+    scale = 3600 / window
+    return SteadyResult(
+        accounts=n,
+        window_seconds=window,
+        drift_interval_seconds=drift_interval,
+        writes_per_hour={g: round(c.writes * scale) for g, c in counts.items()},
+        reads_per_hour={g: round(c.reads * scale) for g, c in counts.items()},
+        reviews_per_hour={g: round(c.reviews * scale) for g, c in counts.items()},
+        operator_cpu_seconds_per_hour=round(cpu * scale, 1),
+    )
+
+
+def run_latency(env: Env, samples: int) -> dict[str, float]:
+    """apply → PermissionsVerified (everything but the Halyard deploy) for single accounts on a warm operator."""
+    mgmt = env.mgmt
+    tenant = "latency-t0"
+    objects.ensure_namespace(mgmt, tenant, objects.TENANT_LABEL)
+    name = "dev-latency"
+    objects.create(
+        mgmt,
+        objects.spinnaker_cluster(
+            name, env.admin_secrets["dev"], "dev", tenancy={"namespacePattern": "{tenant}-{environment}-*"}
+        ),
+    )
+    times = []
+    for i in range(samples):
+        started = time.monotonic()
+        objects.create(mgmt, objects.spinnaker_account(tenant, f"l{i:03d}", name, f"{tenant}-dev-{i:03d}"))
+        objects.wait_condition(mgmt, "SpinnakerAccount", f"l{i:03d}", tenant, "PermissionsVerified", timeout=120)
+        times.append(time.monotonic() - started)
+    mgmt.custom.delete_collection_namespaced_custom_object("spinop.io", "v1alpha1", tenant, "spinnakeraccounts")
+    times.sort()
+    return {
+        "samples": samples,
+        "p50_seconds": round(statistics.median(times), 2),
+        "p90_seconds": round(times[int(len(times) * 0.9) - 1], 2),
+        "max_seconds": round(times[-1], 2),
+    }
+
+
+def run_seed_baseline(env: Env, n: int) -> dict[str, float]:
+    """The seed's procedure (Terraform module + Halyard Job), per account, sequentially, on the same clusters."""
+    import asyncio
+
+    from spinop.halyard import HalyardClient
+
+    async def register(name: str, namespace: str, kubeconfig_path: str) -> None:
+        client = HalyardClient.rest(env.standin.info["daemon_url"])
+        try:
+            provider = await client.get_provider()
+            if not provider.get("enabled"):
+                await client.set_provider_enabled(True)
+            await client.add_account(
+                {
+                    "name": name,
+                    "providerVersion": "V2",
+                    "namespaces": [namespace],
+                    "context": name,
+                    "kubeconfigFile": kubeconfig_path,
+                }
+            )
+            await client.deploy([])  # `hal deploy apply`: every service, as the seed's Job ran it
+        finally:
+            await client.close()
+
+    started = time.monotonic()
+    remote_seconds = 0.0
+    for i in range(n):
+        remote = env.clusters[REMOTES[i % 3]]
+        ns = f"seed-{REMOTES[i % 3]}-{i:04d}"
+        t0 = time.monotonic()
+        core, rbac = remote.core, remote.rbac
+        core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
+        core.create_namespaced_service_account(ns, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="spinnaker")))
+        rbac.create_namespaced_role(
+            ns, {"metadata": {"name": "spinnaker"}, "rules": [r.to_k8s() for r in rules_for(Profile.DEPLOYER, ns)]}
+        )
+        rbac.create_namespaced_role_binding(
+            ns,
+            {
+                "metadata": {"name": "spinnaker"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "spinnaker"},
+                "subjects": [{"kind": "ServiceAccount", "name": "spinnaker", "namespace": ns}],
+            },
+        )
+        core.create_namespaced_secret(
+            ns,
+            k8s.V1Secret(
+                metadata=k8s.V1ObjectMeta(
+                    name="spinnaker-token", annotations={"kubernetes.io/service-account.name": "spinnaker"}
+                ),
+                type="kubernetes.io/service-account-token",
+            ),
+        )
+
+        def filled(remote: Cluster = remote, ns: str = ns) -> bool:
+            try:
+                return bool((remote.core.read_namespaced_secret("spinnaker-token", ns).data or {}).get("token"))
+            except ApiException:
+                return False
+
+        wait_for(filled, timeout=60, interval=0.2, what="token filled")
+        remote_seconds += time.monotonic() - t0
+        path = f"/home/spinnaker/.hal/seed/{ns}.yaml"
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": ns,
+            "clusters": [{"name": ns, "cluster": {"server": remote.server}}],
+            "users": [{"name": ns, "user": {"token": "seed"}}],
+            "contexts": [{"name": ns, "context": {"cluster": ns, "user": ns}}],
+        }
+        _put_pod_file(env.standin, path, json.dumps(kubeconfig))
+        asyncio.run(register(f"seed-{i:04d}", ns, path))
+    total = time.monotonic() - started
+    return {
+        "accounts": n,
+        "seconds": round(total, 1),
+        "remote_seconds": round(remote_seconds, 1),
+        "seconds_per_account": round(total / n, 2),
+        "deploys": n,
+    }
+
+
+def _put_pod_file(standin: Standin, path: str, content: str) -> None:
+    request = urllib.request.Request(  # noqa: S310
+        standin.info["control_url"] + f"/_standin/pod-file?path={path}", data=content.encode(), method="PUT"
+    )
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+        pass
