@@ -43,6 +43,8 @@ NEEDS_A_PERSON = {
     "ProfileNotAllowed",
     "ExtraRulesNotAllowed",
     "AccountNameTaken",
+    "AdoptNotAllowed",
+    "CredentialsSecretConflict",
     "NamespaceOwnedByAnotherAccount",
     "ClusterNotFound",
     "PermissionsMismatch",

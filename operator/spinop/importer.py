@@ -801,6 +801,7 @@ def _objects(
 ) -> list[dict[str, Any]]:
     from spinop.admission.rules import tenancy_violations
     from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, validate_resource
+    from spinop.api.v1alpha1.cluster import AdoptableAccount
     from spinop.tenancy import AccountClaim, is_system_namespace
 
     cluster_objects: list[dict[str, Any]] = []
@@ -839,19 +840,25 @@ def _objects(
             if account is None or not isinstance(account, SpinnakerAccount):
                 c.result.problems += [f"{e} (from the account's {_halyard_field(e.path)})" for e in errors]
                 continue
+            # The cluster lets exactly this tenant adopt exactly this account (tenancy.adoptableAccounts).
+            adoptable = AdoptableAccount(account_name=account.spec.effective_account_name, tenant=tenant)
+            tenancy = model.spec.tenancy.model_copy(update={"adoptable_accounts": [adoptable]})
             violations = tenancy_violations(
                 account.spec,
                 tenant=tenant,
                 name=account_body["metadata"]["name"],
                 tenant_labels=dict([TENANT_LABEL]),
                 cluster_name=name,
-                cluster=model.spec,
+                cluster=model.spec.model_copy(update={"tenancy": tenancy}),
                 winners=claims,
                 reserved=options.reserved_namespaces,
             )
             if violations:
                 c.result.problems += [f"{v.reason}: {e}" for v in violations for e in v.errors]
                 continue
+            body["spec"]["tenancy"].setdefault("adoptableAccounts", []).append(
+                {"accountName": adoptable.account_name, "tenant": tenant}
+            )
             claims.append(AccountClaim.from_resource(account))
             c.result.tenant = tenant
             c.result.changes = adoption_changes(c.source.account, account.spec, cluster.environment)

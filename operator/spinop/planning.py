@@ -295,9 +295,13 @@ def _plan_account(
         result.remote.append(remote_plan.waiting)
 
     if not result.credentials:
-        stored = store.read_credentials(
-            mgmt, config.credentials_namespace, store.secret_name(spec.effective_account_name)
-        )
+        try:
+            stored = store.read_credentials(
+                mgmt, config.credentials_namespace, store.secret_name(spec.effective_account_name)
+            )
+        except store.CredentialsSecretConflict as err:
+            result.refused = f"{err.reason}: {err.message}"
+            return result
         if stored is None:
             result.credentials = f"would issue {cluster.credentials.type.value} credentials"
         else:

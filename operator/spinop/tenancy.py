@@ -34,6 +34,7 @@ __all__ = [
     "FieldError",
     "check_account",
     "check_account_name_unique",
+    "check_adopt",
     "check_extra_rules",
     "check_guardrails",
     "check_namespace_allowed",
@@ -389,6 +390,30 @@ def check_account_name_unique(
     ]
 
 
+def check_adopt(
+    adopt: bool, account_name: str, *, tenant: str, cluster_name: str, cluster: SpinnakerClusterSpec
+) -> list[FieldError]:
+    """spec.adopt takes over a Spinnaker account spinop did not create: only one the platform admin listed for
+    this tenant in the cluster's tenancy.adoptableAccounts (otherwise any tenant could hijack any account by name)."""
+    if not adopt:
+        return []
+    listed = {a.account_name: a.tenant for a in cluster.tenancy.adoptable_accounts or []}
+    if listed.get(account_name) == tenant:
+        return []
+    if account_name in listed:
+        why = f"it is listed for tenant {listed[account_name]!r}, not {tenant!r}"
+    else:
+        why = "it is not in the cluster's tenancy.adoptableAccounts"
+    return [
+        FieldError(
+            "spec.adopt",
+            f"this tenant may not adopt Spinnaker account {account_name!r} on SpinnakerCluster {cluster_name}: "
+            f"{why}; ask a platform admin to list it for you there, or remove spec.adopt and choose an "
+            "accountName of your own",
+        )
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Everything at once
 
@@ -427,4 +452,7 @@ def check_account(
             account.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims
         ),
         *check_account_name_unique(account.effective_account_name, tenant=tenant, name=name, claims=claims),
+        *check_adopt(
+            account.adopt, account.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
+        ),
     ]

@@ -45,6 +45,8 @@ CREDENTIALS_KEY = "credentials-namespace"
 
 #: What makes up an identity: applied from a rendering, everything else (Deployment, Service, ...) is left out.
 IDENTITY_KINDS = frozenset({"Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
+#: deploy/base's finalizer guard (a ValidatingAdmissionPolicy) is installed with the operator's identity.
+MGMT_KINDS = IDENTITY_KINDS | {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 #: deploy/remote's admission limits belong to the remote identity too.
 REMOTE_KINDS = IDENTITY_KINDS | {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
@@ -199,14 +201,15 @@ def install_operator_identity(
     credentials_namespace: str | None = None,
     token_seconds: int = DEFAULT_TOKEN_SECONDS,
 ) -> Identity:
-    """Apply deploy/base's RBAC (and that of `components`) to MGMT; a kubeconfig for the operator's ServiceAccount.
+    """Apply deploy/base's RBAC and finalizer guard (and `components`' RBAC) to MGMT; a kubeconfig for the operator's
+    ServiceAccount.
 
     Only identity objects are applied: the CRDs come from the `crds` fixture and no Deployment is created (the test
     control planes have no kubelet). Run the operator with `write_kubeconfig(identity.kubeconfig, path)`.
     """
     objects = select(
         render(mgmt.kubectl_binary, BASE, components=components, credentials_namespace=credentials_namespace),
-        IDENTITY_KINDS,
+        MGMT_KINDS,
     )
     apply_objects(mgmt, objects)
     token = request_token(mgmt, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, token_seconds)

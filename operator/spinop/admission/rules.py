@@ -29,6 +29,7 @@ from spinop.errors import InvalidRequest
 from spinop.tenancy import (
     AccountClaim,
     check_account_name_unique,
+    check_adopt,
     check_extra_rules,
     check_guardrails,
     check_namespace_allowed,
@@ -153,6 +154,12 @@ def tenancy_violations(
         (
             "AccountNameTaken",
             check_account_name_unique(spec.effective_account_name, tenant=tenant, name=name, claims=winners),
+        ),
+        (
+            "AdoptNotAllowed",
+            check_adopt(
+                spec.adopt, spec.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
+            ),
         ),
     ]
     return [Violation(reason, tuple(errors)) for reason, errors in checks if errors]

@@ -586,7 +586,10 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
         (c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == "SpinnakerSynced"), None
     )
     if state is SyncState.SYNCED:
-        if current is None or current.get("status") != "True":
+        # Also re-affirmed for a new generation Spinnaker has nothing to do for (a guardrail edit, a refused
+        # change taken back): a condition left at an older generation would keep Ready at Reconciling.
+        stale = current is not None and current.get("observedGeneration") != body["metadata"].get("generation")
+        if current is None or current.get("status") != "True" or stale:
             # Same words and fields as the batch's own report, which may still be on its way.
             entry = ctx.sync.entries[out.desired.name]
             out.ok(

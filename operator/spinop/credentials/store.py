@@ -18,6 +18,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop import GROUP
 from spinop.credentials.tokens import IssuedToken
+from spinop.errors import InvalidRequest
 from spinop.kube.clients import call, get_or_none
 from spinop.redact import Redacted
 from spinop.remote.plan import ACCOUNT, CLUSTER, MANAGED_BY, OWNER, OWNER_UID, Owner
@@ -65,9 +66,30 @@ class StoredCredentials:
     owner_uid: str
 
 
+class CredentialsSecretConflict(InvalidRequest):
+    """A Secret of the credentials Secret's name exists and spinop did not make it: never read, never replaced."""
+
+    reason = "CredentialsSecretConflict"
+
+
+def _refuse_foreign(secret: k8s.V1Secret, namespace: str, name: str) -> None:
+    # The name comes from spec.accountName, which a tenant picks: without this check an account name could point
+    # spinop at, and overwrite or hand out, any Secret in the credentials namespace (a cluster's admin kubeconfig).
+    if (secret.metadata.labels or {}).get(MANAGED_BY) != "spinop":
+        raise CredentialsSecretConflict(
+            f"Secret {namespace}/{name}, where this account's credentials would be stored, exists and was not made "
+            "by spinop; spinop leaves it alone. Choose another spec.accountName, or ask a platform admin to rename "
+            "that Secret"
+        )
+
+
 def read_credentials(mgmt: ApiClient, namespace: str, name: str) -> StoredCredentials | None:
+    """The stored credentials, None when there are none; CredentialsSecretConflict when the name is not spinop's."""
     secret = get_or_none(k8s.CoreV1Api(mgmt).read_namespaced_secret, name, namespace)
-    if secret is None or not (secret.data or {}).get(KEY):
+    if secret is None:
+        return None
+    _refuse_foreign(secret, namespace, name)
+    if not (secret.data or {}).get(KEY):
         return None
     notes = secret.metadata.annotations or {}
     return StoredCredentials(
@@ -131,6 +153,10 @@ def write_credentials(
     except ApiException as err:
         if err.status != 409:
             raise
+        existing = call(core.read_namespaced_secret, name, namespace)
+        _refuse_foreign(existing, namespace, name)
+        # Replace exactly the version checked above: a Secret swapped in meanwhile makes this fail (409), not vanish.
+        body.metadata.resource_version = existing.metadata.resource_version
         call(core.replace_namespaced_secret, name, namespace, body)
     return StoredCredentials(
         name=name,

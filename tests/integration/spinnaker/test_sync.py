@@ -112,7 +112,7 @@ def test_a_burst_is_one_change_and_only_spinops_accounts_change(
     assert not spinnaker.overlaps()
 
 
-def test_an_unmanaged_account_of_the_same_name_is_refused_unless_adopted(
+def test_an_unmanaged_account_of_the_same_name_is_refused_unless_adopted_as_the_admin_allows(
     operator: OperatorProcess,
     spinnaker: SpinnakerView,
     mgmt: Cluster,
@@ -132,7 +132,16 @@ def test_an_unmanaged_account_of_the_same_name_is_refused_unless_adopted(
     )
     assert spinnaker.untouched(LEGACY, legacy_account)
 
+    # adopt alone is not enough: the platform admin must list the account for this tenant on the cluster.
     objects.patch(mgmt, "SpinnakerAccount", "clash", tenant.namespace, {"spec": {"adopt": True}})
+    objects.wait_condition(
+        mgmt, "SpinnakerAccount", "clash", tenant.namespace, "Ready", "False", reason="AdoptNotAllowed", timeout=90
+    )
+    assert spinnaker.untouched(LEGACY, legacy_account)
+    adoptable = [{"accountName": LEGACY, "tenant": tenant.namespace}]
+    objects.patch(
+        mgmt, "SpinnakerCluster", tenant.cluster, None, {"spec": {"tenancy": {"adoptableAccounts": adoptable}}}
+    )
     if spinnaker.backend == "halyard-exec":
         # `hal … account edit` would silently drop the EXECUTE roles an admin set: spinop refuses instead.
         objects.wait_condition(

@@ -374,3 +374,26 @@ def test_check_account_reports_every_problem() -> None:
         "spec.cluster",
         "spec.accountName",
     ]
+
+
+def test_adopt_needs_the_admin_to_list_the_account_for_this_tenant() -> None:
+    listed = cluster_spec(adoptableAccounts=[{"accountName": "legacy-dev", "tenant": "team-a"}])
+
+    def errors(adopt: bool, name: str, tenant: str, spec: SpinnakerClusterSpec = listed) -> list[str]:
+        return [str(e) for e in tenancy.check_adopt(adopt, name, tenant=tenant, cluster_name="dev", cluster=spec)]
+
+    assert errors(True, "legacy-dev", "team-a") == []
+    assert errors(False, "anything", "team-b") == [], "no adopt, nothing to check"
+    (other_tenant,) = errors(True, "legacy-dev", "team-b")
+    assert other_tenant.startswith("spec.adopt: ") and "listed for tenant 'team-a', not 'team-b'" in other_tenant
+    (unlisted,) = errors(True, "prod-admin", "team-a")
+    assert "not in the cluster's tenancy.adoptableAccounts" in unlisted
+    (nothing_listed,) = errors(True, "legacy-dev", "team-a", cluster_spec())
+    assert "ask a platform admin" in nothing_listed
+
+
+def test_adoptable_accounts_are_listed_once() -> None:
+    with pytest.raises(ValueError, match="listed more than once: legacy"):
+        cluster_spec(
+            adoptableAccounts=[{"accountName": "legacy", "tenant": "a"}, {"accountName": "legacy", "tenant": "b"}]
+        )

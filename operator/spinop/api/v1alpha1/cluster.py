@@ -74,6 +74,30 @@ _TENANCY_CEL = CelRule(
 )
 
 
+def unique_adoptable(items: list[AdoptableAccount]) -> list[AdoptableAccount]:
+    names = [item.account_name for item in items]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"each accountName may be listed once; listed more than once: {', '.join(duplicates)}")
+    return items
+
+
+class AdoptableAccount(SpecModel):
+    """A Spinnaker account spinop did not create that one tenant may take over with spec.adopt."""
+
+    account_name: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=DNS_LABEL_PATTERN,
+        description="The existing Spinnaker account's name, exactly (what `hal config provider kubernetes account "
+        "list` shows).",
+    )
+    tenant: DnsLabel = Field(
+        description="The MGMT namespace whose SpinnakerAccount may adopt it (spec.accountName = accountName, "
+        "spec.adopt: true). Other tenants' attempts are refused with AdoptNotAllowed.",
+    )
+
+
 class Tenancy(SpecModel):
     """Which MGMT namespaces (tenants) may request accounts on this cluster, and what they may ask for."""
 
@@ -121,6 +145,14 @@ class Tenancy(SpecModel):
         description="RBAC rules a tenant may add on top of its profile with SpinnakerAccount spec.extraRules. A "
         "requested rule is accepted when every (apiGroup, resource, verb) it grants is granted by one of these. "
         "Omitted: no extra rules. Wildcards and the escalate, bind and impersonate verbs are refused.",
+    )
+    adoptable_accounts: Annotated[list[AdoptableAccount], AfterValidator(unique_adoptable)] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Spinnaker accounts that spinop did not create (added with hal, or before spinop) and which "
+        "tenant may take each over with SpinnakerAccount spec.adopt: true. Omitted: no tenant may adopt anything, "
+        "so no tenant can take over an account it does not own by naming it. `spinop import` writes this list.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["accountName"]},
     )
     guardrails: Guardrails = Field(
         default_factory=Guardrails,
