@@ -52,6 +52,7 @@ class HalyardTransport(Protocol):
     ) -> TaskResult: ...
     async def write_file(self, path: str, content: Redacted[bytes], mode: int) -> None: ...
     async def remove_file(self, path: str) -> None: ...
+    async def wait_idle(self, time_limit: float) -> None: ...
 
 
 class HalyardClient:
@@ -80,6 +81,11 @@ class HalyardClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def wait_idle(self, time_limit: float) -> None:
+        """Return once Halyard runs no task (any client's, e.g. a deploy spinop lost sight of); Halyard has no
+        locking, so a mutation started meanwhile would race it. HalyardUnavailable after `time_limit` seconds."""
+        await self.transport.wait_idle(time_limit)
 
     async def _resolve(self, deployment: str | None) -> str:
         if deployment:

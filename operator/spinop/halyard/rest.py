@@ -173,6 +173,35 @@ class RestTransport:
             task = polled
         return task
 
+    async def running_tasks(self) -> list[Mapping[str, Any]]:
+        """Tasks the daemon has not finished (`GET /v1/tasks/`, shallow task info), whoever started them."""
+        listing = await self._request("GET", "/v1/tasks/", "list running tasks")
+        tasks = listing.get("tasks") if isinstance(listing, Mapping) else None
+        running = []
+        for task in tasks or []:
+            if not isinstance(task, Mapping):
+                continue
+            if "state" not in task and isinstance(task.get("uuid"), str):
+                task = await self._request("GET", f"/v1/tasks/{_seg(task['uuid'])}/", "poll task") or {}
+            if task and task.get("state") not in TERMINAL:
+                running.append(task)
+        return running
+
+    async def wait_idle(self, time_limit: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + time_limit
+        while True:
+            running = await self.running_tasks()
+            if not running:
+                return
+            if loop.time() > deadline:
+                names = ", ".join(f"{t.get('name')} ({t.get('uuid')})" for t in running)
+                raise HalyardUnavailable(
+                    f"Halyard is still running {names} after {time_limit:.0f}s; spinop changes nothing until it ends",
+                    operation="wait for running tasks",
+                )
+            await asyncio.sleep(max(self.poll_interval, 0.5))
+
     async def _interrupt(self, uuid: str, operation: str) -> None:
         try:
             await self._request("PUT", f"/v1/tasks/{_seg(uuid)}/interrupt", operation, body="")

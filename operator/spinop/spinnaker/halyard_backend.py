@@ -160,6 +160,12 @@ class HalyardBackend:
     async def apply(self, upserts: list[Upsert], removals: list[Removal]) -> BatchResult:
         started = _now()
         outcomes: dict[str, Outcome] = {}
+        try:
+            # A deploy spinop lost sight of (Halyard unreachable mid-poll, or an operator restart) may still run;
+            # Halyard has no locking, so nothing is changed until it ends.
+            await self.client.wait_idle(self.settings.deploy_timeout_minutes * 60)
+        except HalyardError as err:
+            raise BackendUnavailable(_reason(err), f"waiting for Halyard's running task: {err}") from None
         if upserts:
             try:
                 await self._ensure_provider_enabled()
