@@ -1,0 +1,98 @@
+"""`python -m bench.report bench/results/<date>.json`: the result tables of bench/README.md, as Markdown."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+MGMT = "operator on MGMT"
+REMOTE = "operator on remote clusters"
+
+
+def _writes(requests: dict[str, dict[str, int]], group: str) -> int:
+    return sum(n for verb, n in requests.get(group, {}).items() if verb in ("create", "update", "patch", "delete"))
+
+
+def render(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    settings = results["settings"]
+    lines = [
+        f"Run of {results['date']} on {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']}; "
+        f"Halyard stand-in deploy {settings['deploy_seconds']} s, operator drift pass {settings['drift_interval']} s.",
+        "",
+        "### Scale: a burst of accounts over dev, staging and prod",
+        "",
+        "| accounts | until all Ready | clouddriver deploys | MGMT writes / account | remote writes / account "
+        "| operator CPU s | operator peak RSS MiB | deletion of all | deletion deploys |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in results["scale"]:
+        lines.append(
+            f"| {s['accounts']} | {s['seconds_to_ready']} s | {s['deploys']} "
+            f"| {s['writes_per_account'].get(MGMT, 0)} | {s['writes_per_account'].get(REMOTE, 0)} "
+            f"| {s['operator_cpu_seconds']} | {s['operator_peak_rss_mib']} | {s['deletion_seconds']} s "
+            f"| {s['deletion_deploys']} |"
+        )
+    lines += ["", "Requests by verb at the largest size (from the apiservers' audit logs):", ""]
+    largest = results["scale"][-1]
+    lines += ["| caller | " + " | ".join(["verb", "count"]) + " |", "|---|---|---:|"]
+    for group, verbs in sorted(largest["requests"].items()):
+        for verb, count in sorted(verbs.items(), key=lambda kv: -kv[1]):
+            lines.append(f"| {group} | {verb} | {count} |")
+    lines += ["", "Top MGMT writes at the largest size (verb resource):", ""]
+    for what, count in largest["top_requests"].get(MGMT, [])[:8]:
+        lines.append(f"- `{what}`: {count}")
+    seed = results.get("seed_baseline") or []
+    if seed:
+        lines += [
+            "",
+            "### The seed's procedure on the same clusters and stand-in (same run)",
+            "",
+            "| accounts | total | per account | of which remote objects | deploys | spinop at the same size | ratio |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        by_size = {s["accounts"]: s for s in results["scale"]}
+        for b in seed:
+            ours = by_size.get(b["accounts"])
+            ratio = f"{b['seconds'] / ours['seconds_to_ready']:.1f}x faster" if ours else "-"
+            lines.append(
+                f"| {b['accounts']} | {b['seconds']} s | {b['seconds_per_account']} s | {b['remote_seconds']} s "
+                f"| {b['deploys']} | {ours['seconds_to_ready'] if ours else '-'} s | {ratio} |"
+            )
+    steady = results.get("steady")
+    if steady:
+        lines += [
+            "",
+            f"### Steady state: {steady['accounts']} Ready accounts, nothing changing, "
+            f"{steady['window_seconds']:.0f} s window",
+            "",
+            "| caller | writes / hour | reads / hour | access reviews / hour |",
+            "|---|---:|---:|---:|",
+        ]
+        for group in sorted(set(steady["writes_per_hour"]) | set(steady["reads_per_hour"])):
+            lines.append(
+                f"| {group} | {steady['writes_per_hour'].get(group, 0)} | {steady['reads_per_hour'].get(group, 0)} "
+                f"| {steady['reviews_per_hour'].get(group, 0)} |"
+            )
+        extra = {k: v for k, v in steady.items() if k not in {"writes_per_hour", "reads_per_hour", "reviews_per_hour"}}
+        lines += ["", "Other steady-state figures: " + ", ".join(f"{k} = {v}" for k, v in extra.items())]
+    latency = results.get("latency")
+    if latency:
+        lines += [
+            "",
+            "### Latency: one account, apply to Ready, warm operator",
+            "",
+            ", ".join(f"{k} = {v}" for k, v in latency.items()),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else max((Path(__file__).parent / "results").glob("*.json"))
+    sys.stdout.write(render(json.loads(path.read_text())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The benchmark harness at a tiny size, so bench/ keeps working between benchmark runs (issue 8: the benchmarks
+do not run in CI except this smoke size). It checks that the harness measures, never how fast anything is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.harness import delete_accounts, run_scale, run_seed_baseline, start_env, stop_env
+
+
+def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(tmp_path: Path) -> None:
+    env = start_env(tmp_path / "bench", deploy_seconds=0.2, drift_interval=120)
+    try:
+        result = run_scale(env, 3, label="smoke")
+        assert result.accounts == 3 and result.seconds_to_ready > 0
+        assert result.deploys == 1, "one burst, one deploy"
+        # The audit log was read: the operator wrote on MGMT and on the remote clusters for these accounts.
+        assert result.writes_per_account.get("operator on MGMT", 0) > 0, result.writes_per_account
+        assert result.writes_per_account.get("operator on remote clusters", 0) > 0, result.writes_per_account
+        assert result.operator_peak_rss_mib > 0
+        delete_accounts(env, "smoke", result)
+        assert result.deletion_deploys == 1
+        seed = run_seed_baseline(env, 1)
+        assert seed["accounts"] == 1 and seed["seconds"] > 0, seed
+    finally:
+        stop_env(env)
