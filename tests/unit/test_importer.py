@@ -622,7 +622,6 @@ def test_account_list_as_json_and_yaml(tmp_path: Path) -> None:
 
 
 def test_tfvars_reads_like_the_same_list_in_json(tmp_path: Path) -> None:
-    pytest.importorskip("hcl2", reason="python-hcl2 reads .tfvars")
     (tmp_path / "dev.tfvars").write_text(TFVARS)
     (tmp_path / "dev.json").write_text(json.dumps(ACCOUNT_LIST))
     assert _without_sources(_import_file(tmp_path / "dev.tfvars")) == _without_sources(
