@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +30,20 @@ from .model import Problem, TaskResult, task_children, task_events
 log = logging.getLogger(__name__)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "INTERRUPTED", "TIMED_OUT")
+FIRST_POLL_DELAY = 0.025  # seconds before the first poll of a task; doubles up to poll_interval
 _NO_BODY = object()
+
+
+def poll_delays(first: float, cap: float) -> Iterator[float]:
+    """Pauses between task polls: doubling from `first` up to `cap`, then `cap` for ever.
+
+    Config tasks usually end within tens of milliseconds, so the first polls come quickly; a deploy that runs for
+    minutes is then polled at the CLI's own interval, no harder than `hal` polls it.
+    """
+    delay = min(first, cap)
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
 
 
 def _seg(value: str) -> str:
@@ -145,7 +158,7 @@ class RestTransport:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_limit
         failures = 0
-        first = True
+        delays = poll_delays(FIRST_POLL_DELAY, self.poll_interval)
         while task.get("state") not in TERMINAL:
             if loop.time() > deadline:
                 await self._interrupt(uuid, operation)
@@ -153,9 +166,7 @@ class RestTransport:
                     f"task {uuid} ({task.get('name')}) did not finish within {time_limit:.0f}s; interrupted it",
                     operation=operation,
                 )
-            if not first:
-                await asyncio.sleep(self.poll_interval)
-            first = False
+            await asyncio.sleep(next(delays))
             try:
                 polled = await self._request("GET", f"/v1/tasks/{_seg(uuid)}/", operation)
             except HalyardUnavailable:

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from .daemon import DaemonSettings, Faults, HalyardDaemon
+from .halconfig import load_yaml
 from .kube_exec import AllowAllAuthorizer, ExecAuthorizer, PodExec, StaticTokenAuthorizer
 from .podfs import PodFilesystem, PodPathError
 from .problems import Severity
@@ -196,9 +197,7 @@ class HalyardStandin:
 
     def kubernetes_accounts(self, deployment: str = "default") -> list[dict[str, Any]]:
         """The kubernetes accounts as stored in the halconfig file (raises if the file does not parse)."""
-        import yaml
-
-        hc = yaml.safe_load(self.halconfig_text())
+        hc = load_yaml(self.halconfig_text())
         for dep in hc["deploymentConfigurations"]:
             if dep["name"] == deployment:
                 return list(dep["providers"]["kubernetes"].get("accounts") or [])

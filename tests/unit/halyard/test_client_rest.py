@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 import pytest
 
 from spinop.halyard import (
@@ -14,6 +16,7 @@ from spinop.halyard import (
     KubernetesAccount,
     Severity,
 )
+from spinop.halyard.rest import poll_delays
 from tests.standins.halyard import HalyardStandin
 
 from .conftest import KUBE_DIR, kubeconfig, make_client, poll, stored_accounts
@@ -120,3 +123,9 @@ async def test_deploy_failure_reports_children(rest: HalyardClient, standin: Hal
         "Deploy spin-clouddriver": "SUCCEEDED",
         "Deploy spin-deck": "FAILED",
     }
+
+
+def test_task_polls_start_fast_and_back_off_to_the_cli_interval() -> None:
+    assert list(islice(poll_delays(0.025, 0.4), 7)) == [0.025, 0.05, 0.1, 0.2, 0.4, 0.4, 0.4]
+    # An interval configured below the first pause is never exceeded.
+    assert list(islice(poll_delays(0.025, 0.01), 3)) == [0.01, 0.01, 0.01]
