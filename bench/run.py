@@ -50,6 +50,13 @@ def main() -> None:
         "settings": vars(args),
         "scale": [],
     }
+    out = Path(args.output) if args.output else Path(__file__).parent / "results" / f"{datetime.date.today()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        # After every phase: a long run that fails late still leaves what it measured.
+        out.write_text(json.dumps(results, indent=2))
+
     with tempfile.TemporaryDirectory(prefix="spinop-bench-") as tmp:
         env = start_env(Path(tmp), deploy_seconds=args.deploy_seconds, drift_interval=args.drift_interval)
         try:
@@ -59,14 +66,17 @@ def main() -> None:
                 if n == max(sizes):
                     results["steady"] = asdict(run_steady(env, n, args.steady_window, args.drift_interval))
                     results["latency"] = run_latency(env, args.latency_samples)
+                    save()
                 delete_accounts(env, f"s{n}", result)
                 results["scale"].append(asdict(result))  # type: ignore[attr-defined]
-            results["seed_baseline"] = [run_seed_baseline(env, n) for n in seed_sizes]
+                save()
+            results["seed_baseline"] = []
+            for n in seed_sizes:
+                results["seed_baseline"].append(run_seed_baseline(env, n))  # type: ignore[attr-defined]
+                save()
         finally:
             stop_env(env)
-    out = Path(args.output) if args.output else Path(__file__).parent / "results" / f"{datetime.date.today()}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    save()
     say(f"results: {out}")
 
 
