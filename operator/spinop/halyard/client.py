@@ -2,7 +2,8 @@
 
 The client serializes every mutating call (Halyard has no locking: concurrent mutations race and the last
 writer wins), resolves the deployment once (or uses the one given), turns account models into Halyard's JSON,
-and logs what it did without secrets. WARNINGs come back on `TaskResult.warnings` and are logged.
+and logs what it did without secrets. WARNINGs come back on `TaskResult.warnings`; each is logged once, since
+Halyard validates the whole provider on every task and repeats the same warning for every account every time.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from typing import Any, Protocol
 from ..redact import Redacted
 from .exec_transport import ExecTransport
 from .kube_exec import KubeExecClient
-from .model import AccountInput, TaskResult, account_json
+from .model import AccountInput, Problem, TaskResult, account_json
 from .rest import RestTransport
 
 log = logging.getLogger(__name__)
+
+#: Warnings remembered as already logged; past this many the memory starts over (and they are logged again).
+WARNINGS_REMEMBERED = 20_000
 
 
 class HalyardTransport(Protocol):
@@ -62,6 +66,7 @@ class HalyardClient:
         self.transport = transport
         self._deployment = deployment
         self._mutations = asyncio.Lock()
+        self._warned: set[Problem] = set()
 
     @classmethod
     def rest(cls, url: str, *, deployment: str | None = None, **options: Any) -> HalyardClient:
@@ -96,8 +101,18 @@ class HalyardClient:
 
     def _log(self, result: TaskResult) -> TaskResult:
         log.info("halyard %s via %s: %s", result.operation, self.transport.name, result.state)
-        for warning in result.warnings:
-            log.warning("halyard %s: %s", result.operation, warning)
+        fresh = [w for w in result.warnings if w not in self._warned]
+        if len(self._warned) + len(fresh) > WARNINGS_REMEMBERED:
+            self._warned.clear()
+        self._warned.update(fresh)
+        # One line per distinct warning: with 1,000 accounts the same version warning comes once per account.
+        places: dict[tuple[str, str | None], list[str]] = {}
+        for warning in fresh:
+            places.setdefault((warning.message, warning.remediation), []).append(warning.location or "-")
+        for (message, remediation), locations in places.items():
+            where = locations[0] if len(locations) == 1 else f"{locations[0]} and {len(locations) - 1} more"
+            fix = f" (remediation: {remediation})" if remediation else ""
+            log.warning("halyard %s: WARNING at %s: %s%s", result.operation, where, message, fix)
         return result
 
     # -- reads ----------------------------------------------------------------------------------------------

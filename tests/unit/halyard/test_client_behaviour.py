@@ -7,6 +7,7 @@ halconfig file, its deploy records and its concurrency report.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,23 @@ async def test_warnings_are_surfaced(client: HalyardClient, standin: HalyardStan
     enabled = await client.set_provider_enabled(True)
     assert enabled.state == "SUCCEEDED"
     assert "kubernetes:\n      enabled: true" in standin.halconfig_text()
+
+
+async def test_each_warning_is_logged_once(
+    client: HalyardClient, standin: HalyardStandin, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A deletion validates the whole provider: the providerVersion warning of every remaining account comes back
+    # each time. Logged as it came, deleting 1,000 accounts one by one would log half a million lines.
+    caplog.set_level(logging.WARNING, logger="spinop.halyard")
+    for i in range(4):
+        await client.add_account(account(f"acct-{i}", kubeconfig_file=f"{KUBE_DIR}/acct-{i}.yaml"))
+    await client.delete_account("acct-3")
+    result = await client.delete_account("acct-2")
+    assert sum("providerVersion" in w.message for w in result.warnings) == 2  # still all returned to the caller
+    lines = [r.getMessage() for r in caplog.records if "providerVersion" in r.getMessage()]
+    assert [line.split(" WARNING at ")[1].split(":")[0] for line in lines] == [
+        f"default.provider.kubernetes.acct-{i}" for i in range(4)
+    ]
 
 
 async def test_missing_accounts_are_not_found(client: HalyardClient) -> None:
