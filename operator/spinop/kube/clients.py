@@ -25,6 +25,10 @@ T = TypeVar("T")
 #: (connect, read) seconds for every API request.
 REQUEST_TIMEOUT = (5.0, 30.0)
 
+#: Idle connections kept per cluster. At least the worker-thread limit (config.worker_threads allows 128): with
+#: urllib3's default of 10, a burst on 16 threads discarded connections and paid a new TLS handshake per request.
+CONNECTIONS_PER_CLUSTER = 128
+
 _mgmt_lock = threading.Lock()
 _mgmt_client: ApiClient | None = None
 
@@ -40,6 +44,7 @@ def mgmt_client() -> ApiClient:
             else:
                 kubernetes.config.load_kube_config(client_configuration=config)
             config.retries = 2
+            config.connection_pool_maxsize = CONNECTIONS_PER_CLUSTER
             _mgmt_client = ApiClient(config)
         return _mgmt_client
 
@@ -50,6 +55,7 @@ def client_from_kubeconfig(kubeconfig: dict[str, Any]) -> ApiClient:
     loader = kubernetes.config.kube_config.KubeConfigLoader(config_dict=kubeconfig)
     loader.load_and_set(config)
     config.retries = 1
+    config.connection_pool_maxsize = CONNECTIONS_PER_CLUSTER
     return ApiClient(config)
 
 
@@ -62,6 +68,7 @@ def client_with_token(server: str, ca_file: str | None, token: str, *, verify: b
     config.api_key = {"authorization": token}
     config.api_key_prefix = {"authorization": "Bearer"}
     config.retries = 1
+    config.connection_pool_maxsize = CONNECTIONS_PER_CLUSTER
     return ApiClient(config)
 
 
