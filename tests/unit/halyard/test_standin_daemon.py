@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.standins.halyard import HalyardStandin
+from tests.standins.halyard.halconfig import load_yaml, normalize_halconfig
 
 from .conftest import ACCOUNTS, KUBE_DIR, Daemon, kubeconfig, poll, problems, stored_accounts
 
@@ -346,3 +347,18 @@ async def test_deploy_failing_half_way(daemon: Daemon, standin: HalyardStandin) 
     assert list(states.values()).count("FAILED") == 1 and states["Deploy spin-gate"] == "FAILED"  # the middle one
     assert standin.deploys[0]["state"] == "FAILED"
     assert problems(task)[0]["message"].startswith("Unexpected exception: java.lang.IllegalStateException")
+
+
+async def test_remembered_halconfig_is_what_the_file_says(daemon: Daemon, standin: HalyardStandin) -> None:
+    store = standin.daemon.store
+    for name in ("a", "b"):
+        await daemon.run("POST", ACCOUNTS, {"name": name, "namespaces": ["apps"]}, validate=True)
+    # What the stand-in remembered from its own save equals a fresh parse of the file ...
+    assert store.load() == normalize_halconfig(load_yaml(store.read_text()))
+    # ... each load is a copy of its own ...
+    store.load()["deploymentConfigurations"].clear()
+    assert set(stored_accounts(standin)) == {"a", "b"}
+    # ... and a write by someone else (a test, a human with an editor) is seen at once.
+    standin.write_halconfig_text(store.read_text().replace("name: b", "name: c"))
+    task = await daemon.run("GET", ACCOUNTS)
+    assert sorted(a["name"] for a in task["response"]["responseBody"]) == ["a", "c"]
