@@ -377,7 +377,7 @@ def run_seed_baseline(env: Env, n: int) -> dict[str, float]:
     remote_seconds = 0.0
     for i in range(n):
         remote = env.clusters[REMOTES[i % 3]]
-        ns = f"seed-{REMOTES[i % 3]}-{i:04d}"
+        ns = f"seed{n}-{REMOTES[i % 3]}-{i:04d}"  # each size its own namespaces: a run measures several sizes
         t0 = time.monotonic()
         core, rbac = remote.core, remote.rbac
         core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
@@ -421,7 +421,7 @@ def run_seed_baseline(env: Env, n: int) -> dict[str, float]:
             "contexts": [{"name": ns, "context": {"cluster": ns, "user": ns}}],
         }
         _put_pod_file(env.standin, path, json.dumps(kubeconfig))
-        asyncio.run(register(f"seed-{i:04d}", ns, path))
+        asyncio.run(register(f"seed{n}-{i:04d}", ns, path))
     total = time.monotonic() - started
     return {
         "accounts": n,
