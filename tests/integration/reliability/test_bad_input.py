@@ -336,6 +336,9 @@ class Case:
     expect: Expectation
     strict: bool = False
     check: Check | None = None
+    #: False when the case claims something only one object can hold (a Spinnaker account name): repeated in a
+    #: later round of the long variant, it is rightly refused as AccountNameTaken, which is not what it tests.
+    repeatable: bool = True
 
 
 CORPUS: tuple[Case, ...] = (
@@ -428,6 +431,7 @@ CORPUS: tuple[Case, ...] = (
         "unmanaged-spinnaker-account",
         lambda w, n: w.account(n, accountName=w.legacy),
         Reported(("AccountExistsInSpinnaker",), "spec.adopt", provisioned=True),
+        repeatable=False,
     ),
     Case("closed-cluster", _cluster(lambda w: w.closed), Policy("TenantNotAllowed")),
     Case("no-such-cluster", _cluster(lambda w: "no-such-cluster"), Reported(("ClusterNotFound",), "no-such-cluster")),
@@ -514,7 +518,12 @@ def test_bad_input_corpus_is_refused_or_reported_and_valid_accounts_still_become
 ) -> None:
     rounds = scale.pick(1, 3)
     valid = [f"valid-{i}" for i in range(scale.pick(4, 8))]
-    cases = [(f"{case.id}-{r}" if rounds > 1 else case.id, case) for r in range(rounds) for case in CORPUS]
+    cases = [
+        (f"{case.id}-{r}" if rounds > 1 else case.id, case)
+        for r in range(rounds)
+        for case in CORPUS
+        if r == 0 or case.repeatable
+    ]
     holders = {
         world.holder["status"]["spinnakerAccountName"]: world.holder["metadata"]["uid"],
         world.holder2["status"]["spinnakerAccountName"]: world.holder2["metadata"]["uid"],
