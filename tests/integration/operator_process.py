@@ -41,6 +41,8 @@ class OperatorProcess:
         self.runs = 0
 
     def start(self) -> OperatorProcess:
+        if self.proc is not None and self.proc.poll() is None:
+            raise AssertionError("the operator is still running: stop() or kill() it before start()")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.settings))
         env = {

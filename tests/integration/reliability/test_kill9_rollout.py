@@ -70,6 +70,9 @@ class Chaos:
             except AssertionError:
                 observed = "nothing was running within 60s: killed anyway"
         elif trigger == "during-resume":
+            # Kill the running operator, start it again, and kill that one while it resumes. (Starting without the
+            # first kill left two operators running, and the first one running after the test.)
+            self.operator.kill()
             restart_after_kill(self.operator)
             time.sleep(self.rng.uniform(0.0, 2.0))  # a chosen kill moment, not a wait for a condition
             observed = "killed while resuming"
