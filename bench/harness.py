@@ -12,14 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
@@ -32,6 +29,7 @@ from tests.integration.rbac_manifests import (
     store_admin_kubeconfig,
     write_kubeconfig,
 )
+from tests.integration.spinnaker.standins import HalyardStandinProcess
 
 from bench.audit import Counts, count_since, mark
 from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes
@@ -48,26 +46,6 @@ logging.getLogger("spinop.halyard").setLevel(logging.ERROR)  # the seed procedur
 
 def say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class Standin:
-    proc: subprocess.Popen[str]
-    info: dict[str, Any]
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.info["control_url"] + path, data=data, method=method)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
-            text = resp.read().decode()
-        return json.loads(text) if text else None
-
-    def deploys(self) -> int:
-        return len(self.control("GET", "/_standin/deploys")["deploys"])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 def _proc_cpu_seconds(pid: int) -> float:
@@ -87,7 +65,7 @@ class Env:
     root: Path
     planes: ControlPlanes
     clusters: dict[str, Cluster]
-    standin: Standin
+    standin: HalyardStandinProcess
     operator: OperatorProcess
     admin_secrets: dict[str, str] = field(default_factory=dict)
 
@@ -128,27 +106,7 @@ def start_env(root: Path, *, deploy_seconds: float, drift_interval: float) -> En
     identity = install_operator_identity(mgmt, components=["halyard-exec"])
     kubeconfig = write_kubeconfig(identity.kubeconfig, root / "operator.kubeconfig")
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.standins.halyard",
-            "--port",
-            "0",
-            "--root",
-            str(root / "halyard"),
-            "--deploy-seconds",
-            str(deploy_seconds),
-            "--kubeconfig",
-            str(mgmt.kubeconfig),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=(root / "halyard.log").open("w"),
-        text=True,
-        cwd=project_root(),
-    )
-    assert proc.stdout is not None
-    standin = Standin(proc, json.loads(proc.stdout.readline()))
+    standin = HalyardStandinProcess.start(root / "halyard", mgmt.kubeconfig, deploy_seconds)
     operator = OperatorProcess(
         kubeconfig,
         root / "operator",
@@ -160,12 +118,12 @@ def start_env(root: Path, *, deploy_seconds: float, drift_interval: float) -> En
             "metrics": {"port": 0},
             "reconcile_concurrency": 8,
             "halyard": {
-                "url": standin.info["daemon_url"],
+                "url": standin.daemon_url,
                 "transport": "rest",
                 "kubeconfig_delivery": "exec",
-                "exec_server": standin.info["kube_url"],
-                "pod_namespace": standin.info["namespace"],
-                "pod_name": standin.info["pod"],
+                "exec_server": standin.kube_url,
+                "pod_namespace": standin.namespace,
+                "pod_name": standin.pod,
                 "quiet_seconds": 10,
                 "max_wait_seconds": 60,
             },
@@ -230,7 +188,7 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
         remote = REMOTES[i % 3]
         specs.append(objects.spinnaker_account(tenant, f"a{i:04d}", clusters[remote], f"{tenant}-{remote}-{i:04d}"))
 
-    deploys_before = env.standin.deploys()
+    deploys_before = len(env.standin.deploys())
     since = mark(env.audit_logs())
     cpu_before = _proc_cpu_seconds(env.operator.proc.pid)  # type: ignore[union-attr]
     started = time.monotonic()
@@ -256,7 +214,7 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
     result = ScaleResult(
         accounts=n,
         seconds_to_ready=round(seconds, 1),
-        deploys=env.standin.deploys() - deploys_before,
+        deploys=len(env.standin.deploys()) - deploys_before,
         requests={group: dict(c.by_verb) for group, c in counts.items()},
         writes_per_account={group: round(c.writes / n, 2) for group, c in counts.items()},
         reviews_per_account={group: round(c.reviews / n, 2) for group, c in counts.items()},
@@ -271,7 +229,7 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
 def delete_accounts(env: Env, label: str, result: ScaleResult) -> None:
     mgmt = env.mgmt
     tenants = [f"{label}-t{i}" for i in range(max(1, (result.accounts + 49) // 50))]
-    deploys_before = env.standin.deploys()
+    deploys_before = len(env.standin.deploys())
     started = time.monotonic()
     for tenant in tenants:
         mgmt.custom.delete_collection_namespaced_custom_object("spinop.io", "v1alpha1", tenant, "spinnakeraccounts")
@@ -285,7 +243,7 @@ def delete_accounts(env: Env, label: str, result: ScaleResult) -> None:
         what=f"{label}: every account deleted",
     )
     result.deletion_seconds = round(time.monotonic() - started, 1)
-    result.deletion_deploys = env.standin.deploys() - deploys_before
+    result.deletion_deploys = len(env.standin.deploys()) - deploys_before
     for remote in REMOTES:
         objects.delete(mgmt, "SpinnakerCluster", f"{remote}-{label}")
 
@@ -355,7 +313,7 @@ def run_seed_baseline(env: Env, n: int) -> dict[str, float]:
     from spinop.halyard import HalyardClient
 
     async def register(name: str, namespace: str, kubeconfig_path: str) -> None:
-        client = HalyardClient.rest(env.standin.info["daemon_url"])
+        client = HalyardClient.rest(env.standin.daemon_url)
         try:
             provider = await client.get_provider()
             if not provider.get("enabled"):
@@ -432,9 +390,5 @@ def run_seed_baseline(env: Env, n: int) -> dict[str, float]:
     }
 
 
-def _put_pod_file(standin: Standin, path: str, content: str) -> None:
-    request = urllib.request.Request(  # noqa: S310
-        standin.info["control_url"] + f"/_standin/pod-file?path={path}", data=content.encode(), method="PUT"
-    )
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310
-        pass
+def _put_pod_file(standin: HalyardStandinProcess, path: str, content: str) -> None:
+    standin.control("PUT", f"/_standin/pod-file?path={path}", content, raw=True)

@@ -3,50 +3,17 @@ operator's help (halconfig as stored, deploy records, the concurrency report).""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.integration.spinnaker.standins import REPO, HalyardStandinProcess
+from tests.integration.spinnaker.standins import HalyardStandinProcess
 
 
 def start_halyard(root: Path, mgmt_kubeconfig: Path, deploy_seconds: float) -> HalyardStandinProcess:
     """`python -m tests.standins.halyard` on loopback; its exec endpoint authorizes with MGMT's TokenReview/SAR."""
-    root.mkdir(parents=True, exist_ok=True)
-    log = root / "standin.log"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.standins.halyard",
-            "--port",
-            "0",
-            "--root",
-            str(root),
-            "--deploy-seconds",
-            str(deploy_seconds),
-            "--kubeconfig",
-            str(mgmt_kubeconfig),
-            "--cli-poll-interval",
-            "0.1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-        cwd=REPO,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise AssertionError(f"the Halyard stand-in did not start:\n{log.read_text()}")
-    ready = json.loads(line)
-    return HalyardStandinProcess(
-        proc, ready["daemon_url"], ready["kube_url"], ready["control_url"], ready["namespace"], ready["pod"]
-    )
+    return HalyardStandinProcess.start(root, mgmt_kubeconfig, deploy_seconds)
 
 
 def halyard_settings(halyard: HalyardStandinProcess, **overrides: Any) -> dict[str, Any]:

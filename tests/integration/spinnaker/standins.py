@@ -43,7 +43,8 @@ class HalyardStandinProcess:
     pod: str
 
     @classmethod
-    def start(cls, root: Path, mgmt_kubeconfig: Path) -> HalyardStandinProcess:
+    def start(cls, root: Path, mgmt_kubeconfig: Path, deploy_seconds: float = 0.5) -> HalyardStandinProcess:
+        root.mkdir(parents=True, exist_ok=True)
         proc, ready = _start(
             [
                 "tests.standins.halyard",
@@ -52,7 +53,7 @@ class HalyardStandinProcess:
                 "--root",
                 str(root),
                 "--deploy-seconds",
-                "0.5",
+                str(deploy_seconds),
                 "--kubeconfig",
                 str(mgmt_kubeconfig),
                 "--cli-poll-interval",
