@@ -45,6 +45,12 @@ class HalyardSettings(_Settings):
     quiet_seconds: float = Field(default=10.0, ge=0)
     max_wait_seconds: float = Field(default=60.0, ge=0)
     deploy_timeout_minutes: int = Field(default=10, ge=1)
+    validate_changes: bool = Field(
+        default=True,
+        alias="validate",
+        description="send Halyard's writes and deploy prep with validate=true; false for an air-gapped Halyard, "
+        "whose validation waits on the network for the version list and BOM (docs/halyard.md)",
+    )
 
 
 class GateSettings(_Settings):

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..redact import Redacted
+from .errors import HalyardProtocolError
 from .exec_transport import ExecTransport
 from .kube_exec import KubeExecClient
-from .model import AccountInput, Problem, TaskResult, account_json
+from .model import AccountInput, Problem, TaskResult, account_json, unknown_account_fields
 from .rest import RestTransport
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,23 @@ class HalyardClient:
 
     # -- mutations (serialized) -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _account_body(account: AccountInput, operation: str) -> dict[str, Any]:
+        """Halyard drops unknown fields without a problem (DefaultObjectMapper), so they are refused here instead."""
+        body = account_json(account)
+        unknown = unknown_account_fields(body)
+        if unknown:
+            raise HalyardProtocolError(
+                f"{', '.join(unknown)} {'is not a field' if len(unknown) == 1 else 'are not fields'} of Halyard's "
+                "KubernetesAccount; Halyard would drop it silently, so nothing was sent",
+                operation=operation,
+            )
+        return body
+
     async def add_account(
         self, account: AccountInput, *, deployment: str | None = None, validate: bool = True
     ) -> TaskResult:
-        body = account_json(account)
+        body = self._account_body(account, "add account")
         async with self._mutations:
             d = await self._resolve(deployment)
             return self._log(await self.transport.add_account(d, body, validate))
@@ -149,7 +163,7 @@ class HalyardClient:
     async def replace_account(
         self, name: str, account: AccountInput, *, deployment: str | None = None, validate: bool = True
     ) -> TaskResult:
-        body = account_json(account)
+        body = self._account_body(account, f"replace account {name}")
         async with self._mutations:
             d = await self._resolve(deployment)
             return self._log(await self.transport.replace_account(d, name, body, validate))

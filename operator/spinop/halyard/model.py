@@ -195,6 +195,32 @@ class KubernetesAccount(_HalyardModel):
 
 
 ACCOUNT_FIELDS = tuple(f.alias or name for name, f in KubernetesAccount.model_fields.items())
+# The daemon binds request bodies with FAIL_ON_UNKNOWN_PROPERTIES off: any other key is dropped without a word.
+# Older spellings Halyard still reads (setters kept for backwards compatibility) count as known.
+LEGACY_ACCOUNT_FIELDS = ("oauthScopes", "oauthServiceAccount")
+NESTED_ACCOUNT_FIELDS: dict[str, tuple[str, ...]] = {
+    "customResources": tuple(f.alias or n for n, f in CustomResource.model_fields.items()),
+    "cachingPolicies": tuple(f.alias or n for n, f in CachingPolicy.model_fields.items()),
+    "rawResourcesEndpointConfig": tuple(f.alias or n for n, f in RawResourcesEndpointConfig.model_fields.items()),
+    "dockerRegistries": tuple(f.alias or n for n, f in DockerRegistryReference.model_fields.items()),
+}
+
+
+def unknown_account_fields(raw: Mapping[str, Any]) -> list[str]:
+    """Keys of an account body that Halyard's `KubernetesAccount` (and its parents) does not have, nested ones as
+    `customResources[0].kind`: Halyard would drop them silently, so they must never be sent."""
+    known = set(ACCOUNT_FIELDS) | set(LEGACY_ACCOUNT_FIELDS)
+    unknown = [str(k) for k in raw if k not in known]
+    for key, fields in NESTED_ACCOUNT_FIELDS.items():
+        value = raw.get(key)
+        items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
+        for i, item in enumerate(items):
+            if isinstance(item, Mapping):
+                where = key if isinstance(value, Mapping) else f"{key}[{i}]"
+                unknown += [f"{where}.{k}" for k in item if k not in fields]
+    return unknown
+
+
 _LIST_DEFAULTS = (
     "requiredGroupMembership",
     "namespaces",
@@ -215,8 +241,8 @@ _SCALAR_DEFAULTS = {
 
 
 def account_to_halyard(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The canonical, complete Halyard JSON of an account (see the module docstring). Unknown keys are kept
-    as they are, so the daemon (or the exec transport) refuses them the way Halyard would."""
+    """The canonical, complete Halyard JSON of an account (see the module docstring). Unknown keys are kept as
+    they are here; the client refuses to send them (`unknown_account_fields`), since Halyard would drop them."""
     out: dict[str, Any] = {k: v for k, v in raw.items() if v is not None}
     for key in _LIST_DEFAULTS:
         out.setdefault(key, [])

@@ -35,6 +35,7 @@ from spinop.halyard import (
     HalyardNotFound,
     HalyardNotSupported,
     HalyardRejected,
+    HalyardTaskFailed,
     HalyardUnavailable,
     KubeExecClient,
     account_to_halyard,
@@ -153,7 +154,7 @@ class HalyardBackend:
             return
         provider = await self.client.get_provider()
         if not provider.get("enabled"):
-            await self.client.set_provider_enabled(True)
+            await self.client.set_provider_enabled(True, validate=self.settings.validate_changes)
             log.info("enabled Halyard's kubernetes provider")
         self._provider_enabled = True
 
@@ -171,19 +172,28 @@ class HalyardBackend:
                 await self._ensure_provider_enabled()
             except HalyardError as err:
                 raise BackendUnavailable(
-                    _reason(err), f"could not enable Halyard's kubernetes provider: {err}"
+                    _reason(err), f"could not enable Halyard's kubernetes provider: {err}{self._airgap_hint(err)}"
                 ) from None
         delivered = await self._deliver(upserts, removals, outcomes)
         changed: list[str] = []
+        validate = self.settings.validate_changes
         for upsert in upserts:
             name = upsert.desired.name
             if name in outcomes:
                 continue
             try:
+                body = self.account_body(upsert.desired, upsert.existing)
                 if upsert.existing is None:
-                    await self.client.add_account(self.account_body(upsert.desired, None))
+                    await self.client.add_account(body, validate=validate)
                 elif self.needs_write(upsert.desired, upsert.existing):
-                    await self.client.replace_account(name, self.account_body(upsert.desired, upsert.existing))
+                    await self.client.replace_account(name, body, validate=validate)
+                else:
+                    changed.append(name)
+                    continue
+                dropped = await self._confirm_written(upsert, body)
+                if dropped is not None:
+                    outcomes[name] = dropped
+                    continue
                 changed.append(name)
             except HalyardRejected as err:
                 outcomes[name] = Outcome(
@@ -199,11 +209,13 @@ class HalyardBackend:
                 )
             except HalyardError as err:
                 outcomes[name] = Outcome(
-                    False, _reason(err), f"Halyard could not apply the account: {_problem_text(err)}"
+                    False,
+                    _reason(err),
+                    f"Halyard could not apply the account: {_problem_text(err)}{self._airgap_hint(err)}",
                 )
         for removal in removals:
             try:
-                await self.client.delete_account(removal.name)
+                await self.client.delete_account(removal.name, validate=validate)
                 changed.append(removal.name)
             except HalyardNotFound:
                 changed.append(removal.name)
@@ -220,7 +232,7 @@ class HalyardBackend:
         try:
             deployment = await self.client.get_deployment()
             services = self.settings.service_names or clouddriver_services(deployment)
-            result = await self.client.deploy(services, self.settings.deploy_timeout_minutes)
+            result = await self.client.deploy(services, self.settings.deploy_timeout_minutes, validate=validate)
         except HalyardError as err:
             for name in changed:
                 outcomes[name] = Outcome(
@@ -244,6 +256,45 @@ class HalyardBackend:
         await self._forget_files([r.name for r in removals if outcomes[r.name].ok])
         log.info("Halyard deploy %s carried %d account change(s)", change.id, len(changed))
         return BatchResult(outcomes, change)
+
+    def _airgap_hint(self, err: HalyardError) -> str:
+        if not self.settings.validate_changes or not isinstance(err, HalyardTaskFailed) or err.state != "TIMED_OUT":
+            return ""
+        return (
+            ". A validated change that times out is what a Halyard without internet access does (its validation "
+            "waits for the Spinnaker version list and BOM); if Halyard is air-gapped, set halyard.validate: false"
+        )
+
+    async def _confirm_written(self, upsert: Upsert, body: dict[str, Any]) -> Outcome | None:
+        """Read the account back: Halyard drops fields it does not know without a problem (its request mapper
+        ignores unknown properties; an older Halyard lacks newer fields). A field spinop manages that did not stick
+        is refused here, and the account is put back as it was, so no deploy carries it half-applied."""
+        name = upsert.desired.name
+        try:
+            live = account_to_halyard(await self.client.get_account(name))
+        except HalyardError as err:
+            return Outcome(False, _reason(err), f"could not read the account back from Halyard: {_problem_text(err)}")
+        wanted = [*upsert.desired.managed_fields(), "kubeconfigFile"]
+        lost = sorted(k for k in wanted if k in body and live.get(k) != body[k])
+        if not lost:
+            return None
+        try:
+            if upsert.existing is None:
+                await self.client.delete_account(name, validate=False)
+            else:
+                await self.client.replace_account(name, account_to_halyard(upsert.existing), validate=False)
+            undone = "spinop put the account back as it was"
+        except HalyardError as err:
+            undone = f"spinop could not put the account back as it was ({_problem_text(err)})"
+        log.warning("Halyard did not keep field(s) %s of account %s", ", ".join(lost), name)
+        return Outcome(
+            False,
+            "HalyardDroppedField",
+            f"Halyard accepted the account but did not keep {', '.join(lost)} (this Halyard's KubernetesAccount "
+            f"lacks the field, or changes it); {undone} and deploys nothing for it. Upgrade Halyard to a release "
+            "that has the field",
+            needs_user=True,
+        )
 
     async def _deliver(self, upserts: list[Upsert], removals: list[Removal], outcomes: dict[str, Outcome]) -> bool:
         """Put every upserted account's kubeconfig where Halyard reads it; True when any content was written."""

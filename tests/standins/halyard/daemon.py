@@ -32,6 +32,8 @@ from .halconfig import (
     HalconfigError,
     HalconfigStore,
     default_halconfig,
+    drop_unknown_account_keys,
+    drop_unknown_provider_keys,
     effective_kubeconfig_file,
     find_deployment,
     find_provider,
@@ -121,6 +123,8 @@ class DaemonSettings:
     deploy_seconds: float = 0.05  # how long each "Deploy spin-<svc>" child runs
     default_services: tuple[str, ...] = DEFAULT_SERVICES
     task_retention_s: float = 120.0
+    # TaskRepository.DEFAULT_TIMEOUT (1 minute): the timeout of every config task (not prep/deploy).
+    config_task_timeout_s: float = 60.0
 
 
 @dataclass
@@ -131,6 +135,16 @@ class Faults:
     latency_s: float = 0.0
     deploy_fail_service: str | None = None  # one-shot: "" means the middle service of the next deploy
     deploy_fail_armed: bool = False
+    # Air-gapped daemon: the version/BOM lookups of validation (DeploymentConfigurationValidator → VersionsService →
+    # GoogleProfileReader) wait on a connection that never comes. Upstream's Google storage client waits 2 minutes
+    # per attempt (GoogleCredentials.retryRequestInitializer), longer than a config task's 1-minute timeout, so
+    # every validated change ends TIMED_OUT in the "Running validation" stage and nothing is saved.
+    airgapped: bool = False
+    network_timeout_s: float = 120.0
+    config_task_timeout_s: float | None = None  # overrides DaemonSettings.config_task_timeout_s (short tests)
+    # Fields this emulated Halyard build's KubernetesAccount lacks (an older release): dropped from request bodies
+    # like any unknown field, as the daemon's DefaultObjectMapper does.
+    absent_account_fields: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -315,6 +329,8 @@ class HalyardDaemon:
     def _submit(
         self, name: str, kind: Kind, body: Callable[[DaemonTask], Awaitable[TaskOutcome]], **kw: Any
     ) -> web.Response:
+        override = self.faults.config_task_timeout_s
+        kw.setdefault("timeout_s", override if override is not None else self.settings.config_task_timeout_s)
         task = self.registry.submit(name, body, kind=kind, **kw)
         return web.json_response(task.to_json())
 
@@ -368,6 +384,7 @@ class HalyardDaemon:
         problems: list[Problem] = []
         if vs.validate and validator is not None:
             task.new_stage("Running validation")
+            await self._fetch_versions(task)
             problems = validator(hc)
             throw_if_severity_exceeds(problems, vs.severity)
         try:
@@ -391,11 +408,21 @@ class HalyardDaemon:
         problems: list[Problem] = []
         if vs.validate:
             task.new_stage("Running validation")
+            await self._fetch_versions(task)
             problems = validator(hc)
         throw_if_severity_exceeds(problems, vs.severity)  # "revert": the in-memory copy is simply dropped
         task.raise_injected_failure()
         self.store.save(hc)
         return TaskOutcome(None, problems)
+
+    async def _fetch_versions(self, task: DaemonTask) -> None:
+        """Validation always visits the deployment node (NodeFilter), whose validator reads versions.yml and the BOM
+        from the network. Online (and when the lookup fails fast) that adds nothing here; air-gapped it blocks."""
+        if not self.faults.airgapped:
+            return
+        task.message("Validating default with DeploymentConfigurationValidator")
+        await asyncio.sleep(self.faults.network_timeout_s)
+        # ValidatorCollection swallows the HalException the failed lookup becomes: validation then goes on.
 
     # -- endpoints ----------------------------------------------------------------------------------------
 
@@ -514,7 +541,8 @@ class HalyardDaemon:
         d, p, vs = request.match_info["d"], request.match_info["p"], self._validation(request)
         self._known_provider(p)
         raw = await self._json_body(request)
-        new = self._strict(lambda: normalize_provider(p, raw, p))
+        lenient = drop_unknown_provider_keys(p, raw, tuple(self.faults.absent_account_fields))
+        new = self._strict(lambda: normalize_provider(p, lenient, p))
 
         def mutate(hc: dict[str, Any]) -> None:
             dep = find_deployment(hc, d)
@@ -582,7 +610,8 @@ class HalyardDaemon:
     def _parse_account(self, p: str, raw: Any) -> dict[str, Any]:
         self._known_provider(p)
         if p == "kubernetes":
-            return self._strict(lambda: normalize_account(raw, "account"))
+            lenient = drop_unknown_account_keys(raw, tuple(self.faults.absent_account_fields))
+            return self._strict(lambda: normalize_account(lenient, "account"))
         if not isinstance(raw, dict):
             raise BadRequest([Problem("An account must be a JSON object", Severity.FATAL)])
         return raw
@@ -755,15 +784,18 @@ class HalyardDaemon:
             problems: list[Problem] = []
             if vs.validate:
                 task.new_stage("Running validation")
+                await self._fetch_versions(task)
                 problems = validate_deployment(hc, d)
                 throw_if_severity_exceeds(problems, vs.severity)
-            dep = find_deployment(hc, d)
+            find_deployment(hc, d)
             task.new_stage("Prep deployment")
             self._resolve_services(names, excludes)
-            for account, path in self._kubeconfig_accounts(dep):
-                self._check_context(account, self._read_user_file(path), path)
+            # Deployer.prep does nothing for kubectl (Distributed) deploys: kubeconfig files are first read when
+            # deploy stages them (BackupService) and clouddriver's profile is built (KubernetesV2ClouddriverProfile-
+            # Factory), so a missing or context-less kubeconfig fails the deploy, never the prep.
             task.raise_injected_failure()
-            return TaskOutcome({"scriptPath": None, "scriptDescription": None, "autoRun": False}, problems)
+            # Deployer.prep's default RemoteAction: an empty script with autoRun true.
+            return TaskOutcome({"scriptPath": None, "scriptDescription": None, "autoRun": True}, problems)
 
         return self._submit("Prep deployment", Kind.PREP, body, timeout_s=300)
 
@@ -789,6 +821,7 @@ class HalyardDaemon:
             problems: list[Problem] = []
             if vs.validate:
                 task.new_stage("Running validation")
+                await self._fetch_versions(task)
                 problems = validate_deployment(hc, d)
                 throw_if_severity_exceeds(problems, vs.severity)
             dep = find_deployment(hc, d)

@@ -272,6 +272,44 @@ ACCOUNT_KEYS = tuple(k for k, _, _ in ACCOUNT_FIELDS)
 ACCOUNT_ALIASES = {"oauthScopes": "oAuthScopes", "oauthServiceAccount": "oAuthServiceAccount"}
 
 
+# Nested account objects and their keys, for dropping what a request body's lenient mapper would not bind.
+_NESTED_ACCOUNT_KEYS: dict[str, tuple[str, ...]] = {
+    "customResources": ("kubernetesKind", "spinnakerKind", "versioned"),
+    "cachingPolicies": ("kubernetesKind", "maxEntriesPerAgent"),
+    "rawResourcesEndpointConfig": ("kindExpressions", "omitKindExpressions"),
+    "dockerRegistries": ("accountName", "namespaces"),
+}
+
+
+def drop_unknown_account_keys(raw: Any, absent: tuple[str, ...] = ()) -> Any:
+    """What the daemon's `DefaultObjectMapper` (FAIL_ON_UNKNOWN_PROPERTIES false) binds from a request body: unknown
+    keys, nested ones included, vanish without a word. `absent` names fields this emulated Halyard build lacks."""
+    if not isinstance(raw, dict):
+        return raw
+    known = set(ACCOUNT_KEYS + tuple(ACCOUNT_ALIASES)) - set(absent)
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            continue
+        nested = _NESTED_ACCOUNT_KEYS.get(key)
+        if nested is not None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k in nested}
+        elif nested is not None and isinstance(value, list):
+            value = [{k: v for k, v in i.items() if k in nested} if isinstance(i, dict) else i for i in value]
+        out[key] = value
+    return out
+
+
+def drop_unknown_provider_keys(name: str, raw: Any, absent: tuple[str, ...] = ()) -> Any:
+    """The same lenient binding for a provider body (`ProviderController` converts it with the default mapper)."""
+    if name != "kubernetes" or not isinstance(raw, dict):
+        return raw
+    out = {k: v for k, v in raw.items() if k in ("enabled", "accounts", "primaryAccount")}
+    if isinstance(out.get("accounts"), list):
+        out["accounts"] = [drop_unknown_account_keys(a, absent) for a in out["accounts"]]
+    return out
+
+
 def normalize_account(raw: Any, where: str = "account") -> dict[str, Any]:
     """Deserialize a KubernetesAccount strictly (unknown keys and wrong types raise HalconfigError)."""
     obj = _object(raw, where)

@@ -239,6 +239,16 @@ class HalyardStandin:
         self.daemon.faults.deploy_fail_armed = True
         self.daemon.faults.deploy_fail_service = service
 
+    def go_airgapped(self, network_timeout_s: float = 120.0, config_task_timeout_s: float | None = None) -> None:
+        """Validation's version/BOM lookups hang like an offline daemon's (see `Faults.airgapped`)."""
+        self.daemon.faults.airgapped = True
+        self.daemon.faults.network_timeout_s = network_timeout_s
+        self.daemon.faults.config_task_timeout_s = config_task_timeout_s
+
+    def lack_account_fields(self, *fields: str) -> None:
+        """Behave like an older Halyard whose KubernetesAccount lacks `fields` (dropped from request bodies)."""
+        self.daemon.faults.absent_account_fields = list(fields)
+
     def http500(self, count: int, path: str | None = None) -> None:
         self.daemon.faults.http500_remaining = count
         self.daemon.faults.http500_path = path
@@ -306,7 +316,8 @@ class HalyardStandin:
     async def _c_set_faults(self, request: web.Request) -> web.Response:
         """Body keys (all optional): down ("refuse"|"drop"|null), http500 {count, path}, latency_s,
         fail_next {message, severity, location, remediation, match, reads}, timeout_next {match, reads},
-        deploy_fail {service}."""
+        deploy_fail {service}, airgapped {network_timeout_s, config_task_timeout_s},
+        absent_account_fields [names]."""
         body = await request.json()
         if "down" in body:
             if body["down"]:
@@ -331,6 +342,14 @@ class HalyardStandin:
         if "timeout_next" in body:
             spec = body["timeout_next"] or {}
             self.time_out_next_task(spec.get("match"), reads=bool(spec.get("reads", False)))
+        if body.get("airgapped") is not None:
+            spec = body["airgapped"]
+            timeout = spec.get("config_task_timeout_s")
+            self.go_airgapped(
+                float(spec.get("network_timeout_s", 120.0)), float(timeout) if timeout is not None else None
+            )
+        if "absent_account_fields" in body:
+            self.lack_account_fields(*(body["absent_account_fields"] or []))
         if "deploy_fail" in body:
             self.fail_next_deploy((body["deploy_fail"] or {}).get("service"))
         return web.json_response(self._faults_json())

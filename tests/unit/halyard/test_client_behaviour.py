@@ -18,6 +18,7 @@ from spinop.halyard import (
     DockerRegistryReference,
     HalyardClient,
     HalyardNotFound,
+    HalyardProtocolError,
     HalyardRejected,
     HalyardTaskFailed,
     HalyardUnavailable,
@@ -113,11 +114,16 @@ async def test_custom_resource_without_kind_leaves_nothing_behind(
     assert stored_accounts(standin) == {}
 
 
-async def test_unknown_field_is_refused(client: HalyardClient, standin: HalyardStandin) -> None:
-    raw = {**account().to_halyard(), "kubeconfigPath": "/x"}
-    with pytest.raises(HalyardRejected, match='Unrecognized field "kubeconfigPath"'):
+async def test_unknown_field_is_refused_before_sending(client: HalyardClient, standin: HalyardStandin) -> None:
+    # Halyard would drop these without a problem (DefaultObjectMapper): the client refuses to send them at all.
+    raw = {**account().to_halyard(), "kubeconfigPath": "/x", "customResources": [{"kubernetesKind": "F", "kind": "x"}]}
+    before = len(standin.daemon.requests)
+    with pytest.raises(HalyardProtocolError, match=r"kubeconfigPath, customResources\[0\]\.kind are not fields"):
         await client.add_account(raw)
+    with pytest.raises(HalyardProtocolError, match="kubeconfigPath is not a field"):
+        await client.replace_account("prod", {**account().to_halyard(), "kubeconfigPath": "/x"})
     assert stored_accounts(standin) == {}
+    assert all("/accounts/" not in r["path"] for r in standin.daemon.requests[before:])
 
 
 async def test_warnings_are_surfaced(client: HalyardClient, standin: HalyardStandin) -> None:

@@ -175,7 +175,9 @@ async def test_missing_kubeconfig_fails_deploy_apply(standin: HalyardStandin) ->
     code, _, err = await hal(standin, "deploy", "apply", "--service-names", "clouddriver", "-q")
     assert code == 1
     assert f"! ERROR Failed to backup user file: {KUBE_DIR}/prod.yaml" in err
-    assert err.splitlines()[-1] == "- Failed to prep Spinnaker deployment"
+    # Deployer.prep does nothing for kubectl deploys (spinnaker/halyard halyard-deploy/.../deployment/v1/
+    # Deployer.java): the kubeconfig is first read when deploy stages it, so it is the deploy that fails.
+    assert err.splitlines()[-1] == "- Failed to deploy Spinnaker."
 
 
 async def test_daemon_down_timeouts_and_ready(standin: HalyardStandin) -> None:

@@ -115,11 +115,20 @@ async def test_enabled_provider_without_accounts_warns(daemon: Daemon, standin: 
     assert "kubernetes:\n      enabled: true" in standin.halconfig_text()
 
 
-async def test_unknown_account_key_and_bad_bodies_are_http_errors(daemon: Daemon, standin: HalyardStandin) -> None:
-    status, body = await daemon.call("POST", ACCOUNTS, {"name": "a", "kubeconfig": "/x"}, validate=True)
-    assert status == 400 and body["responseBody"] is None
-    [problem] = body["problemSet"]["problems"]
-    assert problem["severity"] == "FATAL" and 'Unrecognized field "kubeconfig"' in problem["message"]
+async def test_unknown_account_keys_are_dropped_silently(daemon: Daemon, standin: HalyardStandin) -> None:
+    # AccountController converts the body with the daemon's DefaultObjectMapper, which sets
+    # FAIL_ON_UNKNOWN_PROPERTIES false (spinnaker/halyard halyard-config/.../config/v1/DefaultObjectMapper.java):
+    # a misspelled field is lost without a problem, and so is one nested in a known object.
+    body = {"name": "a", "kubeconfig": "/x", "customResources": [{"kubernetesKind": "Foo", "kindd": "x"}]}
+    task = await daemon.run("POST", ACCOUNTS, body, validate=True)
+    assert task["state"] == "SUCCEEDED"
+    stored = stored_accounts(standin)["a"]
+    assert "kubeconfig" not in stored and stored["customResources"] == [{"kubernetesKind": "Foo", "versioned": False}]
+    task = await daemon.run("PUT", ACCOUNTS + "account/a/", {"name": "a", "contxt": "typo"}, validate=True)
+    assert task["state"] == "SUCCEEDED" and "contxt" not in stored_accounts(standin)["a"]
+
+
+async def test_bad_bodies_are_http_errors(daemon: Daemon, standin: HalyardStandin) -> None:
     status, body = await daemon.call("POST", ACCOUNTS, {"name": "a", "permissions": {"read": ["x"]}})
     assert status == 400 and "Authorization" in body["problemSet"]["problems"][0]["message"]
     async with aiohttp.ClientSession() as s, s.post(standin.daemon_url + ACCOUNTS, data=b"{not json") as resp:
@@ -202,17 +211,44 @@ async def _add_file_account(daemon: Daemon, name: str, **extra: Any) -> None:
     assert (await daemon.run("POST", ACCOUNTS, body, validate=True))["state"] == "SUCCEEDED"
 
 
-async def test_missing_kubeconfig_is_fatal_at_prep_and_deploy_not_at_add(
+async def test_missing_kubeconfig_is_fatal_at_deploy_not_at_add_or_prep(
     daemon: Daemon, standin: HalyardStandin
 ) -> None:
+    # Deployer.prep's default does nothing for kubectl deploys and returns an empty script with autoRun true
+    # (spinnaker/halyard halyard-deploy/.../deployment/v1/Deployer.java, halyard-core/.../core/RemoteAction.java);
+    # the kubeconfig is first read by BackupService when deploy stages the files.
     await daemon.run("PUT", DEPLOY + "providers/kubernetes/enabled/", True)
     await _add_file_account(daemon, "prod")
     task = await daemon.run("POST", DEPLOY + "prep/", "", validate=True)
-    assert task["state"] == "FAILED"
-    assert problems(task)[0]["message"] == f"Failed to backup user file: {KUBE_DIR}/prod.yaml"
+    assert task["state"] == "SUCCEEDED"
+    assert task["response"]["responseBody"] == {"scriptPath": None, "scriptDescription": None, "autoRun": True}
     task = await daemon.run("POST", DEPLOY + "deploy/", "", validate=False, serviceNames="clouddriver")
     assert task["state"] == "FAILED" and problems(task)[0]["severity"] == "FATAL"
+    assert problems(task)[0]["message"] == f"Failed to backup user file: {KUBE_DIR}/prod.yaml"
     assert standin.deploys == []
+
+
+async def test_context_less_kubeconfig_passes_prep(daemon: Daemon, standin: HalyardStandin) -> None:
+    await daemon.run("PUT", DEPLOY + "providers/kubernetes/enabled/", True)
+    await _add_file_account(daemon, "prod")
+    standin.write_pod_file(f"{KUBE_DIR}/prod.yaml", kubeconfig(current=False))
+    assert (await daemon.run("POST", DEPLOY + "prep/", "", validate=True))["state"] == "SUCCEEDED"
+
+
+async def test_live_manifest_calls_warns_only_when_true(daemon: Daemon) -> None:
+    # FieldValidator skips a field set to false ("it's assumed it's not enabling a restricted feature") and
+    # KubernetesAccount gates liveManifestCalls at upperBound 1.23.0 (spinnaker/halyard halyard-config/.../config/
+    # validate/v1/FieldValidator.java, .../model/v1/providers/kubernetes/KubernetesAccount.java).
+    def live(task: dict[str, Any]) -> list[str]:
+        return [p["message"] for p in problems(task) if "liveManifestCalls" in p["message"]]
+
+    task = await daemon.run("POST", ACCOUNTS, {"name": "off", "liveManifestCalls": False}, validate=True)
+    assert task["state"] == "SUCCEEDED" and live(task) == []
+    task = await daemon.run("POST", ACCOUNTS, {"name": "on", "liveManifestCalls": True}, validate=True)
+    assert live(task) == [
+        "Field KubernetesAccount.liveManifestCalls not supported for Spinnaker version 1.36.1: "
+        "Live manifest mode no longer necessary as of 1.23.0."
+    ]
 
 
 async def test_kubeconfig_without_any_context_is_fatal(daemon: Daemon, standin: HalyardStandin) -> None:
@@ -362,3 +398,18 @@ async def test_remembered_halconfig_is_what_the_file_says(daemon: Daemon, standi
     standin.write_halconfig_text(store.read_text().replace("name: b", "name: c"))
     task = await daemon.run("GET", ACCOUNTS)
     assert sorted(a["name"] for a in task["response"]["responseBody"]) == ["a", "c"]
+
+
+async def test_airgapped_daemon_times_out_every_validated_change(daemon: Daemon, standin: HalyardStandin) -> None:
+    # Validation always visits the deployment node; DeploymentConfigurationValidator asks VersionsService for
+    # versions.yml and the BOM from the GCS bucket, whose client waits 2 minutes to connect
+    # (spinnaker/halyard halyard-config/.../validate/v1/DeploymentConfigurationValidator.java, .../services/v1/
+    # VersionsService.java, halyard-core/.../provider/v1/google/GoogleCredentials.java), beyond the 1-minute
+    # TaskRepository.DEFAULT_TIMEOUT: the task ends TIMED_OUT and nothing is saved.
+    standin.go_airgapped(network_timeout_s=30, config_task_timeout_s=0.3)
+    task = await daemon.run("POST", ACCOUNTS, {"name": "a"}, validate=True)
+    assert task["state"] == "TIMED_OUT" and task["timedOut"] is True
+    assert stored_accounts(standin) == {}
+    task = await daemon.run("POST", ACCOUNTS, {"name": "a"}, validate=False)
+    assert task["state"] == "SUCCEEDED" and set(stored_accounts(standin)) == {"a"}
+    assert (await daemon.run("POST", DEPLOY + "prep/", "", validate=False))["state"] == "SUCCEEDED"

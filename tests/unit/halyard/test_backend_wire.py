@@ -1,0 +1,116 @@
+"""`HalyardBackend` against the Halyard stand-in: the validate setting, an air-gapped daemon, and the read-back
+that turns a field Halyard did not keep into a condition (Halyard drops unknown fields without a problem)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from kubernetes.client import ApiClient
+
+from spinop.config import HalyardSettings
+from spinop.redact import Redacted
+from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
+from spinop.spinnaker.halyard_backend import HalyardBackend
+from spinop.spinnaker.sync import BackendUnavailable, Upsert
+from tests.standins.halyard import HalyardStandin
+
+from .conftest import kubeconfig, make_client, stored_accounts
+
+
+def desired(name: str = "team-a-dev") -> DesiredSpinnakerAccount:
+    return DesiredSpinnakerAccount(
+        owner=AccountOwner("team-a", name, "uid-1"),
+        name=name,
+        environment="dev",
+        namespace="team-a-dev-apps",
+        context="remote",
+        kubeconfig=Redacted(kubeconfig().decode()),
+        kubeconfig_fingerprint="sha256:1111",
+        kinds=("deployment",),
+    )
+
+
+async def backend_for(standin: HalyardStandin, **settings: Any) -> HalyardBackend:
+    values: dict[str, Any] = {"url": standin.daemon_url, "deploy_timeout_minutes": 1, **settings}
+    config = HalyardSettings.model_validate(values)
+    return HalyardBackend(config, make_client(standin, "rest"), make_client(standin, "exec"), ApiClient())
+
+
+@pytest.fixture
+async def backend(standin: HalyardStandin) -> AsyncIterator[HalyardBackend]:
+    b = await backend_for(standin)
+    try:
+        yield b
+    finally:
+        await b.close()
+
+
+def validate_params(standin: HalyardStandin) -> set[str]:
+    """The validate= values of every write and prep spinop sent (reads always send validate=false)."""
+    return {
+        part
+        for r in standin.daemon.requests
+        if r["method"] in ("POST", "PUT", "DELETE") and "/v1/tasks/" not in r["path"]
+        for part in r["path"].split("?", 1)[-1].split("&")
+        if part.startswith("validate=") and not r["path"].split("?")[0].endswith("/deploy/")
+    }
+
+
+async def test_validated_writes_by_default(backend: HalyardBackend, standin: HalyardStandin) -> None:
+    result = await backend.apply([Upsert(desired(), None)], [])
+    assert result.outcomes["team-a-dev"].ok
+    assert validate_params(standin) == {"validate=true"}
+
+
+async def test_airgapped_halyard_times_out_validated_writes(backend: HalyardBackend, standin: HalyardStandin) -> None:
+    standin.go_airgapped(network_timeout_s=30, config_task_timeout_s=0.5)
+    with pytest.raises(BackendUnavailable, match=r"TIMED_OUT.*set halyard\.validate: false"):
+        await backend.apply([Upsert(desired(), None)], [])  # enabling the provider is the first validated write
+    async with make_client(standin, "rest") as admin:
+        await admin.set_provider_enabled(True, validate=False)
+    result = await backend.apply([Upsert(desired(), None)], [])
+    outcome = result.outcomes["team-a-dev"]
+    assert not outcome.ok and outcome.reason == "HalyardTaskFailed"
+    assert "timed out" in outcome.message and "halyard.validate: false" in outcome.message
+    assert stored_accounts(standin) == {} and standin.deploys == []
+
+
+async def test_validate_false_works_with_an_airgapped_halyard(standin: HalyardStandin) -> None:
+    standin.go_airgapped(network_timeout_s=30, config_task_timeout_s=0.5)
+    backend = await backend_for(standin, validate=False)
+    try:
+        result = await backend.apply([Upsert(desired(), None)], [])
+    finally:
+        await backend.close()
+    assert result.outcomes["team-a-dev"].ok, result.outcomes
+    assert validate_params(standin) == {"validate=false"}  # the provider enable, the add and the prep
+    assert set(stored_accounts(standin)) == {"team-a-dev"} and len(standin.deploys) == 1
+
+
+async def test_a_field_halyard_did_not_keep_is_a_condition_and_is_undone(
+    backend: HalyardBackend, standin: HalyardStandin
+) -> None:
+    # An older Halyard whose KubernetesAccount lacks `namespaces` would store the account unrestricted.
+    standin.lack_account_fields("namespaces")
+    result = await backend.apply([Upsert(desired(), None)], [])
+    outcome = result.outcomes["team-a-dev"]
+    assert (outcome.ok, outcome.reason, outcome.needs_user) == (False, "HalyardDroppedField", True)
+    assert "did not keep namespaces" in outcome.message and "put the account back" in outcome.message
+    assert stored_accounts(standin) == {} and standin.deploys == []
+
+
+async def test_a_dropped_field_on_update_restores_the_live_account(
+    backend: HalyardBackend, standin: HalyardStandin
+) -> None:
+    assert (await backend.apply([Upsert(desired(), None)], [])).outcomes["team-a-dev"].ok
+    live = stored_accounts(standin)["team-a-dev"]
+    standin.lack_account_fields("kinds")
+    changed = DesiredSpinnakerAccount(**{**desired().__dict__, "kinds": ("deployment", "service"), "environment": "x"})
+    result = await backend.apply([Upsert(changed, live)], [])
+    assert result.outcomes["team-a-dev"].reason == "HalyardDroppedField"
+    restored = stored_accounts(standin)["team-a-dev"]
+    assert restored["environment"] == "dev"  # the half-applied change is undone (this Halyard cannot keep kinds)
+    assert {k: v for k, v in restored.items() if k != "kinds"} == {k: v for k, v in live.items() if k != "kinds"}
+    assert len(standin.deploys) == 1  # only the first, successful batch deployed
