@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from spinop.api.v1alpha1 import SpinnakerAccountSpec
+    from spinop.api.v1alpha1 import Permissions, SpinnakerAccountSpec
 
 API_VERSION = "spinop.io/v1alpha1"
 TENANT_LABEL = ("spinop.io/tenant", "true")
@@ -802,7 +802,7 @@ def _objects(
     from spinop.admission.rules import tenancy_violations
     from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, validate_resource
     from spinop.api.v1alpha1.cluster import AdoptableAccount
-    from spinop.tenancy import AccountClaim, is_system_namespace
+    from spinop.tenancy import AccountClaim, effective_permissions, is_system_namespace
 
     cluster_objects: list[dict[str, Any]] = []
     account_objects: list[dict[str, Any]] = []
@@ -861,7 +861,8 @@ def _objects(
             )
             claims.append(AccountClaim.from_resource(account))
             c.result.tenant = tenant
-            c.result.changes = adoption_changes(c.source.account, account.spec, cluster.environment)
+            permissions = effective_permissions(account.spec, tenant=tenant, cluster_name=name, cluster=model.spec)
+            c.result.changes = adoption_changes(c.source.account, account.spec, cluster.environment, permissions)
             account_objects.append(account_body)
             result.accounts.append(c.source.name)
             tenants.add(tenant)
@@ -987,8 +988,12 @@ def _halyard_field(path: str) -> str:
     return path
 
 
-def adoption_changes(existing: Mapping[str, Any], spec: SpinnakerAccountSpec, environment: str) -> list[FieldChange]:
+def adoption_changes(
+    existing: Mapping[str, Any], spec: SpinnakerAccountSpec, environment: str, permissions: Permissions
+) -> list[FieldChange]:
     """What adopting `existing` with this SpinnakerAccount spec changes in Spinnaker, the credentials aside.
+
+    `permissions`: the account's effective ones (`tenancy.effective_permissions`).
 
     Computed with the operator's own functions (`desired_spinnaker_account`, `merge_account`), so it is what the
     reconcile will write, not a second opinion of it.
@@ -998,7 +1003,9 @@ def adoption_changes(existing: Mapping[str, Any], spec: SpinnakerAccountSpec, en
     from spinop.redact import Redacted
     from spinop.spinnaker.desired import AccountOwner, merge_account
 
-    desired = desired_spinnaker_account(AccountOwner("", "", ""), spec, environment, Redacted(""), "")
+    desired = desired_spinnaker_account(
+        AccountOwner("", "", ""), spec, environment, Redacted(""), "", permissions=permissions
+    )
     before = _comparable(account_to_halyard(existing))
     after = _comparable(account_to_halyard(merge_account(dict(existing), desired)))
     return [
@@ -1012,6 +1019,8 @@ _CHANGE_WHY = {
     "kinds": "the account allowed every kind; spinop lists the kinds its deployer credentials can read, so "
     "clouddriver never probes kinds it cannot list",
     "environment": "a SpinnakerAccount's environment is its cluster's",
+    "permissions": "an account without READ or WRITE roles is open to every Spinnaker user (Fiat); spinop gives it "
+    "the cluster's tenancy.accountPermissions (default READ and WRITE: [tenant]) unless spec.permissions says more",
     "customResources": "spinop writes every entry in full (spinnakerKind unclassified and versioned false are "
     "clouddriver's defaults)",
 }

@@ -32,7 +32,7 @@ from spinop.remote.cluster import ClusterConnection, RemoteClusters
 from spinop.remote.plan import ObservedRemote, Owner, RemotePlan, plan_remote
 from spinop.spinnaker.desired import AccountOwner
 from spinop.spinnaker.sync import BackendUnavailable, SpinnakerBackend
-from spinop.tenancy import AccountClaim
+from spinop.tenancy import AccountClaim, effective_permissions
 
 KINDS = {"SpinnakerCluster", "SpinnakerAccount", "SpinnakerPipeline"}
 
@@ -309,7 +309,12 @@ def _plan_account(
             result.credentials = f"present ({stored.source}{expiry})"
 
     wanted = desired_spinnaker_account(
-        AccountOwner(tenant, name, owner.uid), spec, cluster.environment, Redacted(""), ""
+        AccountOwner(tenant, name, owner.uid),
+        spec,
+        cluster.environment,
+        Redacted(""),
+        "",
+        permissions=effective_permissions(spec, tenant=tenant, cluster_name=spec.cluster, cluster=cluster),
     )
     if backend is None:
         result.spinnaker = f"- {wanted.name}: not registered (backend none)"

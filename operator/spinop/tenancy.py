@@ -17,8 +17,11 @@ from functools import lru_cache
 
 from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import (
+    DEFAULT_ACCOUNT_PERMISSIONS,
     AccountGuardrails,
+    AccountPermissionTemplates,
     LabelSelector,
+    Permissions,
     PolicyRule,
     Profile,
     SelectorOperator,
@@ -39,9 +42,11 @@ __all__ = [
     "check_guardrails",
     "check_namespace_allowed",
     "check_namespace_sharing",
+    "check_permissions",
     "check_profile",
     "check_tenant_quota",
     "check_tenant_selected",
+    "effective_permissions",
     "expected_namespace",
     "is_system_namespace",
     "rule_is_within",
@@ -272,6 +277,38 @@ def check_extra_rules(
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Spinnaker (Fiat) permissions: never open to every Spinnaker user
+
+
+def effective_permissions(
+    spec: SpinnakerAccountSpec, *, tenant: str, cluster_name: str, cluster: SpinnakerClusterSpec
+) -> Permissions:
+    """spec.permissions, or the cluster's tenancy.accountPermissions (default READ/WRITE: [{tenant}]) filled in."""
+    if spec.permissions is not None:
+        return spec.permissions
+    templates = cluster.tenancy.account_permissions or AccountPermissionTemplates.model_validate(
+        DEFAULT_ACCOUNT_PERMISSIONS
+    )
+    return templates.fill(tenant=tenant, environment=cluster.environment, cluster=cluster_name)
+
+
+def check_permissions(
+    spec: SpinnakerAccountSpec, *, tenant: str, cluster_name: str, cluster: SpinnakerClusterSpec
+) -> list[FieldError]:
+    """The account's effective permissions grant at least one role: Fiat (Permissions.isRestricted) treats an
+    account without any as unrestricted and gives every Spinnaker user every authorization on it."""
+    if effective_permissions(spec, tenant=tenant, cluster_name=cluster_name, cluster=cluster).granted():
+        return []
+    return [
+        FieldError(
+            "spec.permissions",
+            "grants no Spinnaker role, which would let every Spinnaker user see and deploy with this account; list "
+            "your team's role under READ and WRITE, or omit spec.permissions for the cluster's default",
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Guardrails: an account may tighten the cluster's, never loosen them
 
 
@@ -446,6 +483,7 @@ def check_account(
         ),
         *check_profile(account.profile, cluster_name=cluster_name, cluster=cluster),
         *check_extra_rules(account.extra_rules, cluster_name=cluster_name, cluster=cluster),
+        *check_permissions(account, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
         *check_guardrails(account.guardrails, cluster_name=cluster_name, cluster=cluster),
         *check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims),
         *check_namespace_sharing(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from spinop.api.v1alpha1 import SpinnakerAccount, parse_resource, validate_resource
+from spinop.api.v1alpha1 import Permissions, SpinnakerAccount, parse_resource, validate_resource
 from spinop.cli import main
 from spinop.importer import (
     IMPORTED_FROM,
@@ -273,6 +273,10 @@ def test_adoption_changes_nothing_spinop_manages_except_an_all_kinds_account(rea
         if name == "search-dev":
             assert [c.field for c in changes] == ["kinds"]
             assert changes[0].before == [] and changes[0].after == list(DEPLOYER_KINDS)
+        elif name == "search-prod":  # open to every Spinnaker user in Halyard: the cluster's default closes it
+            assert [(c.field, c.before, c.after) for c in changes] == [
+                ("permissions", {}, {"READ": ["search"], "WRITE": ["search"]})
+            ]
         else:
             assert changes == [], (name, changes)
 
@@ -293,11 +297,18 @@ def test_adoption_changes_is_what_the_reconcile_writes() -> None:
         }
     )
     assert isinstance(model, SpinnakerAccount)
-    changes = {c.field: (c.before, c.after) for c in adoption_changes(raw, model.spec, "production")}
+    default = Permissions.model_validate(
+        {"READ": ["payments"], "WRITE": ["payments"]}
+    )  # the cluster's default for tenant payments
+    changes = {c.field: (c.before, c.after) for c in adoption_changes(raw, model.spec, "production", default)}
     assert changes["cacheThreads"] == (4, 8)
     assert changes["environment"] == ("prod", "production")
-    # READ and WRITE follow the spec (none: unrestricted); EXECUTE, which the spec does not set, stays as it was.
-    assert changes["permissions"][1] == {"EXECUTE": ["payments-release"]}
+    # READ and WRITE follow the effective permissions; EXECUTE, which they do not set, stays as it was.
+    assert changes["permissions"][1] == {
+        "EXECUTE": ["payments-release"],
+        "READ": ["payments"],
+        "WRITE": ["payments"],
+    }
     assert "kubeconfigFile" not in changes and "context" not in changes  # the credentials are expected to change
 
 
@@ -424,7 +435,10 @@ def test_accounts_without_an_environment_need_a_default() -> None:
     assert "--default-environment" in " ".join(refused.report.account("a-dev").problems)
     result = import_halconfig(accounts, ImportOptions(default_environment="dev"), files)
     change = result.report.account("a-dev").changes
-    assert [(c.field, c.before, c.after) for c in change] == [("environment", None, "dev")]
+    assert [(c.field, c.before, c.after) for c in change] == [
+        ("environment", None, "dev"),
+        ("permissions", {}, {"READ": ["a"], "WRITE": ["a"]}),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------- tenants

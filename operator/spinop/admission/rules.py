@@ -34,6 +34,7 @@ from spinop.tenancy import (
     check_guardrails,
     check_namespace_allowed,
     check_namespace_sharing,
+    check_permissions,
     check_profile,
     check_tenant_quota,
     check_tenant_selected,
@@ -141,6 +142,10 @@ def tenancy_violations(
         ),
         ("ProfileNotAllowed", check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
         ("ExtraRulesNotAllowed", check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
+        (
+            "PermissionsGrantNoRole",
+            check_permissions(spec, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
+        ),
         (
             "TenantQuotaExceeded",
             check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners),

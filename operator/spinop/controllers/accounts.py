@@ -22,6 +22,7 @@ from spinop.admission.rules import tenancy_refusal
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
+    Permissions,
     SpinnakerAccount,
     SpinnakerAccountSpec,
     SpinnakerClusterSpec,
@@ -52,7 +53,7 @@ from spinop.remote.profiles import Rule, kinds_for
 from spinop.remote.verify import TokenRejected, verify_access
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.sync import SyncState
-from spinop.tenancy import AccountClaim
+from spinop.tenancy import AccountClaim, effective_permissions
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,12 @@ def provision(
     )
 
     out.desired = desired_spinnaker_account(
-        AccountOwner(tenant, name, uid), spec, cluster.environment, stored.kubeconfig, stored.fingerprint
+        AccountOwner(tenant, name, uid),
+        spec,
+        cluster.environment,
+        stored.kubeconfig,
+        stored.fingerprint,
+        permissions=effective_permissions(spec, tenant=tenant, cluster_name=spec.cluster, cluster=cluster),
     )
     return out
 
@@ -329,8 +335,13 @@ def desired_spinnaker_account(
     environment: str,
     kubeconfig: Redacted[str],
     fingerprint: str,
+    *,
+    permissions: Permissions,
 ) -> DesiredSpinnakerAccount:
-    """The Spinnaker account a SpinnakerAccount asks for (shared by the reconcile and `spinop plan`)."""
+    """The Spinnaker account a SpinnakerAccount asks for (shared by the reconcile and `spinop plan`).
+
+    `permissions`: the effective ones (`tenancy.effective_permissions`: spec.permissions or the cluster's default).
+    """
     account_name = spec.effective_account_name
     return DesiredSpinnakerAccount(
         owner=owner,
@@ -343,7 +354,7 @@ def desired_spinnaker_account(
         # The profile's kinds unless the tenant chose: clouddriver then never probes kinds it cannot read.
         kinds=tuple(spec.kinds) if spec.kinds else (() if spec.omit_kinds else tuple(kinds_for(spec.profile))),
         omit_kinds=tuple(spec.omit_kinds or ()),
-        permissions=_permissions(spec),
+        permissions=_permissions(permissions),
         only_spinnaker_managed=spec.only_spinnaker_managed,
         cache_threads=spec.cache_threads,
         custom_resources=tuple(
@@ -460,14 +471,13 @@ def _store_new_credentials(
     return new
 
 
-def _permissions(spec: SpinnakerAccountSpec) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    if spec.permissions is None:
-        return ()
+def _permissions(permissions: Permissions) -> tuple[tuple[str, tuple[str, ...]], ...]:
     pairs = []
     for key, roles in (
-        ("READ", spec.permissions.read),
-        ("WRITE", spec.permissions.write),
-        ("EXECUTE", spec.permissions.execute),
+        ("READ", permissions.read),
+        ("WRITE", permissions.write),
+        ("EXECUTE", permissions.execute),
+        ("CREATE", permissions.create),
     ):
         if roles is not None:
             pairs.append((key, tuple(sorted(roles))))  # order carries no meaning: never a reason to write

@@ -34,6 +34,7 @@ from spinop.api.v1alpha1 import (
     SpinnakerPipelineSpec,
     validate_resource,
 )
+from spinop.api.v1alpha1.pipeline_tenancy import PipelineTenancy
 from spinop.config import PipelineGrant, PipelineSettings
 from spinop.controllers.accounts import Claim
 from spinop.controllers.context import OperatorContext
@@ -168,22 +169,39 @@ def owns_application(
     )
 
 
+def cluster_pipeline_grants(spec: Mapping[str, Any] | None) -> PipelineTenancy:
+    """A SpinnakerCluster's `tenancy.pipelines`; nothing granted when it is missing or does not validate."""
+    raw = ((spec or {}).get("tenancy") or {}).get("pipelines") if isinstance(spec, Mapping) else None
+    try:
+        return PipelineTenancy.model_validate(raw or {})
+    except ValueError:
+        return PipelineTenancy()
+
+
 def tenant_scope(
     namespace: str,
     accounts: Iterable[Claim],
     claims: Iterable[PipelineClaim],
     settings: PipelineSettings,
+    clusters: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> TenantScope:
     """What SpinnakerPipelines in `namespace` may reach.
 
     `accounts`: SpinnakerAccount claims (only this namespace's Ready ones count); `claims`: SpinnakerPipeline
-    claims of this namespace and of every other namespace claiming one of its applications.
+    claims of this namespace and of every other namespace claiming one of its applications; `clusters`: the
+    SpinnakerCluster specs by name, whose `tenancy.pipelines` grants count for the clusters of those Ready accounts.
     """
     claims = list(claims)
     reachable: dict[str, set[str]] = {}
+    granted: dict[str, set[str]] = {"expression": set(), "url": set(), "kind": set(), "stage": set()}
     for account in accounts:
         if account.tenant == namespace and account.ready and not account.deleting:
             reachable.setdefault(account.account_name, set()).add(account.namespace)
+            cluster = cluster_pipeline_grants((clusters or {}).get(account.cluster))
+            granted["expression"].update(cluster.expression_fields or ())
+            granted["url"].update(cluster.allowed_url_hosts or ())
+            granted["kind"].update(cluster.allowed_manifest_kinds or ())
+            granted["stage"].update(cluster.stage_types or ())
     grant = grant_for(settings, namespace)
     wanted = {c.application for c in claims if c.namespace == namespace}
     applications = {app for app in wanted if owns_application(namespace, app, claims, settings)[0]}
@@ -199,6 +217,10 @@ def tenant_scope(
         service_accounts=frozenset(grant.service_accounts),
         roles=frozenset(grant.roles),
         pubsub_subscriptions=frozenset(grant.pubsub_subscriptions),
+        expression_fields=frozenset(granted["expression"]),
+        url_hosts=frozenset(granted["url"]),
+        manifest_kinds=frozenset(granted["kind"]),
+        stage_types=frozenset(granted["stage"]),
     )
 
 
@@ -397,6 +419,7 @@ async def reconcile(
     *,
     account_claims: Iterable[Claim],
     pipeline_claims: Iterable[PipelineClaim],
+    clusters: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> float:
     """Bring one SpinnakerPipeline to its declared state; returns seconds until the next drift check.
 
@@ -417,7 +440,7 @@ async def reconcile(
     me = claim_from_body(body)
     if me is not None and all(c.uid != me.uid for c in claims):
         claims.append(me)  # the index may not have seen this object yet
-    scope = tenant_scope(namespace, account_claims, claims, ctx.config.pipelines)
+    scope = tenant_scope(namespace, account_claims, claims, ctx.config.pipelines, clusters)
     observed = Observed.of(body)
     async with ctx.locks.hold(ref.uid or ref.name), ctx.slots:
         out = Outcome()
@@ -795,8 +818,10 @@ def scope_inputs(
     account_claims: Iterable[Claim],
     pipeline_claims: Iterable[PipelineClaim],
     settings: PipelineSettings,
+    clusters: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[TenantScope, str | None]:
     """What a reconcile of one pipeline depends on besides its own spec: when it changes, reconcile again."""
     claims = list(pipeline_claims)
     holder = application_holder(claims, application)
-    return tenant_scope(namespace, account_claims, claims, settings), holder.namespace if holder else None
+    scope = tenant_scope(namespace, account_claims, claims, settings, clusters)
+    return scope, holder.namespace if holder else None

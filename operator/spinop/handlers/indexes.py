@@ -60,6 +60,16 @@ def pipeline_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, str], pipeline
     return {("namespace", claim.namespace): claim, ("application", claim.application.lower()): claim}
 
 
+def cluster_specs(indexes: Mapping[str, Any], accounts: list[accounts.Claim]) -> dict[str, Mapping[str, Any]]:
+    """The specs of the SpinnakerClusters these accounts target (their `tenancy.pipelines` grants)."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for name in {a.cluster for a in accounts}:
+        found = one(indexes["spinnaker_clusters"], name)
+        if found is not None:
+            out[name] = found.get("spec") or {}
+    return out
+
+
 def pipeline_inputs(
     indexes: Mapping[str, Any], namespace: str, application: str
 ) -> tuple[list[accounts.Claim], list[pipelines.PipelineClaim]]:

@@ -12,7 +12,7 @@ import kopf
 
 from spinop.controllers import pipelines
 from spinop.controllers.context import OperatorContext
-from spinop.handlers.indexes import PIPELINES, pipeline_inputs
+from spinop.handlers.indexes import PIPELINES, cluster_specs, pipeline_inputs
 
 log = logging.getLogger("spinop")
 
@@ -24,7 +24,8 @@ def _inputs(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, Any]) -
     namespace = body.metadata.namespace or ""
     application = str((body.get("spec") or {}).get("application") or "")
     accounts, claims = pipeline_inputs(indexes, namespace, application)
-    scope = pipelines.scope_inputs(namespace, application, accounts, claims, ctx.config.pipelines)
+    clusters = cluster_specs(indexes, accounts)
+    scope = pipelines.scope_inputs(namespace, application, accounts, claims, ctx.config.pipelines, clusters)
     return accounts, claims, scope
 
 
@@ -47,7 +48,9 @@ def _current_scope(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, 
 async def _reconcile(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, Any]) -> float:
     accounts, claims, scope = _inputs(ctx, body, indexes)
     ctx.extras.setdefault("pipeline_scopes", {})[body.metadata.uid] = scope
-    return await pipelines.reconcile(ctx, body, account_claims=accounts, pipeline_claims=claims)
+    return await pipelines.reconcile(
+        ctx, body, account_claims=accounts, pipeline_claims=claims, clusters=cluster_specs(indexes, accounts)
+    )
 
 
 @kopf.on.resume(*PIPELINES, id="reconcile")

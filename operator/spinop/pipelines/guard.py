@@ -13,18 +13,31 @@ refuses, with the exact JSON path, everything that could reach outside the tenan
   `findArtifactFromExecution`, `app`), and a `moniker.app` other than the pipeline's application;
 - expressions (`${...}` or a leading `#`) in any of those fields: they resolve at run time, after this check;
 - templated pipelines (their stages come from a template at run time); a malformed stage graph (duplicate
-  refIds, requisites that do not exist, cycles); artifact ids nobody declares; the deprecated `redblack`.
+  refIds, requisites that do not exist, cycles); artifact ids nobody declares; the deprecated `redblack`;
+- `${` in any map key (Orca evaluates keys too), and expressions in any value outside free text and the fields the
+  SpinnakerCluster grants, or that are more than a plain reference (`spinop.pipelines.expressions`);
+- anything that makes Spinnaker call a URL (webhook stages, notification webhooks, http/git artifacts) unless the
+  SpinnakerCluster grants its scheme and host; stage types spinop does not know (preconfigured webhooks, plugins)
+  unless granted;
+- manifests of kinds outside an allowlist of namespaced kinds, a `moniker.spinnaker.io/application` annotation
+  naming another application, and manifests (or patches) from artifacts the guard cannot read.
 
 A tenant is assumed hostile: any input shape yields violations, never an exception.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
+from .expressions import expression_allowed_at, has_expression, is_plain_reference
 from .ids import managed_service_account
 from .paths import PathPart, Violation, format_path
 
@@ -70,8 +83,62 @@ MANIFEST_STAGES = frozenset(
         "enableManifest",
         "rollingRestartManifest",
         "runJobManifest",
+        "pauseRolloutManifest",
+        "resumeRolloutManifest",
     }
 )
+# Namespaced kinds a tenant may deploy without a grant, with the API groups they may come from (lowercase kind).
+NAMESPACED_KINDS: Mapping[str, frozenset[str]] = {
+    "deployment": frozenset({"apps"}),
+    "replicaset": frozenset({"apps"}),
+    "statefulset": frozenset({"apps"}),
+    "daemonset": frozenset({"apps"}),
+    "job": frozenset({"batch"}),
+    "cronjob": frozenset({"batch"}),
+    "pod": frozenset({""}),
+    "service": frozenset({""}),
+    "configmap": frozenset({""}),
+    "secret": frozenset({""}),
+    "persistentvolumeclaim": frozenset({""}),
+    "serviceaccount": frozenset({""}),
+    "ingress": frozenset({"networking.k8s.io", "extensions"}),
+    "horizontalpodautoscaler": frozenset({"autoscaling"}),
+    "poddisruptionbudget": frozenset({"policy"}),
+}
+# Stage types whose fields the guard knows (orca's stage type names); anything else needs a grant.
+KNOWN_STAGE_TYPES = MANIFEST_STAGES | frozenset(
+    {
+        "bakeManifest",
+        "manualJudgment",
+        "wait",
+        "waitUntil",
+        "checkPreconditions",
+        "evaluateVariables",
+        "kayentaCanary",
+        "pipeline",
+        "findArtifactFromExecution",
+        "findImageFromTags",
+        "jenkins",
+        "travis",
+        "concourse",
+        "webhook",
+        "deploy",
+        "disableCluster",
+        "enableCluster",
+        "destroyServerGroup",
+        "resizeServerGroup",
+        "scaleDownCluster",
+        "shrinkCluster",
+        "rollbackCluster",
+    }
+)
+# Artifact types whose `reference` clouddriver fetches over the network.
+URL_ARTIFACT_TYPES = frozenset(
+    {"http/file", "github/file", "gitlab/file", "bitbucket/file", "gitrepo", "git/repo", "helm/image"}
+)
+# Echo notification types whose `address` is a URL Echo posts to.
+URL_NOTIFICATION_TYPES = frozenset({"googlechat", "microsoftteams", "cdevents", "webhook"})
+MONIKER_APPLICATION = "moniker.spinnaker.io/application"
 # Subtrees of a stage that hold Kubernetes objects, checked as manifests rather than as stage context.
 MANIFEST_KEYS = frozenset({"manifests", "manifest", "patchBody"})
 KAYENTA_ACCOUNT_KEYS = frozenset({"metricsAccountName", "storageAccountName", "configurationAccountName"})
@@ -96,7 +163,10 @@ class TenantScope:
     `accounts`: the Spinnaker (clouddriver) accounts of this namespace's Ready SpinnakerAccounts, each mapped to
     the remote namespaces it may deploy to. `applications`: the applications this namespace owns (compared
     ignoring case, as Spinnaker does). The other allowlists are empty unless an admin grants them.
-    `pubsub_subscriptions` holds `<pubsubSystem>/<subscriptionName>` strings.
+    `pubsub_subscriptions` holds `<pubsubSystem>/<subscriptionName>` strings. From the SpinnakerClusters of the
+    namespace's accounts (`tenancy.pipelines`): `expression_fields` (field patterns where a plain-reference
+    expression is allowed), `url_hosts` (`https://host[:port]` Spinnaker may call), `manifest_kinds` (`Kind` or
+    `Kind.group`, beyond NAMESPACED_KINDS), `stage_types` (beyond KNOWN_STAGE_TYPES).
     """
 
     namespace: str
@@ -109,6 +179,10 @@ class TenantScope:
     service_accounts: AbstractSet[str] = frozenset()
     roles: AbstractSet[str] = frozenset()
     pubsub_subscriptions: AbstractSet[str] = frozenset()
+    expression_fields: AbstractSet[str] = frozenset()
+    url_hosts: AbstractSet[str] = frozenset()
+    manifest_kinds: AbstractSet[str] = frozenset()
+    stage_types: AbstractSet[str] = frozenset()
     _apps_lower: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +197,10 @@ class TenantScope:
             "service_accounts",
             "roles",
             "pubsub_subscriptions",
+            "expression_fields",
+            "url_hosts",
+            "manifest_kinds",
+            "stage_types",
         ):
             put(self, name, _frozen(getattr(self, name)))
         put(self, "_apps_lower", frozenset(a.lower() for a in self.applications))
@@ -154,6 +232,35 @@ def _walk(
     elif isinstance(node, list):
         for i, value in enumerate(node):
             yield from _walk(value, (*path, i), skip=skip)
+
+
+def _every(node: Any, path: tuple[PathPart, ...]) -> Iterator[tuple[tuple[PathPart, ...], str | None, Any]]:
+    """Every node below `node` with its path, and the map key it sits under (None for list items)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            key = str(key)
+            yield (*path, key), key, value
+            yield from _every(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield (*path, i), None, value
+            yield from _every(value, (*path, i))
+
+
+# A URL the guard can read the same way Java's URI does: no user info, no backslashes, no spaces, a plain host.
+_URL = re.compile(r"^(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?(?:[/?#][^\s\\@]*)?$", re.I)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def url_origin(url: str) -> str | None:
+    """`https://Hooks.example.com:443/x` -> `https://hooks.example.com`; None if not a plain http(s) URL."""
+    match = _URL.match(url.strip())
+    if match is None:
+        return None
+    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _ref(value: Any) -> str | None:
@@ -235,6 +342,46 @@ class _Guard:
         if text not in allowed:
             self.refuse(path, f"namespace {text!r} is outside this account's namespaces: {_listing(allowed)}")
 
+    def url(self, path: tuple[PathPart, ...], value: Any, what: str) -> None:
+        """A URL Spinnaker will call: literal, plain http(s), and on a scheme + host the SpinnakerCluster grants."""
+        text = self.literal(path, value, what)
+        if text is None:
+            return
+        origin = url_origin(text)
+        granted = {o for o in (url_origin(h) for h in self.scope.url_hosts) if o}
+        if origin is None:
+            self.refuse(path, f"{what} {text!r} is not a plain http(s) URL (no user info, no backslashes)")
+        elif origin not in granted:
+            self.refuse(
+                path,
+                f"{what} {text!r} would make Spinnaker call {origin}, which the SpinnakerCluster does not grant "
+                f"(tenancy.pipelines.allowedUrlHosts: {_listing(granted)})",
+            )
+
+    def kind_allowed(self, kind: str, api_version: str | None) -> bool:
+        """Is `kind` (from `api_version`, when known) a namespaced kind on the allowlist or granted?"""
+        name = kind.strip().lower()
+        group = None if api_version is None else api_version.rpartition("/")[0].lower()
+        if name in NAMESPACED_KINDS and (group is None or group in NAMESPACED_KINDS[name]):
+            return True
+        for entry in self.scope.manifest_kinds:
+            granted_kind, _, granted_group = entry.partition(".")
+            if granted_kind.lower() == name and (group is None or group == granted_group.lower()):
+                return True
+        return False
+
+    def manifest_kind(self, path: tuple[PathPart, ...], kind: str, api_version: str | None = None) -> None:
+        if kind.lower() in CLUSTER_SCOPED_KINDS:
+            self.refuse(path, f"{kind} is cluster-scoped: tenants deploy only namespaced objects")
+        elif not self.kind_allowed(kind, api_version):
+            shown = f"{kind} ({api_version})" if api_version else kind
+            self.refuse(
+                path,
+                f"kind {shown} is not on the allowlist of namespaced kinds "
+                f"({', '.join(sorted(NAMESPACED_KINDS))}) nor granted by the SpinnakerCluster "
+                f"(tenancy.pipelines.allowedManifestKinds: {_listing(self.scope.manifest_kinds)})",
+            )
+
     def service_account(self, path: tuple[PathPart, ...], value: Any) -> None:
         allowed = set(self.scope.service_accounts)
         if self.own_service_account:
@@ -293,6 +440,9 @@ class _Guard:
                 self.allowed(path, value, "artifact account", self.scope.artifact_accounts)
             elif key in KAYENTA_ACCOUNT_KEYS:
                 self.allowed(path, value, "Kayenta account", self.scope.kayenta_accounts)
+        self.check_notifications(("notifications",), p.get("notifications"))
+        self.check_url_artifacts()
+        self.check_expressions()
         return sorted(set(self.violations), key=self.violations.index)
 
     def list_of_objects(self, path: tuple[PathPart, ...], value: Any, what: str) -> list[tuple[int, Mapping[str, Any]]]:
@@ -335,6 +485,12 @@ class _Guard:
             kind = ""
         elif is_expression(kind):
             self.refuse((*path, "type"), f"stage type is an expression: {EXPRESSION_HINT}")
+        elif kind not in KNOWN_STAGE_TYPES and kind not in self.scope.stage_types:
+            self.refuse(
+                (*path, "type"),
+                f"stage type {kind!r} is not one spinop can check (a preconfigured webhook or a plugin stage can "
+                "call anything); a platform admin may grant it in the SpinnakerCluster (tenancy.pipelines.stageTypes)",
+            )
 
         account: str | None = None
         for key in ("account", "credentials"):
@@ -376,6 +532,121 @@ class _Guard:
 
         self.check_manifests(path, stage, kind, namespaces)
         self.check_artifact_refs(path, stage, declared[1])
+        if kind == "webhook":
+            self.check_webhook(path, stage)
+        if kind in MANIFEST_STAGES:
+            self.check_kind_references(path, stage)
+        if "patchBody" in stage:
+            self.check_patch_body((*path, "patchBody"), stage["patchBody"])
+        self.check_notifications((*path, "notifications"), stage.get("notifications"))
+
+    def check_webhook(self, path: tuple[PathPart, ...], stage: Mapping[str, Any]) -> None:
+        """orca-webhook WebhookStage.StageData: `url`, `statusEndpoint`, `cancelEndpoint` are called by Orca."""
+        self.url((*path, "url"), stage.get("url"), "webhook url")
+        for key in ("statusEndpoint", "cancelEndpoint"):
+            if stage.get(key) not in (None, ""):
+                self.url((*path, key), stage[key], f"webhook {key}")
+        resolution = stage.get("statusUrlResolution")
+        if stage.get("waitForCompletion") and resolution not in (None, "getMethod"):
+            self.refuse(
+                (*path, "statusUrlResolution"),
+                f"statusUrlResolution {resolution!r} takes the status URL from the webhook's answer, which the guard "
+                "cannot check: use getMethod with a statusEndpoint on a granted host",
+            )
+
+    def check_kind_references(self, path: tuple[PathPart, ...], stage: Mapping[str, Any]) -> None:
+        """Kinds a manifest stage names instead of carrying a manifest: `manifestName`/`cluster` ("kind name"),
+        `kind`, `kinds[]` (clouddriver KubernetesCoordinates / the delete and find stages' selectors)."""
+        for key in ("manifestName", "cluster"):
+            value = stage.get(key)
+            if isinstance(value, str) and not has_expression(value) and value.strip():
+                self.manifest_kind((*path, key), value.split()[0])
+        if isinstance(stage.get("kind"), str) and not has_expression(stage["kind"]):
+            self.manifest_kind((*path, "kind"), stage["kind"])
+        kinds = stage.get("kinds")
+        if kinds is not None:
+            if not isinstance(kinds, list):
+                self.refuse((*path, "kinds"), "kinds must be a list of kind names")
+            else:
+                for i, item in enumerate(kinds):
+                    text = self.literal((*path, "kinds", i), item, "kind")
+                    if text is not None:
+                        self.manifest_kind((*path, "kinds", i), text)
+
+    def check_patch_body(self, path: tuple[PathPart, ...], body: Any) -> None:
+        """A patch may not re-label an object into another application (merge patches and JSON-patch ops)."""
+        if isinstance(body, str):
+            self.refuse(path, "patchBody must be an object or a list of patch operations")
+            return
+        for sub, key, value in _every(body, path):
+            if key == MONIKER_APPLICATION:
+                self.moniker_annotation(sub, value)
+            elif isinstance(value, Mapping) and "moniker.spinnaker.io~1application" in str(value.get("path", "")):
+                self.moniker_annotation((*sub, "value"), value.get("value"))
+            elif (
+                key == "path" and isinstance(value, str) and value.rstrip("/") in ("/metadata/annotations", "/metadata")
+            ):
+                self.refuse(sub, "a JSON patch may not replace metadata or all annotations: patch single keys")
+
+    def moniker_annotation(self, path: tuple[PathPart, ...], value: Any) -> None:
+        text = self.literal(path, value, MONIKER_APPLICATION)
+        if text is not None and text.lower() != self.application.lower():
+            self.refuse(path, f"{MONIKER_APPLICATION} must be the pipeline's application {self.application!r}")
+
+    def check_notifications(self, path: tuple[PathPart, ...], notifications: Any) -> None:
+        """Echo posts to the `address` of webhook-style notifications (Google Chat, Teams, CDEvents)."""
+        for i, entry in self.list_of_objects(path, notifications, "notifications"):
+            kind = entry.get("type")
+            address = entry.get("address")
+            if not isinstance(kind, str) or not kind:
+                self.refuse((*path, i, "type"), "every notification needs a type")
+            elif kind.lower() in URL_NOTIFICATION_TYPES or (isinstance(address, str) and "://" in address):
+                self.url((*path, i, "address"), address, f"{kind} notification address")
+
+    def check_url_artifacts(self) -> None:
+        """Artifacts clouddriver fetches from their `reference` (http, GitHub, GitLab, Bitbucket, git)."""
+        for path, key, node in _every(self.pipeline, ()):
+            if not isinstance(node, Mapping) or any(part in MANIFEST_KEYS for part in path):
+                continue
+            kind = node.get("type")
+            if not isinstance(kind, str) or kind.lower() not in URL_ARTIFACT_TYPES:
+                continue
+            if key == "matchArtifact":
+                self.refuse(
+                    (*path, "type"),
+                    f"an expected {kind} artifact is fetched from whatever URL the trigger supplies at run time; "
+                    "declare it with a defaultArtifact on a granted host and useDefaultArtifact, or use another type",
+                )
+            else:
+                self.url((*path, "reference"), node.get("reference"), f"{kind} artifact reference")
+
+    def check_expressions(self) -> None:
+        """Orca evaluates `${` in map keys and values alike (kork ExpressionTransform.transformMap)."""
+        for path, key, value in _every(self.pipeline, ()):
+            where = format_path((*self.prefix, *path))
+            if key is not None and has_expression(key):
+                self.refuse(
+                    path,
+                    f"the key {key!r} is an expression: Orca evaluates map keys too, so it becomes whatever field "
+                    "(account, namespace, application ...) it resolves to when the pipeline runs; write the key itself",
+                )
+            elif isinstance(value, str) and has_expression(value):
+                if any(v.path == where for v in self.violations):
+                    continue
+                if not expression_allowed_at(path, self.scope.expression_fields):
+                    self.refuse(
+                        path,
+                        "expressions are allowed only in free text (names, descriptions, instructions, notification "
+                        "text) and in fields the SpinnakerCluster grants (tenancy.pipelines.expressionFields): "
+                        f"{EXPRESSION_HINT}",
+                    )
+                elif not is_plain_reference(value):
+                    self.refuse(
+                        path,
+                        "only plain references such as ${trigger.tag}, ${parameters['x']} or "
+                        "${#stage('name')['outputs']['x']} are allowed: method calls, helpers such as #fromUrl "
+                        "or #readJson, types and operators are refused",
+                    )
 
     @staticmethod
     def is_location(key: str, stage_type: str) -> bool:
@@ -401,12 +672,11 @@ class _Guard:
         override = stage.get("namespaceOverride")
         has_override = isinstance(override, str) and bool(override)
         single = namespaces is not None and len(namespaces) == 1
-        if kind == "deployManifest" and stage.get("source") == "artifact" and not has_override and not single:
-            self.refuse(
-                (*path, "namespaceOverride"),
-                "a manifest from an artifact can name any namespace: set namespaceOverride "
-                f"(one of {_listing(namespaces if namespaces is not None else self.scope.namespaces)})",
-            )
+        from_artifact = (
+            stage.get("source") == "artifact" or "manifestArtifactId" in stage or "manifestArtifact" in stage
+        )
+        if kind in ("deployManifest", "runJobManifest", "patchManifest") and from_artifact:
+            self.check_artifact_manifests(path, stage, kind, namespaces, has_override, single)
         if "manifests" in stage:
             manifests = stage["manifests"]
             if not isinstance(manifests, list):
@@ -416,6 +686,48 @@ class _Guard:
                     self.check_manifest((*path, "manifests", i), manifest, namespaces, has_override, single)
         if "manifest" in stage:
             self.check_manifest((*path, "manifest"), stage["manifest"], namespaces, has_override, single)
+
+    def check_artifact_manifests(
+        self,
+        path: tuple[PathPart, ...],
+        stage: Mapping[str, Any],
+        kind: str,
+        namespaces: AbstractSet[str] | None,
+        has_override: bool,
+        single: bool,
+    ) -> None:
+        """A manifest from an artifact is checked only when the guard can read it: an inline embedded/base64
+        `manifestArtifact`. Anything fetched or produced at run time (manifestArtifactId, a bake's output, a
+        GitHub file ...) could hold any kind, namespace or application, so it is refused."""
+        artifact = stage.get("manifestArtifact")
+        where = (*path, "manifestArtifact")
+        if (
+            kind == "patchManifest"
+            or not isinstance(artifact, Mapping)
+            or artifact.get("type") != "embedded/base64"
+            or "manifestArtifactId" in stage
+        ):
+            at = (*path, "source") if "source" in stage else where
+            self.refuse(
+                at,
+                "a manifest or patch from an artifact is read when the pipeline runs, so its kind, namespace and "
+                "application cannot be checked now: write it in the stage (source: text, manifests/patchBody), or "
+                "use an inline embedded/base64 manifestArtifact",
+            )
+            return
+        reference = artifact.get("reference")
+        try:
+            text = base64.b64decode(reference if isinstance(reference, str) else "", validate=True).decode()
+            documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        except (binascii.Error, UnicodeDecodeError, ValueError, yaml.YAMLError):
+            self.refuse((*where, "reference"), "an embedded/base64 manifest must be base64 of YAML or JSON objects")
+            return
+        if not documents:
+            self.refuse((*where, "reference"), "the embedded manifest is empty")
+        for i, document in enumerate(documents):
+            self.check_manifest((*where, "reference", i), document, namespaces, has_override, single)
+            if any(has_expression(str(k)) or has_expression(str(v)) for _, k, v in _every(document, ())):
+                self.refuse((*where, "reference", i), f"the embedded manifest holds an expression: {EXPRESSION_HINT}")
 
     def check_manifest(
         self,
@@ -433,8 +745,6 @@ class _Guard:
             self.refuse((*path, "kind"), "a manifest needs a kind")
         elif is_expression(kind):
             self.refuse((*path, "kind"), f"kind is an expression: {EXPRESSION_HINT}")
-        elif kind.lower() in CLUSTER_SCOPED_KINDS:
-            self.refuse((*path, "kind"), f"{kind} is cluster-scoped: tenants deploy only namespaced objects")
         elif kind == "List":
             items = manifest.get("items")
             if not isinstance(items, list):
@@ -443,12 +753,23 @@ class _Guard:
                 for i, item in enumerate(items):
                     self.check_manifest((*path, "items", i), item, namespaces, has_override, single_namespace)
             return
+        else:
+            api_version = manifest.get("apiVersion")
+            self.manifest_kind((*path, "kind"), kind, api_version if isinstance(api_version, str) else None)
         metadata = manifest.get("metadata")
         if metadata is None:
             metadata = {}
         if not isinstance(metadata, Mapping):
             self.refuse((*path, "metadata"), "metadata must be an object")
             return
+        annotations = metadata.get("annotations")
+        if annotations is not None and not isinstance(annotations, Mapping):
+            self.refuse((*path, "metadata", "annotations"), "annotations must be an object")
+        elif annotations and MONIKER_APPLICATION in annotations:
+            # clouddriver KubernetesManifestAnnotater: this annotation decides which application the object joins.
+            self.moniker_annotation(
+                (*path, "metadata", "annotations", MONIKER_APPLICATION), annotations[MONIKER_APPLICATION]
+            )
         if "namespace" in metadata:
             ns_path = (*path, "metadata", "namespace")
             if has_override:

@@ -294,11 +294,10 @@ CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "account-permissions-lowercase-key",
-        "permission keys are READ, WRITE, EXECUTE",
+        "permission keys are READ, WRITE, EXECUTE, CREATE; refused even without strict field validation",
         "schema",
-        "spec.permissions.read",
+        "spec.permissions",
         account(permissions={"read": ["team-a"]}),
-        strict=True,
     ),
     InvalidCase(
         "account-unknown-field",
@@ -439,6 +438,42 @@ CASES: tuple[InvalidCase, ...] = (
         "schema",
         "spec.tenancy.namespacePattern",
         cluster("corpus-badpattern", tenancy={"namespacePattern": "{tenant}_{environment}"}),
+    ),
+    # Fiat permission keys (fiat-core .../model/Authorization.java): anything else would be pruned, leaving it open.
+    InvalidCase(
+        "account-permissions-admin-key",
+        "ADMIN is not a Fiat authorization",
+        "schema",
+        "spec.permissions",
+        account(permissions={"ADMIN": ["corpus-a"]}),
+    ),
+    InvalidCase(
+        "pipeline-application-permissions-unknown-key",
+        "ADMIN is not a Fiat authorization",
+        "schema",
+        "spec.applicationSettings.permissions",
+        pipeline(applicationSettings={"permissions": {"ADMIN": ["corpus-a"]}}),
+    ),
+    InvalidCase(
+        "cluster-account-permissions-unknown-key",
+        "ADMIN is not a Fiat authorization",
+        "schema",
+        "spec.tenancy.accountPermissions",
+        cluster("corpus-perm-key", tenancy={"accountPermissions": {"ADMIN": ["{tenant}"]}}),
+    ),
+    InvalidCase(
+        "cluster-account-permissions-no-role",
+        "a policy granting no role leaves every account open",
+        "schema",
+        "spec.tenancy.accountPermissions",
+        cluster("corpus-perm-empty", tenancy={"accountPermissions": {"READ": [" "], "WRITE": []}}),
+    ),
+    InvalidCase(
+        "cluster-account-permissions-unknown-placeholder",
+        "role templates use {tenant}, {environment}, {cluster}",
+        "schema",
+        "spec.tenancy.accountPermissions",
+        cluster("corpus-perm-placeholder", tenancy={"accountPermissions": {"READ": ["{namespace}"]}}),
     ),
     InvalidCase(
         "cluster-pattern-unknown-placeholder",
@@ -710,6 +745,20 @@ CASES: tuple[InvalidCase, ...] = (
         old=pipeline(),
     ),
     # --- SpinnakerAccount: admission (spinop.tenancy) -------------------------------------------------------
+    InvalidCase(
+        "tenancy-permissions-empty",
+        "permissions that grant no role leave the account open to every Spinnaker user",
+        "admission",
+        "spec.permissions",
+        account(permissions={}),
+    ),
+    InvalidCase(
+        "tenancy-permissions-blank-roles",
+        "Fiat trims roles and drops blank ones: no role is left",
+        "admission",
+        "spec.permissions",
+        account(permissions={"READ": [" "], "WRITE": []}),
+    ),
     InvalidCase(
         "tenancy-kube-system",
         "kube-system is never a target",

@@ -82,6 +82,12 @@ def expected_default(field: Any) -> tuple[bool, Any]:
 def model_mismatches(model: type[BaseModel], schema: Mapping[str, Any], path: str) -> Iterator[str]:
     properties = schema.get("properties", {})
     aliases = {name: field.alias or name for name, field in model.model_fields.items()}
+    if not properties and isinstance(schema.get("additionalProperties"), Mapping):
+        # A map whose keys a CEL rule allowlists (Permissions: the apiserver would prune unknown properties).
+        rules = " ".join(r["rule"] for r in schema.get("x-kubernetes-validations", []))
+        if not all(f"'{key}'" in rules for key in aliases.values()):
+            yield f"{path}: map keys are not allowlisted as the model's fields {sorted(aliases.values())}"
+        return
     if set(properties) != set(aliases.values()):
         yield f"{path}: schema properties {sorted(properties)} != model fields {sorted(aliases.values())}"
         return

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from spinop.api.v1alpha1 import SpinnakerAccountSpec
+from spinop.api.v1alpha1 import Permissions, SpinnakerAccountSpec
 from spinop.controllers.accounts import Claim, _permissions, claim_from_body, older_claims
 from spinop.tenancy import AccountClaim
 
@@ -131,22 +131,28 @@ def spec(**fields: Any) -> SpinnakerAccountSpec:
     return SpinnakerAccountSpec.model_validate({"cluster": "dev", "namespace": "team-a-dev", **fields})
 
 
+def perms(**fields: Any) -> Permissions:
+    permissions = spec(**fields).permissions
+    assert permissions is not None
+    return permissions
+
+
 def test_no_permissions_means_nothing_for_spinop_to_set() -> None:
-    assert _permissions(spec()) == ()
+    assert _permissions(Permissions()) == ()
 
 
 def test_only_the_permissions_the_spec_sets_are_passed_on_in_read_write_execute_order() -> None:
-    assert _permissions(spec(permissions={"EXECUTE": ["ops"], "READ": ["team-a", "auditors"]})) == (
+    assert _permissions(perms(permissions={"EXECUTE": ["ops"], "READ": ["team-a", "auditors"]})) == (
         ("READ", ("auditors", "team-a")),
         ("EXECUTE", ("ops",)),
     )
 
 
 def test_the_order_of_roles_is_no_reason_to_change_the_spinnaker_account() -> None:
-    one = _permissions(spec(permissions={"READ": ["team-a", "auditors"], "WRITE": ["b", "a"]}))
-    other = _permissions(spec(permissions={"READ": ["auditors", "team-a"], "WRITE": ["a", "b"]}))
+    one = _permissions(perms(permissions={"READ": ["team-a", "auditors"], "WRITE": ["b", "a"]}))
+    other = _permissions(perms(permissions={"READ": ["auditors", "team-a"], "WRITE": ["a", "b"]}))
     assert one == other
-    assert _permissions(spec(permissions={"READ": ["a"], "WRITE": ["b"], "EXECUTE": ["c"]})) == (
+    assert _permissions(perms(permissions={"READ": ["a"], "WRITE": ["b"], "EXECUTE": ["c"]})) == (
         ("READ", ("a",)),
         ("WRITE", ("b",)),
         ("EXECUTE", ("c",)),
@@ -154,4 +160,4 @@ def test_the_order_of_roles_is_no_reason_to_change_the_spinnaker_account() -> No
 
 
 def test_an_empty_role_list_is_kept_it_means_no_role_may() -> None:
-    assert _permissions(spec(permissions={"WRITE": []})) == (("WRITE", ()),)
+    assert _permissions(perms(permissions={"WRITE": []})) == (("WRITE", ()),)

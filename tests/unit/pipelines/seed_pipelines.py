@@ -26,6 +26,8 @@ TEAM_A = TenantScope(
     registry_accounts=frozenset({"harbor-team-a"}),
     kayenta_accounts=frozenset({"prometheus-team-a", "gcs-team-a"}),
     pubsub_subscriptions=frozenset({"google/team-a-builds"}),
+    # goldengoose builds its image with a Knative Build: a namespaced kind the cluster grants.
+    manifest_kinds=frozenset({"Build.build.knative.dev"}),
 )
 IMAGE = "harbor.example.com/team-a/petclinic"
 

@@ -335,9 +335,10 @@ def test_the_samples_pass_the_guard_once_their_accounts_are_ready_with_the_docum
     ]
     claims = [c for c in (claim_from_body(b) for b in bodies) if c is not None]
     settings = documented_grants()
+    clusters = {s["metadata"]["name"]: s["spec"] for s in samples if s.get("kind") == "SpinnakerCluster"}
     for sample in pipelines:
         namespace, name, spec = sample["metadata"]["namespace"], sample["metadata"]["name"], sample["spec"]
-        scope = tenant_scope(namespace, accounts, claims, settings)
+        scope = tenant_scope(namespace, accounts, claims, settings, clusters)
         body = render_pipeline(
             application=spec["application"],
             name=spec["name"],
@@ -347,6 +348,8 @@ def test_the_samples_pass_the_guard_once_their_accounts_are_ready_with_the_docum
         )
         assert check_pipeline(body, scope) == [], name
         # ... and not without the grants, nor before the accounts are Ready.
-        assert check_pipeline(body, tenant_scope(namespace, accounts, claims, PipelineSettings()))
+        assert check_pipeline(body, tenant_scope(namespace, accounts, claims, PipelineSettings(), clusters))
+        # ... nor without the clusters' expression grants (tenancy.pipelines.expressionFields).
+        assert check_pipeline(body, tenant_scope(namespace, accounts, claims, settings))
         unready = [dataclasses.replace(a, ready=False) for a in accounts]
         assert check_pipeline(body, tenant_scope(namespace, unready, claims, settings))

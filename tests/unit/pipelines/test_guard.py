@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -134,7 +136,7 @@ CORPUS: list[Case] = [
         "manifestArtifact.artifactAccount",
         build_to_dev,
         setter("stages[0].manifestArtifact", {"type": "github/file", "artifactAccount": "github-team-b"}),
-        ["stages[0].manifestArtifact.artifactAccount"],
+        ["stages[0].source", "stages[0].manifestArtifact.artifactAccount", "stages[0].manifestArtifact.reference"],
     ),
     (
         "requiredArtifacts[].artifact.artifactAccount",
@@ -426,12 +428,33 @@ def test_an_account_that_is_not_ready_is_not_in_scope():
     assert "spec.pipeline.stages[1].account" in paths and "spec.pipeline.stages[5].account" in paths
 
 
-def test_manifests_from_artifacts_on_a_one_namespace_account_are_accepted():
-    # clouddriver's `namespaces` setting of a spinop account (one namespace) pins where such manifests land.
+def test_manifests_from_artifacts_the_guard_cannot_read_are_refused():
+    # Issue 15 item 5: a manifest fetched or produced at run time can hold any kind, namespace or application,
+    # even on a one-namespace account (clouddriver's namespaces setting does not stop a cluster-scoped kind).
     body = build_to_dev()
     body["stages"][0].update(source="artifact", manifestArtifactId="petclinic-image")
     body["stages"][0].pop("manifests")
+    assert check("petclinic", body) == ["spec.pipeline.stages[0].source"]
+
+
+def embedded(*manifests: dict[str, Any]) -> dict[str, Any]:
+    text = "\n---\n".join(json.dumps(m) for m in manifests)
+    return {"type": "embedded/base64", "name": "m", "reference": base64.b64encode(text.encode()).decode()}
+
+
+def test_an_inline_embedded_manifest_is_read_and_checked_like_any_other():
+    body = build_to_dev()
+    manifests = body["stages"][0].pop("manifests")
+    body["stages"][0].update(source="artifact", manifestArtifact=embedded(*manifests))
     assert check("petclinic", body) == []
+    foreign = copy.deepcopy(manifests[0])
+    foreign["metadata"]["namespace"] = "team-b-dev"
+    body["stages"][0]["manifestArtifact"] = embedded(manifests[1], foreign)
+    assert check("petclinic", body) == ["spec.pipeline.stages[0].manifestArtifact.reference[1].metadata.namespace"]
+    body["stages"][0]["manifestArtifact"] = embedded({"kind": "ClusterRole", "metadata": {"name": "x"}})
+    assert check("petclinic", body) == ["spec.pipeline.stages[0].manifestArtifact.reference[0].kind"]
+    body["stages"][0]["manifestArtifact"] = {"type": "embedded/base64", "reference": "not base64!"}
+    assert check("petclinic", body) == ["spec.pipeline.stages[0].manifestArtifact.reference"]
 
 
 def test_multi_namespace_accounts_need_an_explicit_namespace():
@@ -445,9 +468,13 @@ def test_multi_namespace_accounts_need_an_explicit_namespace():
     body = build_to_dev()
     del body["stages"][0]["manifests"][1]["metadata"]["namespace"]
     assert check("petclinic", body, wide) == ["spec.pipeline.stages[0].manifests[1].metadata.namespace"]
-    body["stages"][0].update(source="artifact", manifestArtifactId="petclinic-image")
-    body["stages"][0].pop("manifests")
-    assert check("petclinic", body, wide) == ["spec.pipeline.stages[0].namespaceOverride"]
+    manifests = body["stages"][0].pop("manifests")
+    del manifests[0]["metadata"]["namespace"]
+    body["stages"][0].update(source="artifact", manifestArtifact=embedded(*manifests))
+    assert check("petclinic", body, wide) == [
+        "spec.pipeline.stages[0].manifestArtifact.reference[0].metadata.namespace",
+        "spec.pipeline.stages[0].manifestArtifact.reference[1].metadata.namespace",
+    ]
     body["stages"][0]["namespaceOverride"] = "team-a-dev2"
     assert check("petclinic", body, wide) == []
 

@@ -17,6 +17,8 @@ from spinop.api.v1alpha1.account import (
     default_account_name,
 )
 from spinop.api.v1alpha1.cluster import (
+    DEFAULT_ACCOUNT_PERMISSIONS,
+    AccountPermissionTemplates,
     Credentials,
     CredentialsType,
     GuardrailRollout,
@@ -27,6 +29,7 @@ from spinop.api.v1alpha1.cluster import (
     Tenancy,
 )
 from spinop.api.v1alpha1.common import (
+    AUTHORIZATIONS,
     Condition,
     ConditionStatus,
     CustomResource,
@@ -68,6 +71,7 @@ from spinop.api.v1alpha1.validation import (
 __all__ = [
     "KINDS",
     "AccountGuardrails",
+    "AccountPermissionTemplates",
     "ApplicationSettings",
     "CidrBlock",
     "Condition",
@@ -77,6 +81,8 @@ __all__ = [
     "CustomResource",
     "CustomResourceKind",
     "DeletionPolicy",
+    "AUTHORIZATIONS",
+    "DEFAULT_ACCOUNT_PERMISSIONS",
     "DriftPolicy",
     "GuardrailRollout",
     "Guardrails",

@@ -168,8 +168,10 @@ class SpinnakerAccountSpec(SpecModel):
     )
     permissions: Permissions | None = Field(
         default=None,
-        description="Which Spinnaker roles may READ (see), WRITE (deploy with) and EXECUTE with this account "
-        "(Fiat). Omitted: no restriction from Spinnaker's side, i.e. every Spinnaker user may use the account.",
+        description="Which Spinnaker (Fiat) roles may READ (see), WRITE (deploy with), EXECUTE and CREATE with this "
+        "account; keys exactly READ, WRITE, EXECUTE, CREATE. Omitted: the cluster's tenancy.accountPermissions "
+        "(by default READ and WRITE: [<your MGMT namespace>]). Must grant at least one role: an account without "
+        "any would be open to every Spinnaker user, and is refused.",
     )
     kinds: Annotated[list[KindName], AfterValidator(unique_items)] | None = Field(
         default=None,

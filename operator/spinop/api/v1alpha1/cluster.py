@@ -37,6 +37,7 @@ from spinop.api.v1alpha1.common import (
     unique_items,
 )
 from spinop.api.v1alpha1.guardrails import Guardrails
+from spinop.api.v1alpha1.pipeline_tenancy import PipelineTenancy
 from spinop.api.v1alpha1.selectors import LabelSelector
 
 DEFAULT_NAMESPACE_PATTERN = "{tenant}-{environment}"
@@ -161,6 +162,13 @@ class Tenancy(SpecModel):
         "spinop keeps them in place, tenants' credentials cannot change them, and a change here rolls out to "
         "every tenant namespace (progress in status.guardrails). Namespaces spinop did not create are left alone. "
         "See docs/guardrails.md.",
+        json_schema_extra={"default": {}},
+    )
+    pipelines: PipelineTenancy = Field(
+        default_factory=PipelineTenancy,
+        description="What the SpinnakerPipelines of tenants with accounts on this cluster may use beyond spinop's "
+        "defaults: expressions in more fields, URLs Spinnaker may call, more manifest kinds and stage types. "
+        "Omitted: nothing (see docs/pipelines.md).",
         json_schema_extra={"default": {}},
     )
 

@@ -321,12 +321,58 @@ def _roles_field(alias: str, what: str) -> Any:
     )
 
 
+AUTHORIZATIONS = ("READ", "WRITE", "EXECUTE", "CREATE")
+"""Fiat's `Authorization` enum (fiat-core .../fiat/model/Authorization.java): the only permission keys there are."""
+
+PERMISSION_KEYS_CEL = CelRule(
+    rule="self.all(k, k in " + str(list(AUTHORIZATIONS)) + ")",
+    message="permission keys are READ, WRITE, EXECUTE and CREATE, uppercase, as Fiat spells them; any other key "
+    "(ADMIN, lowercase read, ...) would be dropped and leave the object open to every Spinnaker user",
+    reason="FieldValueForbidden",
+)
+
+
+def permissions_schema(schema: dict[str, Any]) -> None:
+    """A map with an allowlisted key set instead of fixed properties: the apiserver would silently prune an unknown
+    key (ADMIN, lowercase read) from an object schema, so the key check must be a CEL rule over map keys."""
+    roles = schema["properties"]["READ"]
+    schema.pop("properties")
+    schema.pop("additionalProperties", None)
+    schema["additionalProperties"] = {k: v for k, v in roles.items() if k not in ("default", "description")}
+    schema["maxProperties"] = len(AUTHORIZATIONS)
+    schema.setdefault("x-kubernetes-validations", []).append(PERMISSION_KEYS_CEL.to_schema())
+
+
 class Permissions(SpecModel):
-    """Fiat permissions: which Spinnaker roles may read, write or execute. Keys are uppercase, as Fiat expects."""
+    """Fiat permissions: which Spinnaker roles may read, write, execute or create. Keys are uppercase, as Fiat
+    expects; any other key is refused (Fiat's Authorization enum has exactly these four)."""
+
+    model_config = ConfigDict(json_schema_extra=permissions_schema)
 
     read: Roles | None = _roles_field("READ", "see it")
     write: Roles | None = _roles_field("WRITE", "change it")
     execute: Roles | None = _roles_field("EXECUTE", "run pipelines with it")
+    create: Roles | None = _roles_field("CREATE", "create things under it")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_fiat_keys(cls, data: Any) -> Any:
+        # Field names (read, write) would validate by name too; only Fiat's uppercase keys are accepted.
+        if isinstance(data, dict):
+            unknown = sorted(str(k) for k in data if k not in AUTHORIZATIONS)
+            if unknown:
+                raise ValueError(PERMISSION_KEYS_CEL.message + f" (got {', '.join(unknown)})")
+        return data
+
+    def granted(self) -> dict[str, tuple[str, ...]]:
+        """The roles per key as Fiat keeps them (Permissions.Builder: trimmed, lowercased, blanks dropped, empty
+        keys dropped); sorted. Empty means unrestricted: Fiat then gives every user every authorization."""
+        out: dict[str, tuple[str, ...]] = {}
+        for key, roles in zip(AUTHORIZATIONS, (self.read, self.write, self.execute, self.create), strict=True):
+            kept = sorted({r.strip().lower() for r in roles or () if r.strip()})
+            if kept:
+                out[key] = tuple(kept)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------------------------------
