@@ -137,7 +137,7 @@ def _check_value(family: str, value: str) -> str:
 
 
 def check_known_fields(account: Mapping[str, Any], operation: str) -> None:
-    """Refuse unknown keys the way Halyard's strict mapper does (the exec path has no daemon-side parse)."""
+    """Refuse unknown keys: `hal` has no flag for them, and the daemon would drop them silently anyway."""
     unknown = sorted(k for k in account if k not in _KNOWN)
     if unknown:
         raise HalyardRejected(
