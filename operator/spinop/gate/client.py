@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 from multidict import CIMultiDict
@@ -37,6 +36,7 @@ from .errors import (
     GateUnauthorized,
     GateUnavailable,
 )
+from .paths import segment, unroutable_reason
 from .settings import BasicAuth, BearerAuth, GateSettings
 
 log = logging.getLogger("spinop.gate")
@@ -199,7 +199,12 @@ class GateClient:
 
     @staticmethod
     def path(*segments: str) -> str:
-        return "".join("/" + quote(s, safe="") for s in segments)
+        """The URL path of `segments`, each percent-encoded; GateRejected for one Gate cannot route (see paths.py)."""
+        for value in segments:
+            reason = unroutable_reason(value)
+            if reason is not None:
+                raise GateRejected(f"cannot address {reason}")
+        return "".join("/" + segment(s) for s in segments)
 
     async def _request(
         self,
@@ -441,7 +446,17 @@ class GateClient:
         raise pipeline_save_error(response.status, response.message(), pipeline)
 
     async def update_pipeline(self, pipeline_id: str, pipeline: Mapping[str, Any]) -> dict[str, Any]:
-        """`PUT /pipelines/{id}`: the body's id must equal `pipeline_id`. Returns the stored config."""
+        """`PUT /pipelines/{id}`. Returns the stored config ({} when Gate answers with none).
+
+        Gate never compares the path id with the body's (gate PipelineController.updatePipeline saves the body
+        through Orca's SavePipelineTask), so a body with another id, or none, would overwrite or create another
+        pipeline: this refuses it before sending.
+        """
+        if pipeline.get("id") != pipeline_id:
+            raise GateRejected(
+                f"PUT /pipelines/{{id}}: the body's id {pipeline.get('id')!r} is not {pipeline_id!r}; Gate would save "
+                "the body's pipeline, not this one"
+            )
         path = self.path("pipelines", pipeline_id)
         response = await self._request("PUT", path, body=pipeline, time_limit=self.settings.save_timeout)
         if response.status >= 400:

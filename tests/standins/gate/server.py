@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from cryptography import x509
 
+from .firewall import refusal
 from .state import GateState, Rejected, Task
 from .tls import CertificateAuthority, IssuedCert, common_name, roles_from_certificate
 
@@ -385,6 +386,10 @@ class GateStandin:
             if rule.body is not None:
                 return web.Response(status=rule.status, text=rule.body, content_type="text/html")
             return _error(rule.status, "injected fault (Gate stand-in)")
+        # Tomcat and Spring Security's firewall refuse a path before authentication and before any controller.
+        refused = refusal(request.method, request.raw_path)
+        if refused is not None:
+            return refused
         ident = self._authenticate(request)
         if not isinstance(ident, str):
             return ident
@@ -596,16 +601,44 @@ class GateStandin:
         )
 
     async def _update_pipeline(self, request: web.Request) -> web.StreamResponse:
+        """Gate `PUT /pipelines/{id}` (gate PipelineController.updatePipeline): the path id is not checked.
+
+        Gate runs an Orca `updatePipeline` task, which is Orca's SavePipelineTask, a Front50 save of the body as
+        it is (its own id, or a new pipeline when it has none). Gate then answers with the config whose id is the
+        *path* id, or an empty 200 when there is none.
+        """
         body = await self._json(request)
         if not isinstance(body, dict):
             return _error(400, "the pipeline must be a JSON object")
+        user = request[PRINCIPAL]
+        pipeline = copy.deepcopy(body)
+
+        def save() -> list[str]:
+            self.state.save_pipeline_via_orca(pipeline, stale_check=False, user=user)
+            return []
+
+        task = self._start_task(
+            f"Update pipeline '{pipeline.get('name', 'Unknown')}'",
+            str(pipeline.get("application", "")),
+            ["updatePipeline"],
+            save,
+            self.options.save_duration,
+        )
+        window = self.options.save_polls * self.options.save_poll_interval
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._task_done[task.id].wait(), timeout=window)
+        if task.status != "SUCCEEDED":
+            return _error(
+                400,
+                task.errors[0]
+                if task.errors
+                else f"Pipeline save operation did not succeed: {task.id} (status: {task.status})",
+                exception="com.netflix.spinnaker.gate.controllers.PipelineController$PipelineException",
+            )
         pid = request.match_info["id"]
-        try:
-            stored = self.state.front50_update(pid, body, user=request[PRINCIPAL])
-        except Rejected as e:
-            return _error(400, e.message, exception="PipelineException")
-        configs = self.state.list_pipeline_configs(str(stored.get("application", "")))
-        return web.json_response(next((c for c in configs if c["id"] == pid), stored))
+        configs = self.state.list_pipeline_configs(str(pipeline.get("application", "")))
+        stored = next((c for c in configs if c.get("id") == pid), None)
+        return web.Response(status=200) if stored is None else web.json_response(stored)
 
     async def _delete_pipeline(self, request: web.Request) -> web.StreamResponse:
         self.state.delete_pipeline_by_name(request.match_info["app"], request.match_info["name"])

@@ -700,6 +700,28 @@ CASES: tuple[InvalidCase, ...] = (
     InvalidCase(
         "pipeline-name-slash", "pipeline names cannot contain '/'", "schema", "spec.name", pipeline(name="deploy/prod")
     ),
+    # Gate refuses each of these in DELETE /pipelines/{app}/{name} (Tomcat, Spring Security's StrictHttpFirewall):
+    # such a pipeline could be saved but never deleted.
+    *(
+        InvalidCase(
+            f"pipeline-name-unroutable-{label}",
+            f"pipeline names cannot contain {label} (Gate refuses it in a URL path)",
+            "schema",
+            "spec.name",
+            pipeline(name=name),
+        )
+        for label, name in (
+            ("semicolon", "deploy;v=1"),
+            ("percent", "100% prod"),
+            ("backslash", "deploy\\prod"),
+            ("tab", "deploy\tprod"),
+            ("nul", "deploy\x00prod"),
+            ("line-separator", "deploy\u2028prod"),
+            ("del", "deploy\x7fprod"),
+        )
+    ),
+    InvalidCase("pipeline-name-dot", "a pipeline cannot be named '.'", "schema", "spec.name", pipeline(name=".")),
+    InvalidCase("pipeline-name-dot-dot", "a pipeline cannot be named '..'", "schema", "spec.name", pipeline(name="..")),
     InvalidCase(
         "pipeline-name-too-long",
         "pipeline names are at most 256 characters",

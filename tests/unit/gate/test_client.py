@@ -154,11 +154,13 @@ async def test_cron_trigger_ids_are_added_by_the_server_and_kept_across_saves(ga
 
 
 async def test_update_by_id_checks_the_id(gate, client):
+    # Gate does not compare the ids (tests/unit/upstream_wire/test_gate.py): the client refuses before sending.
     await client.save_pipeline(body())
     stored = await client.update_pipeline("p-1", body(description="x"))
     assert stored["description"] == "x"
-    with pytest.raises(GateRejected, match="doesn't match"):
+    with pytest.raises(GateRejected, match="body's id"):
         await client.update_pipeline("p-1", body(pid="other"))
+    assert "other" not in gate.state.pipelines
 
 
 async def test_delete_of_nothing_is_confirmed_through_the_list(gate, client):

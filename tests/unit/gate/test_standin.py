@@ -154,10 +154,11 @@ async def test_delete_matches_first_trimmed_name_ignoring_case_and_200_on_nothin
     assert gate.state.pipelines == {}
 
 
-async def test_put_by_id_checks_the_body_id_and_returns_the_stored_config(gate, http):
+async def test_put_by_id_saves_the_body_and_returns_the_path_ids_config(gate, http):
+    # Like Gate, the ids are not compared (tests/unit/upstream_wire/test_gate.py has the upstream sources).
     await save(http, gate, {"id": "p1", "application": "app", "name": "p"})
-    status, error, _ = await call(http, gate, "PUT", "/pipelines/p1", {"id": "p2", "application": "app", "name": "p"})
-    assert status == 400 and "doesn't match" in error["message"]
+    status, stored, _ = await call(http, gate, "PUT", "/pipelines/p1", {"id": "p2", "application": "app", "name": "r"})
+    assert status == 200 and stored["id"] == "p1" and gate.state.pipelines["p2"]["name"] == "r"
     status, stored, _ = await call(http, gate, "PUT", "/pipelines/p1", {"id": "p1", "application": "app", "name": "q"})
     assert status == 200 and stored["name"] == "q" and stored["index"] == 0
 

@@ -69,6 +69,8 @@ from spinop.api.v1alpha1.validation import (
 )
 
 __all__ = [
+    "AUTHORIZATIONS",
+    "DEFAULT_ACCOUNT_PERMISSIONS",
     "KINDS",
     "AccountGuardrails",
     "AccountPermissionTemplates",
@@ -81,8 +83,6 @@ __all__ = [
     "CustomResource",
     "CustomResourceKind",
     "DeletionPolicy",
-    "AUTHORIZATIONS",
-    "DEFAULT_ACCOUNT_PERMISSIONS",
     "DriftPolicy",
     "GuardrailRollout",
     "Guardrails",

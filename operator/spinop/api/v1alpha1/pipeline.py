@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from spinop.api.errors import FieldError
 from spinop.api.v1alpha1.common import (
@@ -30,9 +31,17 @@ from spinop.api.v1alpha1.common import (
 )
 
 APPLICATION_PATTERN = r"^[a-z][a-z0-9-]*$"
-# 1-256 characters, no leading or trailing whitespace, no line breaks, and none of / \ ? % # (they break Gate's
-# /applications/{app}/pipelineConfigs/{name} and /pipelines/{app}/{name} paths).
-PIPELINE_NAME_PATTERN = r"^[^\s/\\?%#]([^\n\r/\\?%#]*[^\s/\\?%#])?$"
+# An allowlist: letters, marks, digits, symbols, brackets, dashes, connectors and quotes of any script, plus space
+# (never at either end) and ! " & ' * , . : @. Everything else is refused, among it each character Gate cannot take
+# in DELETE /pipelines/{app}/{name}: Tomcat refuses %2F and backslashes (400), Spring Security's StrictHttpFirewall
+# ; % control characters and U+2028/U+2029 (500), and ? # end the path. RE2 (apiserver) and Rust regex (pydantic).
+_PIPELINE_NAME_CHARACTER = r"\p{L}\p{M}\p{N}\p{S}\p{Pc}\p{Pd}\p{Ps}\p{Pe}\p{Pi}\p{Pf}" + "!\"&'*,.:@"
+PIPELINE_NAME_PATTERN = f"^[{_PIPELINE_NAME_CHARACTER}]([{_PIPELINE_NAME_CHARACTER} ]*[{_PIPELINE_NAME_CHARACTER}])?$"
+_PIPELINE_NAME_ROUTABLE = CelRule(
+    rule="!(self in ['.', '..']) && !['/', '\\\\', ';', '%', '?', '#'].exists(c, self.contains(c))",
+    message="name must not be '.' or '..' and must not contain / \\ ; % ? #: Gate refuses such a name in the URL "
+    "that deletes the pipeline (DELETE /pipelines/{app}/{name}), so the pipeline could be saved but never deleted",
+)
 RESERVED_PIPELINE_KEYS = ("id", "application", "name")
 
 
@@ -109,8 +118,11 @@ class SpinnakerPipelineSpec(SpecModel):
         min_length=1,
         max_length=256,
         pattern=PIPELINE_NAME_PATTERN,
-        description="The pipeline's name in the application (1-256 characters, no leading or trailing spaces, none "
-        "of / \\ ? % #). Unique in the application, ignoring case. Renaming keeps the pipeline's id and history.",
+        description="The pipeline's name in the application (1-256 characters: letters, digits, symbols, brackets, "
+        "dashes, underscores, quotes, spaces (not at either end) and ! & * , . : @; not '.' or '..'; none of "
+        "/ \\ ; % ? # or control characters, which Gate refuses in the URL that deletes a pipeline). Unique in the "
+        "application, ignoring case. Renaming keeps the pipeline's id and history.",
+        json_schema_extra=cel(_PIPELINE_NAME_ROUTABLE),
     )
     pipeline: dict[str, Any] = Field(
         description="The Spinnaker pipeline body, as in the UI's 'Edit as JSON': stages, triggers, parameterConfig, "
@@ -135,6 +147,13 @@ class SpinnakerPipelineSpec(SpecModel):
         description="Used only when spinop creates the application: owner email and permissions. An existing "
         "application is not changed.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _routable_name(cls, name: str) -> str:
+        if name in (".", ".."):
+            raise PydanticCustomError("pipeline_name", _PIPELINE_NAME_ROUTABLE.message)
+        return name
 
     @field_validator("pipeline")
     @classmethod
