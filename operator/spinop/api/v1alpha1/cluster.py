@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from spinop.api.v1alpha1.common import (
     AGE_COLUMN,
+    AUTHORIZATIONS,
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
     LIST_SET,
@@ -22,6 +23,7 @@ from spinop.api.v1alpha1.common import (
     DnsLabel,
     Duration,
     Int64,
+    Permissions,
     PolicyRule,
     PrinterColumn,
     Profile,
@@ -34,6 +36,7 @@ from spinop.api.v1alpha1.common import (
     field_error,
     observed_generation_field,
     parse_duration,
+    permissions_schema,
     unique_items,
 )
 from spinop.api.v1alpha1.guardrails import Guardrails
@@ -81,6 +84,68 @@ def unique_adoptable(items: list[AdoptableAccount]) -> list[AdoptableAccount]:
     if duplicates:
         raise ValueError(f"each accountName may be listed once; listed more than once: {', '.join(duplicates)}")
     return items
+
+
+ROLE_PLACEHOLDERS = ("{tenant}", "{environment}", "{cluster}")
+DEFAULT_ACCOUNT_PERMISSIONS = {"READ": ["{tenant}"], "WRITE": ["{tenant}"]}
+"""What a SpinnakerAccount without spec.permissions gets when the cluster's tenancy.accountPermissions is omitted:
+only the tenant's own Spinnaker role may see and deploy with it. No EXECUTE: Fiat checks READ and WRITE on accounts,
+an account restricted by READ/WRITE gives nobody else EXECUTE, and `hal` (the Halyard exec transport) cannot
+express EXECUTE or CREATE."""
+
+_ACCOUNT_PERMISSIONS_CEL = (
+    CelRule(
+        rule="self.exists(k, self[k].exists(r, r.trim() != ''))",
+        message="accountPermissions must grant at least one role: with none, Fiat lets every Spinnaker user read and "
+        "deploy with the tenants' accounts; omit it for the default (READ and WRITE: [{tenant}])",
+    ),
+    CelRule(
+        rule="self.all(k, self[k].all(r, !r.replace('{tenant}', '').replace('{environment}', '')"
+        ".replace('{cluster}', '').contains('{') && !r.replace('{tenant}', '').replace('{environment}', '')"
+        ".replace('{cluster}', '').contains('}')))",
+        message="role templates may use only the placeholders {tenant}, {environment} and {cluster}",
+    ),
+)
+
+
+def _account_permissions_schema(schema: dict[str, Any]) -> None:
+    permissions_schema(schema)
+    schema["x-kubernetes-validations"].extend(rule.to_schema() for rule in _ACCOUNT_PERMISSIONS_CEL)
+
+
+class AccountPermissionTemplates(Permissions):
+    """Fiat permissions with role templates, filled in per tenant for SpinnakerAccounts without spec.permissions."""
+
+    model_config = ConfigDict(json_schema_extra=_account_permissions_schema)
+
+    @model_validator(mode="after")
+    def _grants_a_role_with_known_placeholders(self) -> AccountPermissionTemplates:
+        if not self.granted():
+            raise ValueError(_ACCOUNT_PERMISSIONS_CEL[0].message)
+        for role in (r for roles in (self.read, self.write, self.execute, self.create) for r in roles or ()):
+            rest = role
+            for placeholder in ROLE_PLACEHOLDERS:
+                rest = rest.replace(placeholder, "")
+            if "{" in rest or "}" in rest:
+                raise ValueError(_ACCOUNT_PERMISSIONS_CEL[1].message + f" (got {role!r})")
+        return self
+
+    def fill(self, *, tenant: str, environment: str, cluster: str) -> Permissions:
+        """The permissions one tenant's account gets."""
+        values = {"{tenant}": tenant, "{environment}": environment, "{cluster}": cluster}
+
+        def filled(roles: list[str] | None) -> list[str] | None:
+            if roles is None:
+                return None
+            out = []
+            for role in roles:
+                for placeholder, value in values.items():
+                    role = role.replace(placeholder, value)
+                out.append(role)
+            return sorted(set(out))
+
+        roles = zip(AUTHORIZATIONS, (self.read, self.write, self.execute, self.create), strict=True)
+        return Permissions.model_validate({key: filled(r) for key, r in roles if r is not None})
 
 
 class AdoptableAccount(SpecModel):
@@ -154,6 +219,14 @@ class Tenancy(SpecModel):
         "tenant may take each over with SpinnakerAccount spec.adopt: true. Omitted: no tenant may adopt anything, "
         "so no tenant can take over an account it does not own by naming it. `spinop import` writes this list.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["accountName"]},
+    )
+    account_permissions: AccountPermissionTemplates | None = Field(
+        default=None,
+        description="The Spinnaker (Fiat) roles a SpinnakerAccount on this cluster gets when its spec.permissions is "
+        "omitted, as READ/WRITE/EXECUTE/CREATE lists of role templates. Placeholders: {tenant} (the account's MGMT "
+        "namespace), {environment}, {cluster}. Must grant at least one role. Omitted: READ and WRITE: [{tenant}], "
+        "so only the tenant's own Spinnaker role sees and deploys with its accounts. EXECUTE and CREATE cannot be "
+        "written by the Halyard exec transport (accounts report HalTransportCannotExpress).",
     )
     guardrails: Guardrails = Field(
         default_factory=Guardrails,
