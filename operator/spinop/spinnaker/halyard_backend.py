@@ -4,7 +4,7 @@ Kubeconfig delivery (Halyard copies each account's kubeconfigFile at deploy time
 file must exist in the Halyard pod when the deploy runs, and a rotated token reaches clouddriver only with the
 next deploy):
 - `exec`: spinop writes `<kubeconfig_dir>/<account>.yaml` into the Halyard pod through pods/exec. Immediate and
-  exact, but spinop needs `create pods/exec` on the Halyard pod.
+  exact, but spinop needs `get` and `create` on `pods/exec` of the Halyard pod.
 - `mounted`: spinop writes kubeconfigs into sharded Secrets (`<prefix>-<n>`, key `<account>.yaml`) in the Halyard
   pod's namespace; the Halyard pod mounts them all (a projected volume, no subPath) at `mounted_dir`. No exec
   rights needed, but the kubelet refreshes mounted Secrets only eventually, so spinop waits `mounted_sync_seconds`

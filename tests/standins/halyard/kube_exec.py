@@ -105,9 +105,17 @@ class StaticTokenAuthorizer:
         raise AuthError(401, "Unauthorized", "Unauthorized")
 
 
+# The verbs a WebSocket exec needs, in the apiserver's order: its authorization filter resolves the upgrade's GET to
+# `get` (apiserver endpoints/request/requestinfo.go); then, behind AuthorizePodWebsocketUpgradeCreatePermission (beta,
+# on by default since 1.35, pkg/features/kube_features.go), ExecREST.Connect also requires `create`
+# (pkg/registry/core/pod/rest/subresources.go, authorize.go ensureAuthorizedForVerb).
+EXEC_VERBS = ("get", "create")
+
+
 class KubeAuthorizer:
-    """Validates bearer tokens with a TokenReview and authorizes `create pods/exec` with a SubjectAccessReview,
-    against the API server of `kubeconfig` (sync kubernetes client, run in a thread)."""
+    """Validates bearer tokens with a TokenReview and authorizes a WebSocket exec as the apiserver does: `get
+    pods/exec`, then `create pods/exec`, each with a SubjectAccessReview, against the API server of `kubeconfig`
+    (sync kubernetes client, run in a thread)."""
 
     def __init__(self, kubeconfig: str, context: str | None = None) -> None:
         self.kubeconfig = kubeconfig
@@ -132,26 +140,32 @@ class KubeAuthorizer:
         if status is None or not status.authenticated or status.user is None:
             raise AuthError(401, "Unauthorized", "Unauthorized")
         user = status.user
-        access = client.AuthorizationV1Api(api).create_subject_access_review(
-            client.V1SubjectAccessReview(
-                spec=client.V1SubjectAccessReviewSpec(
-                    user=user.username,
-                    groups=user.groups,
-                    uid=user.uid,
-                    extra=user.extra,
-                    resource_attributes=client.V1ResourceAttributes(
-                        namespace=namespace, verb="create", resource="pods", subresource="exec", name=pod
-                    ),
+        for verb in EXEC_VERBS:
+            access = client.AuthorizationV1Api(api).create_subject_access_review(
+                client.V1SubjectAccessReview(
+                    spec=client.V1SubjectAccessReviewSpec(
+                        user=user.username,
+                        groups=user.groups,
+                        uid=user.uid,
+                        extra=user.extra,
+                        resource_attributes=client.V1ResourceAttributes(
+                            namespace=namespace, verb=verb, resource="pods", subresource="exec", name=pod
+                        ),
+                    )
                 )
             )
-        )
-        if not (access.status and access.status.allowed):
-            raise AuthError(
-                403,
-                "Forbidden",
-                f'pods "{pod}" is forbidden: User "{user.username}" cannot create resource "pods/exec" '
-                f'in API group "" in the namespace "{namespace}"',
-            )
+            if not (access.status and access.status.allowed):
+                reason = (access.status.reason if access.status else None) or ""
+                if verb == "get":
+                    # The authorization filter (responsewriters/errors.go Forbidden and forbiddenMessage).
+                    message = (
+                        f'User "{user.username}" cannot get resource "pods/exec" in API group "" in the namespace '
+                        f'"{namespace}"' + (f": {reason}" if reason else "")
+                    )
+                else:
+                    # ensureAuthorizedForVerb: NewForbidden(pods, name, errors.New(reason)).
+                    message = reason
+                raise AuthError(403, "Forbidden", f'pods "{pod}" is forbidden: {message}')
         return str(user.username)
 
     async def authorize(self, request: web.Request, namespace: str, pod: str) -> str:

@@ -19,7 +19,14 @@ from tests.standins.halyard import KubeAuthorizer
 
 from .conftest import CONTAINER, NAMESPACE, POD, make_standin
 
-USERS = {"alice-token": ("alice", ["ops"]), "bob-token": ("bob", [])}
+USERS = {
+    "alice-token": ("alice", ["ops"]),
+    "bob-token": ("bob", []),
+    "carol-token": ("carol", []),
+    "dave-token": ("dave", []),
+}
+# The verbs each user holds on pods/exec of POD: the apiserver needs `get` (the WebSocket's GET) and `create`.
+GRANTS = {"alice": {"get", "create"}, "carol": {"get"}, "dave": {"create"}}
 
 
 @pytest.fixture
@@ -37,10 +44,10 @@ async def apiserver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     async def access_review(request: web.Request) -> web.Response:
         body = await request.json()
         reviews.append(body["spec"])
-        attrs = body["spec"]["resourceAttributes"]
-        allowed = body["spec"]["user"] == "alice" and attrs == {
+        attrs = dict(body["spec"]["resourceAttributes"])
+        verb = attrs.pop("verb")
+        allowed = verb in GRANTS.get(body["spec"]["user"], set()) and attrs == {
             "namespace": NAMESPACE,
-            "verb": "create",
             "resource": "pods",
             "subresource": "exec",
             "name": POD,
@@ -90,10 +97,20 @@ async def test_token_review_and_subject_access_review(
         assert (await client("alice-token").run(["hal", "--ready"])).exit_code == 0
         assert standin.exec.log[-1].user == "alice"
         assert reviews[-1]["groups"] == ["ops"] and reviews[-1]["uid"] == "uid-alice"
+        # As the apiserver: `get` first (the authorization filter), then `create` (ExecREST.Connect).
+        assert [r["resourceAttributes"]["verb"] for r in reviews] == ["get", "create"]
+        execs = len(standin.exec.log)
+        for token, user in (("bob-token", "bob"), ("dave-token", "dave")):
+            with pytest.raises(KubeExecError) as forbidden:
+                await client(token).run(["hal", "--ready"])
+            assert forbidden.value.status == 403
+            assert f'User "{user}" cannot get resource "pods/exec"' in str(forbidden.value)
+        # `get` alone was enough before Kubernetes 1.35; the stand-in, like the apiserver since, refuses it.
         with pytest.raises(KubeExecError) as forbidden:
-            await client("bob-token").run(["hal", "--ready"])
-        assert forbidden.value.status == 403
-        assert 'User "bob" cannot create resource "pods/exec"' in str(forbidden.value)
+            await client("carol-token").run(["hal", "--ready"])
+        assert forbidden.value.status == 403 and f'pods "{POD}" is forbidden' in str(forbidden.value)
+        assert "cannot get" not in str(forbidden.value)
+        assert len(standin.exec.log) == execs
         with pytest.raises(KubeExecError) as unauthorized:
             await client("nobody").run(["hal", "--ready"])
         assert unauthorized.value.status == 401
