@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,7 +24,17 @@ from spinop.remote.cluster import RemoteCluster
 from spinop.remote.plan import OWNER_UID, DesiredRemote
 
 Source = Literal["TokenRequest", "ServiceAccountTokenSecret"]
-TOKEN_SECRET_LABEL = "spinop.io/token-for"  # label value: the ServiceAccount name
+TOKEN_SECRET_LABEL = "spinop.io/token-for"  # label value: token_for(the ServiceAccount name)
+MAX_LABEL_VALUE = 63
+
+
+def token_for(service_account: str) -> str:
+    """The token Secrets' label value: the ServiceAccount name while it fits a label value (every Secret labelled
+    before this rule had such a name: a longer value was refused at create), else a stable hash of it. Account names
+    may have 100 characters, so `spinop-<accountName>` may not fit."""
+    if len(service_account) <= MAX_LABEL_VALUE:
+        return service_account
+    return "sha256-" + hashlib.sha256(service_account.encode()).hexdigest()[: MAX_LABEL_VALUE - len("sha256-")]
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ def ensure_token_secret(remote: RemoteCluster, desired: DesiredRemote, name: str
     with remote_errors(remote.name):
         secret = get_or_none(core.read_namespaced_secret, name, desired.namespace)
         if secret is None:
-            labels = desired.owner.labels() | {TOKEN_SECRET_LABEL: desired.object_name}
+            labels = desired.owner.labels() | {TOKEN_SECRET_LABEL: token_for(desired.object_name)}
             call(
                 core.create_namespaced_secret,
                 desired.namespace,
@@ -92,14 +103,19 @@ def token_secret_exists(remote: RemoteCluster, namespace: str, name: str) -> boo
 
 
 def delete_token_secrets(remote: RemoteCluster, desired: DesiredRemote, keep: str | None = None) -> list[str]:
-    """Revoke this account's long-lived tokens (all, or all but `keep`); returns the names deleted."""
+    """Revoke this account's long-lived tokens (all, or all but `keep`); returns the names deleted.
+
+    Selected by the account's uid and the presence of the token label, whatever its value: the ServiceAccount name
+    or its hash (`token_for`), so Secrets labelled by any version of spinop are found. A value built from the
+    account name must never be put in the selector: above 63 characters the apiserver answers 400 forever.
+    """
     core = k8s.CoreV1Api(remote.api)
     deleted = []
     with remote_errors(remote.name):
         listed = call(
             core.list_namespaced_secret,
             desired.namespace,
-            label_selector=f"{OWNER_UID}={desired.owner.uid},{TOKEN_SECRET_LABEL}={desired.object_name}",
+            label_selector=f"{OWNER_UID}={desired.owner.uid},{TOKEN_SECRET_LABEL}",
         )
         for secret in listed.items:
             if secret.metadata.name == keep:
