@@ -16,7 +16,12 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
+from spinop.api.v1alpha1 import Profile
 from spinop.devcluster.controlplane import ControlPlanes
+from spinop.redact import Redacted
+from spinop.remote.access import expected_access
+from spinop.remote.cluster import RemoteCluster
+from spinop.remote.verify import verify_access
 from tests.integration import objects
 from tests.integration.conftest import CREDENTIALS_NAMESPACE
 from tests.integration.kube import Cluster, wait_for
@@ -384,3 +389,173 @@ def test_operator_restart_mid_reconcile_creates_no_duplicates(
         objects.wait_gone(mgmt, "SpinnakerAccount", name, tenant.namespace)
     for name in names:
         remote.delete_namespace(f"{tenant.target(env)}-{name}")
+
+
+# A Pod that passes Pod Security "restricted" (the tenant namespace's default), so only spinop-tenant-limits can
+# refuse it.
+_RESTRICTED_CONTAINER = {
+    "name": "c",
+    "image": "registry.k8s.io/pause:3.10",
+    "securityContext": {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 65535,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    },
+}
+
+
+def _pod_spec(service_account: str) -> dict[str, object]:
+    return {"serviceAccountName": service_account, "containers": [_RESTRICTED_CONTAINER]}
+
+
+def test_an_account_cannot_get_a_long_lived_token_of_its_own_service_account(
+    operator: OperatorProcess,
+    mgmt: Cluster,
+    remotes: dict[str, Cluster],
+    tenant: Tenant,
+) -> None:
+    """Attack: as the deployer account's own token, mint a token Secret for its ServiceAccount, or run a Pod (directly
+    or through a workload) as it to get its token mounted: a token outside rotation. deploy/remote's
+    spinop-tenant-limits refuses each, naming the field, and nothing is created; PermissionsVerified proves it."""
+    env = "dev"
+    objects.create(mgmt, objects.spinnaker_account(tenant.namespace, env, tenant.clusters[env], tenant.target(env)))
+    account = objects.wait_condition(mgmt, "SpinnakerAccount", env, tenant.namespace, "Ready")
+    assert objects.condition(account, "PermissionsVerified")["status"] == "True"  # type: ignore[index]
+    remote, namespace = remotes[env], tenant.target(env)
+    service_account = f"spinop-{account['status']['spinnakerAccountName']}"
+    ref = account["status"]["credentialsSecretRef"]
+    token = yaml.safe_load(objects.secret_kubeconfig(mgmt, ref["namespace"], ref["name"]))["users"][0]["user"]["token"]
+    client = remote.client_with_token(token)
+    try:
+        core, apps, batch = k8s.CoreV1Api(client), k8s.AppsV1Api(client), k8s.BatchV1Api(client)
+        template = {"metadata": {"labels": {"app": "x"}}, "spec": _pod_spec(service_account)}
+        attempts = {
+            "metadata.annotations[kubernetes.io/service-account.name]": lambda: core.create_namespaced_secret(
+                namespace,
+                {
+                    "metadata": {
+                        "name": "stolen-token",
+                        "annotations": {"kubernetes.io/service-account.name": service_account},
+                    },
+                    "type": "kubernetes.io/service-account-token",
+                },
+            ),
+            "spec.serviceAccountName": lambda: core.create_namespaced_pod(
+                namespace, {"metadata": {"name": "thief"}, "spec": _pod_spec(service_account)}
+            ),
+            "spec.template.spec.serviceAccountName": lambda: apps.create_namespaced_deployment(
+                namespace,
+                {
+                    "metadata": {"name": "thief"},
+                    "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": template},
+                },
+            ),
+            "spec.jobTemplate.spec.template.spec.serviceAccountName": lambda: batch.create_namespaced_cron_job(
+                namespace,
+                {
+                    "metadata": {"name": "thief"},
+                    "spec": {
+                        "schedule": "* * * * *",
+                        "jobTemplate": {
+                            "spec": {
+                                "template": {
+                                    **template,
+                                    "spec": {**_pod_spec(service_account), "restartPolicy": "Never"},
+                                }
+                            }
+                        },
+                    },
+                },
+            ),
+        }
+        for field, attempt in attempts.items():
+            with pytest.raises(ApiException) as refused:
+                attempt()
+            assert refused.value.status == 403, (field, refused.value.body)
+            assert "spinop-tenant-limits" in refused.value.body and f"{field}:" in refused.value.body, field
+        # No side effect: nothing of the attempts exists.
+        assert not [
+            s.metadata.name
+            for s in remote.core.list_namespaced_secret(namespace).items
+            if s.type == "kubernetes.io/service-account-token"
+        ]
+        assert not remote.core.list_namespaced_pod(namespace).items
+        assert not k8s.AppsV1Api(remote.api).list_namespaced_deployment(namespace).items
+        assert not k8s.BatchV1Api(remote.api).list_namespaced_cron_job(namespace).items
+        # The same Pod as another ServiceAccount is admitted: the refusals above are the policy's, not RBAC's.
+        core.create_namespaced_pod(
+            namespace, {"metadata": {"name": "fine"}, "spec": _pod_spec("default")}, dry_run="All"
+        )
+    finally:
+        client.close()
+    # Verification tells the two apart with dry runs as the account: its own ServiceAccount is guarded, while a
+    # ServiceAccount the policy does not cover (`default`) is reported exposed, which is what PermissionsVerified
+    # says on a cluster without the policy.
+    handle = RemoteCluster(
+        name=env,
+        api=remote.api,
+        server=remote.server,
+        tenant_server=remote.server,
+        ca_data=None,
+        ca_file=str(remote.ca_file),
+        insecure=False,
+        fingerprint="",
+        loaded_at=0.0,
+    )
+    for sa, exposed in ((service_account, ()), ("default", ("secret", "pod"))):
+        verdict = verify_access(
+            handle, Redacted(token), expected_access(Profile.DEPLOYER, namespace, service_account=sa)
+        )
+        assert tuple(e.kind for e in verdict.exposed) == exposed, (sa, verdict.message())
+        assert not verdict.missing and not verdict.excess, verdict.message()
+
+
+def test_permissions_verified_sees_cluster_wide_grants_and_any_rule_beyond_the_role(
+    operator: OperatorProcess,
+    mgmt: Cluster,
+    remotes: dict[str, Cluster],
+    tenant: Tenant,
+) -> None:
+    """Someone binds extra rights to the account's ServiceAccount: `get nodes/proxy` cluster-wide (exec in any Pod
+    through the kubelet) and, in its namespace, `create pods/attach`. Neither was among the fixed probes; the full
+    comparison of the namespace's rules with the Role, and the cluster-wide probes, catch both."""
+    env = "dev"
+    objects.create(mgmt, objects.spinnaker_account(tenant.namespace, env, tenant.clusters[env], tenant.target(env)))
+    account = objects.wait_condition(mgmt, "SpinnakerAccount", env, tenant.namespace, "Ready")
+    remote, namespace = remotes[env], tenant.target(env)
+    service_account = f"spinop-{account['status']['spinnakerAccountName']}"
+    name = f"escape-{objects.short_id()}"
+    subject = k8s.RbacV1Subject(kind="ServiceAccount", name=service_account, namespace=namespace)
+    remote.rbac.create_cluster_role(
+        k8s.V1ClusterRole(
+            metadata=k8s.V1ObjectMeta(name=name),
+            rules=[
+                k8s.V1PolicyRule(api_groups=[""], resources=["nodes/proxy"], verbs=["get"]),
+                k8s.V1PolicyRule(api_groups=[""], resources=["pods/attach"], verbs=["create"]),
+            ],
+        )
+    )
+    role_ref = k8s.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=name)
+    try:
+        remote.rbac.create_cluster_role_binding(
+            k8s.V1ClusterRoleBinding(metadata=k8s.V1ObjectMeta(name=name), role_ref=role_ref, subjects=[subject])
+        )
+
+        def flagged() -> dict[str, str] | None:
+            got = objects.condition(objects.get(mgmt, "SpinnakerAccount", env, tenant.namespace), "PermissionsVerified")
+            return got if got and got["status"] == "False" else None
+
+        condition = wait_for(flagged, timeout=90, what="PermissionsVerified False")
+        assert condition["reason"] == "PermissionsMismatch"
+        assert "get nodes/proxy cluster-wide" in condition["message"], condition["message"]
+        assert f"create pods/attach in namespace {namespace}" in condition["message"], condition["message"]
+    finally:
+        for delete in (remote.rbac.delete_cluster_role_binding, remote.rbac.delete_cluster_role):
+            try:
+                delete(name)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+    objects.wait_condition(mgmt, "SpinnakerAccount", env, tenant.namespace, "PermissionsVerified", timeout=90)

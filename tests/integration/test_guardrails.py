@@ -365,3 +365,88 @@ def test_a_policy_change_rolls_out_to_every_tenant_namespace_with_progress(
         objects.delete(mgmt, "SpinnakerAccount", "theirs", tenant.namespace)
         objects.wait_gone(mgmt, "SpinnakerAccount", "theirs", tenant.namespace)
         remote.delete_namespace(foreign)
+
+
+@pytest.fixture()
+def default_tenant(
+    mgmt: Cluster, admin_kubeconfig_secrets: dict[str, str], fresh_namespace: Callable[..., str]
+) -> Iterator[Tenant]:
+    """A tenant on a SpinnakerCluster whose guardrails only name Ingress hosts: everything else is the default."""
+    namespace = fresh_namespace("mgmt", "gd", labels=objects.TENANT_LABEL)
+    name = f"gd-{objects.short_id()}"
+    objects.create(
+        mgmt,
+        objects.spinnaker_cluster(
+            name,
+            admin_kubeconfig_secrets[ENV],
+            ENV,
+            tenancy={
+                "namespacePattern": "{tenant}-{environment}-*",
+                "guardrails": {"ingress": {"allowedHostSuffixes": ["{tenant}.apps.example.com"]}},
+            },
+        ),
+    )
+    yield Tenant(namespace, name)
+    objects.delete(mgmt, "SpinnakerAccount", "web", namespace)
+    objects.wait_gone(mgmt, "SpinnakerAccount", "web", namespace, timeout=120)
+    objects.delete(mgmt, "SpinnakerCluster", name)
+
+
+def _service(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"port": 80}], **spec},
+    }
+
+
+def _ingress(name: str, *hosts: str | None, tls: tuple[str, ...] = ()) -> dict[str, Any]:
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    paths = {"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
+    spec: dict[str, Any] = {"rules": [{**({"host": h} if h else {}), **paths} for h in hosts]}
+    if tls:
+        spec["tls"] = [{"hosts": list(tls), "secretName": "cert"}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name}, "spec": spec}
+
+
+def test_default_quota_no_external_ips_and_ingress_hosts_only_under_the_tenants_suffix(
+    operator: OperatorProcess,
+    mgmt: Cluster,
+    remotes: dict[str, Cluster],
+    default_tenant: Tenant,
+    tmp_path: Path,
+) -> None:
+    """Attacks, as the tenant's own credentials on the real remote apiserver: a NodePort (a port on every node), a
+    Service with externalIPs (CVE-2020-8554: intercept traffic to any address), an Ingress claiming another tenant's
+    host, a catch-all Ingress. All refused, naming the field; nothing is created."""
+    from spinop.api.v1alpha1.guardrails import DEFAULT_QUOTA
+
+    remote, target = remotes[ENV], default_tenant.target("web")
+    account = _account(mgmt, default_tenant, "web", target)
+    assert remote.core.read_namespaced_resource_quota(GUARDRAILS, target).spec.hard == DEFAULT_QUOTA
+    annotations = remote.core.read_namespace(target).metadata.annotations
+    assert annotations["spinop.io/ingress-host-suffixes"] == f"{default_tenant.namespace}.apps.example.com"
+    wait_for(lambda: _quota_counted(remote, target), timeout=60, what="the default quota's usage counted")
+    kubeconfig = _tenant_kubeconfig(mgmt, account, tmp_path)
+    own = f"{default_tenant.namespace}.apps.example.com"
+    attacks = {
+        "services.nodeports": _service("nodeport", type="NodePort"),
+        "spec.externalIPs": _service("intercept", externalIPs=["10.0.0.1"]),
+        "spec.rules[].host": _ingress("steal", "shop.other-tenant.apps.example.com"),
+        "(no Ingress without a host": _ingress("catchall", None),
+        "spec.tls[].hosts[]": _ingress("steal-tls", f"www.{own}", tls=("login.example.com",)),
+        "must be one of": _ingress("lookalike", f"evil{own}"),
+    }
+    for field, body in attacks.items():
+        result = _create_as_tenant(remote, kubeconfig, body, tmp_path)
+        assert result.returncode != 0 and field in result.stderr, (body["metadata"]["name"], result.stderr)
+        if field != "services.nodeports":
+            assert "spinop-tenant-limits" in result.stderr, result.stderr
+    assert [s.metadata.name for s in remote.core.list_namespaced_service(target).items] == []
+    networking = k8s.NetworkingV1Api(remote.api)
+    assert networking.list_namespaced_ingress(target).items == []
+    # The tenant's own hosts (and wildcards under them) are admitted, as is a plain Service.
+    for body in (_service("web"), _ingress("mine", own, f"*.{own}", tls=(f"www.{own}",))):
+        result = _create_as_tenant(remote, kubeconfig, body, tmp_path)
+        assert result.returncode == 0, result.stderr

@@ -486,6 +486,12 @@ def test_remote_identity_has_exactly_what_spinop_does_remotely() -> None:
             (("",), ("limitranges", "resourcequotas"), ("delete", "get", "patch"), ("spinop-guardrails",)),
             (("networking.k8s.io",), ("networkpolicies",), ("create",), ()),
             (("networking.k8s.io",), ("networkpolicies",), ("delete", "get", "patch"), ("spinop-guardrails",)),
+            (
+                ("admissionregistration.k8s.io",),
+                ("validatingadmissionpolicies", "validatingadmissionpolicybindings"),
+                ("get",),
+                ("spinop-remote-limits", "spinop-tenant-limits"),
+            ),
         ]
     )
     assert not find(objects, "Role") and not find(objects, "RoleBinding")
@@ -505,8 +511,21 @@ def test_remote_identity_has_exactly_what_spinop_does_remotely() -> None:
         for resource in resources
     }
     assert guarded == writable
-    policy_binding = one(objects, "ValidatingAdmissionPolicyBinding")
+    policy_binding = one(objects, "ValidatingAdmissionPolicyBinding", "spinop-remote-limits")
     assert policy_binding["spec"] == {"policyName": "spinop-remote-limits", "validationActions": ["Deny"]}
+
+
+def test_tenant_limits_apply_to_everyone_and_are_enforced() -> None:
+    objects = rendered("remote")
+    policy = one(objects, "ValidatingAdmissionPolicy", "spinop-tenant-limits")
+    # No matchConditions: the limits hold whoever sends the request (a Deployment's Pods come from the
+    # controller-manager, not the tenant).
+    assert "matchConditions" not in policy["spec"]
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    guarded = {r for rule in policy["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]}
+    assert {"secrets", "pods", "services", "deployments", "jobs", "cronjobs"} <= guarded
+    policy_binding = one(objects, "ValidatingAdmissionPolicyBinding", "spinop-tenant-limits")
+    assert policy_binding["spec"] == {"policyName": "spinop-tenant-limits", "validationActions": ["Deny"]}
 
 
 def test_the_admin_kubeconfig_script_is_executable_and_parses() -> None:

@@ -48,6 +48,7 @@ from spinop.redact import Redacted
 from spinop.remote import apply as remote_apply
 from spinop.remote.access import ResourceRule, Verdict, expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
+from spinop.remote.guardrails import namespace_annotations
 from spinop.remote.plan import DesiredRemote, Owner, plan_remote, plan_teardown
 from spinop.remote.profiles import Rule, kinds_for
 from spinop.remote.verify import TokenRejected, verify_access
@@ -168,6 +169,7 @@ def build_desired_remote(owner: Owner, spec: SpinnakerAccountSpec, cluster: Spin
         profile=spec.profile,
         extra_rules=_extra_rules(spec),
         namespace_labels=labels,
+        namespace_annotations=namespace_annotations(cluster.tenancy.guardrails, owner.mgmt_namespace),
         guardrails=guardrails,
     )
 
@@ -301,6 +303,16 @@ def provision(
     if due is not None:
         out.next_due = max(1.0, (due - now).total_seconds())
 
+    if verdict.exposed and not verdict.missing and not verdict.excess:
+        return out.fail(
+            "PermissionsVerified",
+            InvalidRequest(
+                f"the issued credentials {verdict.message()}. A cluster admin must apply deploy/remote "
+                "(tenant-policy.yaml) on this cluster.",
+                reason="TenantLimitsNotEnforced",
+                retry_after=60,
+            ),
+        )
     if not verdict.ok:
         return out.fail(
             "PermissionsVerified",
@@ -396,6 +408,7 @@ def _credentials_and_verdict(
         spec.profile,
         spec.namespace,
         [ResourceRule(r.verbs, r.api_groups, r.resources, r.resource_names) for r in _extra_rules(spec)],
+        service_account=desired.object_name,
     )
     for _attempt in range(2):
         if why is not None or stored is None:

@@ -20,6 +20,7 @@ from spinop.errors import SpinopError
 from spinop.kube.events import post_event
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.remote.cluster import ClusterConnection
+from spinop.remote.policies import policy_problems
 
 PLURAL = "spinnakerclusters"
 KIND = "SpinnakerCluster"
@@ -64,6 +65,28 @@ def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple
     return ConditionUpdate(
         "Reachable", "True", "Reachable", f"{remote.server} answers as Kubernetes {version}"
     ), version
+
+
+POLICIES_CONDITION = "AdmissionPoliciesInstalled"
+
+
+def _policies(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> ConditionUpdate:
+    """deploy/remote's admission policies in force? A warning, not part of Ready: accounts on the cluster still work,
+    and their PermissionsVerified says what a missing tenant policy exposes."""
+    try:
+        problems = policy_problems(ctx.clusters.get(connection_for(name, spec)).api)
+    except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
+        return ConditionUpdate(POLICIES_CONDITION, "Unknown", "CheckFailed", f"cannot read them: {type(err).__name__}")
+    if problems:
+        return ConditionUpdate(
+            POLICIES_CONDITION,
+            "False",
+            "PolicyMissing",
+            "; ".join(problems) + ": apply deploy/remote on the cluster (docs/install.md)",
+        )
+    return ConditionUpdate(
+        POLICIES_CONDITION, "True", "Installed", "spinop-remote-limits and spinop-tenant-limits are enforced (Deny)"
+    )
 
 
 def only_guardrails_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
@@ -112,6 +135,9 @@ async def reconcile(
         ctx.clusters.invalidate(name)
     claims = list(claims)
     condition, version = await asyncio.to_thread(_probe, ctx, name, spec)
+    conditions = [condition]
+    if condition.status == "True":
+        conditions.append(await asyncio.to_thread(_policies, ctx, name, spec))
     metrics.CLUSTER_REACHABLE.labels(name).set(1 if condition.status == "True" else 0)
     fields: dict[str, Any] = {"accountCount": sum(1 for c in claims if c.cluster == name and not c.deleting)}
     if version:
@@ -126,11 +152,11 @@ async def reconcile(
         # lastProbeTime moves only with a change, so a healthy, unchanged cluster costs no status writes.
         fields["lastProbeTime"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     result = await asyncio.to_thread(
-        ctx.cluster_status.update, ref, conditions=[condition], fields=fields, generation=meta.get("generation")
+        ctx.cluster_status.update, ref, conditions=conditions, fields=fields, generation=meta.get("generation")
     )
     if result is not None:
         for t in result.transitions:
-            if t.type == "Reachable":
+            if t.type in ("Reachable", POLICIES_CONDITION):
                 await asyncio.to_thread(
                     post_event,
                     ctx.mgmt,

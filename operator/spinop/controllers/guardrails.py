@@ -30,7 +30,7 @@ from spinop.kube.clients import call
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.remote import apply as remote_apply
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
-from spinop.remote.guardrails import describe, effective_guardrails
+from spinop.remote.guardrails import describe, effective_guardrails, namespace_annotations
 from spinop.remote.plan import (
     CREATED_NAMESPACE,
     OWNER,
@@ -179,6 +179,7 @@ def converge_namespace(remote: RemoteCluster, cluster_name: str, policy: Any, te
             namespace=tenant.namespace,
             profile=spec.profile,
             namespace_labels=labels,
+            namespace_annotations=namespace_annotations(policy, meta.namespace or ""),
             guardrails=objects,
         )
         plan = plan_namespace_guardrails(desired, observed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from spinop.remote.profiles import Profile
+from spinop.remote.profiles import Profile, rules_for
 
 # Namespace used to prove the credentials reach nothing outside their own; the most sensitive one on any cluster.
 PROBE_NAMESPACE = "kube-system"
@@ -95,10 +95,95 @@ def guardrail_checks(namespace: str) -> tuple[AccessCheck, ...]:
     return tuple(checks)
 
 
+TENANT_LIMITS_POLICY = "spinop-tenant-limits"  # deploy/remote/tenant-policy.yaml
+
+
+@dataclass(frozen=True)
+class TokenExposure:
+    """A way around rotation to a long-lived token of the account's own ServiceAccount, which RBAC cannot refuse a
+    deployer (it may create Secrets and Pods) and the remote admission policy spinop-tenant-limits must."""
+
+    kind: str  # "secret": a service-account-token Secret for it; "pod": a Pod running as it (its token mounted)
+    service_account: str
+    namespace: str
+
+    @property
+    def access(self) -> AccessCheck:
+        """The RBAC request the exposure needs: without it, RBAC already refuses."""
+        return AccessCheck("create", "secrets" if self.kind == "secret" else "pods", namespace=self.namespace)
+
+    def describe(self) -> str:
+        if self.kind == "secret":
+            return f"create a service-account-token Secret for its ServiceAccount {self.service_account}"
+        return f"create a Pod running as its ServiceAccount {self.service_account}"
+
+
+def token_exposures(service_account: str, namespace: str) -> tuple[TokenExposure, ...]:
+    return (TokenExposure("secret", service_account, namespace), TokenExposure("pod", service_account, namespace))
+
+
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+#: Cluster-wide requests no tenant may make: each is a known way from one namespace to the whole cluster.
+CLUSTER_CHECKS: tuple[AccessCheck, ...] = (
+    AccessCheck("list", "namespaces"),
+    AccessCheck("list", "secrets"),  # every namespace's Secrets
+    AccessCheck("create", "clusterrolebindings", "rbac.authorization.k8s.io"),
+    # The kubelet API through the apiserver: exec in any Pod on the node (nodes/proxy get is enough for that).
+    AccessCheck("get", "nodes/proxy"),
+    AccessCheck("create", "nodes/proxy"),
+    # A client certificate for any identity: create a CSR and approve it.
+    AccessCheck("create", "certificatesigningrequests", "certificates.k8s.io"),
+    AccessCheck("update", "certificatesigningrequests/approval", "certificates.k8s.io"),
+    AccessCheck("impersonate", "users"),
+    AccessCheck("impersonate", "groups"),
+    AccessCheck("impersonate", "serviceaccounts"),
+    # Admission: see or change every object written, or switch the admission limits off.
+    AccessCheck("create", "validatingwebhookconfigurations", ADMISSION_GROUP),
+    AccessCheck("create", "mutatingwebhookconfigurations", ADMISSION_GROUP),
+    AccessCheck("patch", "validatingadmissionpolicies", ADMISSION_GROUP),
+    AccessCheck("delete", "validatingadmissionpolicybindings", ADMISSION_GROUP),
+)
+
+#: What Kubernetes grants every authenticated user (ClusterRole system:basic-user): not the Role's doing.
+BASELINE_RULES: tuple[ResourceRule, ...] = (
+    ResourceRule(("create",), ("authorization.k8s.io",), ("selfsubjectaccessreviews", "selfsubjectrulesreviews")),
+    ResourceRule(("create",), ("authentication.k8s.io",), ("selfsubjectreviews",)),
+)
+
+
+def rule_atoms(rule: ResourceRule, namespace: str) -> tuple[AccessCheck, ...]:
+    """Each single request a rule grants (a `*` stays a literal `*`: only a `*` covers it)."""
+    return tuple(
+        AccessCheck(verb, resource, group, namespace=namespace, name=name)
+        for verb in rule.verbs
+        for group in rule.api_groups
+        for resource in rule.resources
+        for name in (rule.resource_names or (None,))
+    )
+
+
+def grants_beyond(
+    granted: Iterable[ResourceRule], allowed: Iterable[ResourceRule], namespace: str
+) -> tuple[AccessCheck, ...]:
+    """What `granted` (a SelfSubjectRulesReview's rules) allows beyond `allowed` (the Role plus the baseline)."""
+    allowed = (*allowed, *BASELINE_RULES)
+    beyond: dict[AccessCheck, None] = {}
+    for rule in granted:
+        for atom in rule_atoms(rule, namespace):
+            if not rules_allow(allowed, atom):
+                beyond[atom] = None
+    return tuple(beyond)
+
+
 @dataclass(frozen=True)
 class Expectations:
     allowed: tuple[AccessCheck, ...]
     denied: tuple[AccessCheck, ...]
+    # Long-lived tokens of the account's ServiceAccount that must be out of reach (proved with dry-run creates).
+    exposures: tuple[TokenExposure, ...] = ()
+    # The namespace's rules must equal these (the Role spinop renders): compared in full, both ways.
+    namespace: str | None = None
+    role: tuple[ResourceRule, ...] = ()
 
 
 def expected_access(
@@ -106,6 +191,7 @@ def expected_access(
     namespace: str,
     extra_rules: Iterable[ResourceRule] = (),
     other_namespace: str = PROBE_NAMESPACE,
+    service_account: str | None = None,
 ) -> Expectations:
     """The promise of a profile, as requests that must be allowed and requests that must be refused.
 
@@ -141,8 +227,7 @@ def expected_access(
         AccessCheck("get", "secrets", namespace=other_namespace),
         AccessCheck("list", "pods", namespace=other_namespace),
         AccessCheck("create", "deployments", "apps", namespace=other_namespace),
-        AccessCheck("list", "namespaces"),
-        AccessCheck("create", "clusterrolebindings", "rbac.authorization.k8s.io"),
+        *CLUSTER_CHECKS,
     )
     allowed: tuple[AccessCheck, ...]
     denied: tuple[AccessCheck, ...]
@@ -152,9 +237,16 @@ def expected_access(
         allowed, denied = reads, (*writes, AccessCheck("get", "secrets", namespace=own), *never)
     extra = tuple(extra_rules)
     granted = tuple(c for c in denied if c.namespace == own and rules_allow(extra, c))
+    role = (
+        tuple(ResourceRule(r.verbs, r.api_groups, r.resources, r.resource_names) for r in rules_for(profile, own))
+        + extra
+    )
     return Expectations(
         allowed=allowed + granted,
         denied=tuple(c for c in denied if c not in granted),
+        exposures=token_exposures(service_account, own) if service_account else (),
+        namespace=own,
+        role=role,
     )
 
 
@@ -162,22 +254,49 @@ def expected_access(
 class Verdict:
     missing: tuple[AccessCheck, ...]
     excess: tuple[AccessCheck, ...]
+    exposed: tuple[TokenExposure, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.excess
+        return not self.missing and not self.excess and not self.exposed
 
     def message(self) -> str:
         parts = []
         if self.missing:
-            parts.append("cannot " + "; ".join(c.describe() for c in self.missing))
+            parts.append("cannot " + _listed(self.missing))
         if self.excess:
-            parts.append("can unexpectedly " + "; ".join(c.describe() for c in self.excess))
+            parts.append("can unexpectedly " + _listed(self.excess))
+        if self.exposed:
+            parts.append(
+                "can get a long-lived token outside rotation: "
+                + "; ".join(e.describe() for e in self.exposed)
+                + f" (the remote admission policy {TENANT_LIMITS_POLICY} from deploy/remote is missing or not enforced)"
+            )
         return ". ".join(parts) if parts else "the credentials can do exactly what the profile promises"
 
 
-def judge(expectations: Expectations, decide: dict[AccessCheck, bool]) -> Verdict:
-    """Compare decisions (check → allowed?) with the expectations."""
-    missing = tuple(c for c in expectations.allowed if not decide[c])
-    excess = tuple(c for c in expectations.denied if decide[c])
-    return Verdict(missing, excess)
+MAX_LISTED = 8  # a condition message names this many requests, then counts the rest
+
+
+def _listed(checks: Sequence[AccessCheck]) -> str:
+    shown = "; ".join(c.describe() for c in checks[:MAX_LISTED])
+    return shown + (f"; and {len(checks) - MAX_LISTED} more" if len(checks) > MAX_LISTED else "")
+
+
+def judge(
+    expectations: Expectations,
+    decide: dict[AccessCheck, bool],
+    exposed: Iterable[TokenExposure] = (),
+    granted: Sequence[ResourceRule] | None = None,
+    complete: bool = False,
+) -> Verdict:
+    """Compare decisions (check → allowed?) with the expectations; `exposed`: the exposures the cluster let through;
+    `granted`: the namespace's rules as the cluster reports them, compared in full with the Role (what the Role grants
+    is only required of a `complete` report)."""
+    missing = dict.fromkeys(c for c in expectations.allowed if not decide[c])
+    excess = dict.fromkeys(c for c in expectations.denied if decide[c])
+    if granted is not None and expectations.namespace is not None:
+        excess.update(dict.fromkeys(grants_beyond(granted, expectations.role, expectations.namespace)))
+        if complete:
+            missing.update(dict.fromkeys(grants_beyond(expectations.role, granted, expectations.namespace)))
+    return Verdict(tuple(missing), tuple(excess), tuple(exposed))

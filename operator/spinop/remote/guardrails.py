@@ -24,6 +24,9 @@ from spinop.api.v1alpha1 import (
 from spinop.remote.plan import GuardrailObjects
 
 POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
+# Namespace annotation the remote admission policy spinop-tenant-limits reads (deploy/remote/tenant-policy.yaml):
+# comma-separated host suffixes the namespace's Ingresses may use. Tenants cannot change namespace annotations.
+INGRESS_HOSTS_ANNOTATION = "spinop.io/ingress-host-suffixes"
 SYSTEM_NAMESPACE_LABEL = {"kubernetes.io/metadata.name": "kube-system"}
 
 
@@ -127,6 +130,14 @@ def effective_guardrails(
         limit_range=limit_range_spec(limits) if limits is not None and not limits.is_empty() else None,
         network_policy=network_policy_spec(policy.network_policy) if policy.network_policy is not None else None,
     )
+
+
+def namespace_annotations(policy: Guardrails, tenant: str) -> dict[str, str]:
+    """Guardrail annotations of a tenant namespace: the Ingress host suffixes of its tenant, when the policy limits
+    them."""
+    if policy.ingress is None:
+        return {}
+    return {INGRESS_HOSTS_ANNOTATION: ",".join(policy.ingress.suffixes_for(tenant))}
 
 
 def describe(labels: Mapping[str, str], objects: GuardrailObjects) -> str:

@@ -62,6 +62,7 @@ class DesiredRemote:
     profile: Profile
     extra_rules: tuple[Rule, ...] = ()
     namespace_labels: dict[str, str] = field(default_factory=dict)  # guardrail labels (Pod Security, ...)
+    namespace_annotations: dict[str, str] = field(default_factory=dict)  # guardrail annotations (Ingress hosts)
     # None: spinop does not manage guardrails in this plan (teardown); else what a namespace this account created holds.
     guardrails: GuardrailObjects | None = None
 
@@ -128,6 +129,7 @@ def _meta(name: str, owner: Owner, namespace: str | None = None, **extra: dict[s
 def render_namespace(desired: DesiredRemote) -> dict[str, Any]:
     meta = _meta(desired.namespace, desired.owner)
     meta["labels"] = {**meta["labels"], **desired.namespace_labels}
+    meta["annotations"] = {**meta["annotations"], **desired.namespace_annotations}
     meta["annotations"][CREATED_NAMESPACE] = desired.owner.uid
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 

@@ -70,6 +70,9 @@ def expected_default(field: Any) -> tuple[bool, Any]:
     if field.default_factory is not None:
         value = field.default_factory()
         if isinstance(value, BaseModel):
+            if any(f.is_required() for f in type(value).model_fields.values()):
+                # Required fields have no nested default to fill: the schema default carries the whole value.
+                return True, value.model_dump(mode="json", by_alias=True, exclude_none=True)
             return True, {}  # the apiserver fills nested defaults into {}
         if value in ([], {}):
             return False, None

@@ -19,6 +19,7 @@ from spinop.api.v1alpha1 import (
     SpinnakerClusterSpec,
     parse_quantity,
 )
+from spinop.api.v1alpha1.guardrails import DEFAULT_QUOTA
 
 
 def cluster_spec(**guardrails: Any) -> SpinnakerClusterSpec:
@@ -27,7 +28,7 @@ def cluster_spec(**guardrails: Any) -> SpinnakerClusterSpec:
     )
 
 
-def test_every_cluster_gets_restricted_pod_security_and_nothing_else_by_default() -> None:
+def test_every_cluster_gets_restricted_pod_security_and_a_quota_and_nothing_else_by_default() -> None:
     spec = SpinnakerClusterSpec.model_validate({"kubeconfigSecretRef": {"name": "k"}, "environment": "dev"})
     guardrails = spec.tenancy.guardrails
     assert guardrails.pod_security.levels() == {
@@ -36,10 +37,14 @@ def test_every_cluster_gets_restricted_pod_security_and_nothing_else_by_default(
         "audit": PodSecurityLevel.RESTRICTED,
     }
     assert guardrails.pod_security.version == "latest"
-    assert (guardrails.resource_quota, guardrails.limit_range, guardrails.network_policy) == (None, None, None)
+    assert guardrails.resource_quota is not None and guardrails.resource_quota.hard == DEFAULT_QUOTA
+    assert (guardrails.limit_range, guardrails.network_policy, guardrails.ingress) == (None, None, None)
     assert SpinnakerAccountSpec.model_validate({"cluster": "dev", "namespace": "a-dev"}).guardrails is None
     dumped = spec.model_dump(mode="json", by_alias=True, exclude_none=True)["tenancy"]["guardrails"]
-    assert dumped == {"podSecurity": {"enforce": "restricted", "version": "latest"}}
+    assert dumped == {
+        "podSecurity": {"enforce": "restricted", "version": "latest"},
+        "resourceQuota": {"hard": DEFAULT_QUOTA},
+    }
 
 
 def test_warn_and_audit_follow_enforce_unless_set() -> None:
@@ -162,8 +167,11 @@ def test_a_higher_quota_is_refused_by_value_not_by_spelling() -> None:
     errors = check(cluster, resourceQuota={"hard": {"requests.memory": "1025Mi", "pods": "1e1"}})
     assert [e.path for e in errors] == ["spec.guardrails.resourceQuota.hard[requests.memory]"]
     assert "1025Mi is more than SpinnakerCluster dev's quota of 1Gi" in errors[0].message
-    # Without a cluster quota, any account quota only tightens.
-    assert check(cluster_spec(), resourceQuota={"hard": {"pods": "1000"}}) == []
+    # Without a quota of its own the cluster has the default one: resources it does not limit may be added.
+    assert check(cluster_spec(), resourceQuota={"hard": {"pods": "50", "requests.cpu": "64"}}) == []
+    assert [e.path for e in check(cluster_spec(), resourceQuota={"hard": {"pods": "1000"}})] == [
+        "spec.guardrails.resourceQuota.hard[pods]"
+    ]
 
 
 def test_check_account_includes_the_guardrails() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spinop.remote.access import (
+    BASELINE_RULES,
     PROBE_NAMESPACE,
     AccessCheck,
     Expectations,
@@ -212,3 +213,94 @@ def test_missing_and_excess_access_are_both_failures_and_both_named() -> None:
         f"cannot list pods in namespace {NS}; get secrets in namespace {NS}. "
         f"can unexpectedly create pods/exec in namespace {NS}"
     )
+
+
+# ------------------------------------------------------------------------------------- full comparison with the Role
+
+
+def _rules_of(profile: Profile) -> list[ResourceRule]:
+    return list(expected_access(profile, NS).role)
+
+
+def _all_decided(expectations: Expectations) -> dict[AccessCheck, bool]:
+    """Every fixed probe answered as promised."""
+    return {c: c in expectations.allowed for c in (*expectations.allowed, *expectations.denied)}
+
+
+@pytest.mark.parametrize("profile", list(Profile))
+def test_a_namespace_granting_exactly_the_role_plus_the_baseline_is_ok(profile: Profile) -> None:
+    expectations = expected_access(profile, NS)
+    granted = [*_rules_of(profile), *BASELINE_RULES]
+    verdict = judge(expectations, _all_decided(expectations), granted=granted, complete=True)
+    assert verdict.ok, verdict.message()
+
+
+def test_any_grant_beyond_the_role_is_excess_even_one_the_probes_do_not_ask_about() -> None:
+    expectations = expected_access(Profile.DEPLOYER, NS)
+    # A RoleBinding to the built-in `edit` adds e.g. serviceaccounts write and pods/attach: no fixed probe asks.
+    added = rule("create", "-", "pods/attach serviceaccounts")
+    verdict = judge(
+        expectations, _all_decided(expectations), granted=[*_rules_of(Profile.DEPLOYER), added], complete=True
+    )
+    assert {(c.verb, c.resource) for c in verdict.excess} == {("create", "pods/attach"), ("create", "serviceaccounts")}
+    assert "can unexpectedly create pods/attach in namespace" in verdict.message()
+
+
+def test_a_wildcard_grant_is_excess_even_when_it_covers_the_role() -> None:
+    expectations = expected_access(Profile.READONLY, NS)
+    verdict = judge(expectations, _all_decided(expectations), granted=[rule("*", "*", "*")], complete=True)
+    assert AccessCheck("*", "*", "*", namespace=NS) in verdict.excess
+
+
+def test_what_the_role_grants_but_the_cluster_does_not_report_is_missing_only_from_a_complete_report() -> None:
+    expectations = expected_access(Profile.DEPLOYER, NS)
+    granted = [r for r in _rules_of(Profile.DEPLOYER) if "ingresses" not in r.resources]
+    complete = judge(expectations, _all_decided(expectations), granted=granted, complete=True)
+    assert {c.resource for c in complete.missing} == {"ingresses"}
+    assert len(complete.missing) == 7  # the seven verbs of the deployer's ingresses rule
+    assert judge(expectations, _all_decided(expectations), granted=granted, complete=False).ok
+
+
+def test_long_lists_are_cut_in_the_message() -> None:
+    expectations = expected_access(Profile.DEPLOYER, NS)
+    verdict = judge(expectations, _all_decided(expectations), granted=[], complete=True)
+    assert not verdict.ok and "more" in verdict.message()
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        AccessCheck("get", "nodes/proxy"),
+        AccessCheck("create", "certificatesigningrequests", "certificates.k8s.io"),
+        AccessCheck("update", "certificatesigningrequests/approval", "certificates.k8s.io"),
+        AccessCheck("impersonate", "users"),
+        AccessCheck("impersonate", "serviceaccounts"),
+        AccessCheck("create", "validatingwebhookconfigurations", "admissionregistration.k8s.io"),
+        AccessCheck("create", "mutatingwebhookconfigurations", "admissionregistration.k8s.io"),
+        AccessCheck("list", "secrets"),
+    ],
+)
+@pytest.mark.parametrize("profile", list(Profile))
+def test_cluster_wide_escapes_are_probed_and_refused_for_every_profile(profile: Profile, attack: AccessCheck) -> None:
+    assert attack in expected_access(profile, NS).denied
+
+
+# --------------------------------------------------------------------------------- long-lived tokens out of rotation
+
+
+def test_the_account_service_account_tokens_are_expected_out_of_reach_when_named() -> None:
+    assert expected_access(Profile.DEPLOYER, NS).exposures == ()
+    exposures = expected_access(Profile.DEPLOYER, NS, service_account="spinop-acct").exposures
+    assert [(e.kind, e.service_account, e.namespace) for e in exposures] == [
+        ("secret", "spinop-acct", NS),
+        ("pod", "spinop-acct", NS),
+    ]
+    assert [e.access for e in exposures] == [check("create", "secrets"), check("create", "pods")]
+
+
+def test_an_exposure_fails_the_verdict_and_names_the_policy() -> None:
+    expectations = expected_access(Profile.DEPLOYER, NS, service_account="spinop-acct")
+    verdict = judge(expectations, _all_decided(expectations), exposed=expectations.exposures[:1])
+    assert not verdict.ok
+    assert "create a service-account-token Secret for its ServiceAccount spinop-acct" in verdict.message()
+    assert "spinop-tenant-limits" in verdict.message()

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 
 from spinop.api.v1alpha1 import AccountGuardrails, Guardrails
+from spinop.api.v1alpha1.guardrails import DEFAULT_QUOTA
 from spinop.remote.guardrails import (
+    INGRESS_HOSTS_ANNOTATION,
     describe,
     effective_guardrails,
     limit_range_spec,
+    namespace_annotations,
     network_policy_spec,
     pod_security_labels,
     quota_hard,
@@ -126,8 +129,9 @@ def test_quota_takes_the_lower_value_per_resource_and_adds_what_only_the_account
         "limits.memory": "8Gi",  # equal by value: the cluster's spelling stays
         "services": "2",
     }
-    assert quota_hard(policy(resourceQuota=None)) is None
-    assert quota_hard(policy(resourceQuota=None), account) == account.resource_quota.hard  # type: ignore[union-attr]
+    # Without a quota of its own the cluster's policy is the default one, tightened the same way.
+    assert quota_hard(Guardrails()) == DEFAULT_QUOTA
+    assert quota_hard(Guardrails(), account) == {**DEFAULT_QUOTA, **account.resource_quota.hard}  # type: ignore[union-attr]
 
 
 def test_limit_range_is_rendered_defaulted_as_the_apiserver_stores_it() -> None:
@@ -173,13 +177,15 @@ def test_network_policy_denies_everything_but_what_is_listed() -> None:
     }
 
 
-def test_only_pod_security_by_default() -> None:
+def test_pod_security_and_a_quota_by_default() -> None:
     labels, objects = effective_guardrails(Guardrails())
-    assert objects == GuardrailObjects()
+    assert objects == GuardrailObjects(resource_quota={"hard": DEFAULT_QUOTA})
+    assert DEFAULT_QUOTA["services.nodeports"] == "0"
     assert set(labels.values()) == {"restricted", "latest"}
     assert (
         describe(labels, objects)
-        == "Pod Security enforce restricted, warn restricted, audit restricted (version latest)"
+        == "Pod Security enforce restricted, warn restricted, audit restricted (version latest); "
+        "ResourceQuota spinop-guardrails"
     )
 
 
@@ -316,7 +322,7 @@ def test_the_rollout_plans_only_labels_and_guardrail_objects() -> None:
     plan = plan_namespace_guardrails(d, observed)
     assert [(a.verb, a.kind) for a in plan.actions] == [
         ("patch", "Namespace"),
-        ("create", "ResourceQuota"),
+        ("patch", "ResourceQuota"),  # the default quota becomes the policy's
         ("create", "LimitRange"),
         ("create", "NetworkPolicy"),
     ]
@@ -337,3 +343,28 @@ def test_the_rollout_plans_only_labels_and_guardrail_objects() -> None:
 )
 def test_the_rollout_leaves_namespaces_it_may_not_touch(namespace: dict[str, Any] | None) -> None:
     assert plan_namespace_guardrails(desired(), ObservedRemote(namespace=namespace)).actions == ()
+
+
+# ------------------------------------------------------------------------------------------------- Ingress hosts
+
+
+def test_ingress_host_suffixes_are_written_per_tenant_on_the_namespace() -> None:
+    policy = Guardrails.model_validate(
+        {"ingress": {"allowedHostSuffixes": ["{tenant}.apps.example.com", "shared.example.com"]}}
+    )
+    assert namespace_annotations(policy, "team-a") == {
+        INGRESS_HOSTS_ANNOTATION: "team-a.apps.example.com,shared.example.com"
+    }
+    assert namespace_annotations(Guardrails(), "team-a") == {}
+    d = DesiredRemote(
+        owner=ME, namespace=NS, profile=Profile.DEPLOYER, namespace_annotations=namespace_annotations(policy, "team-a")
+    )
+    assert render_namespace(d)["metadata"]["annotations"][INGRESS_HOSTS_ANNOTATION].startswith("team-a.")
+
+
+@pytest.mark.parametrize(
+    "suffix", ["*.example.com", "example", "{tenant}", "a.{tenant}.com", "EXAMPLE.com", "ex ample.com", ".example.com"]
+)
+def test_a_host_suffix_must_be_a_dns_name_with_tenant_only_as_its_first_label(suffix: str) -> None:
+    with pytest.raises(ValueError, match="allowedHostSuffixes"):
+        Guardrails.model_validate({"ingress": {"allowedHostSuffixes": [suffix]}})

@@ -324,6 +324,45 @@ class NetworkPolicyGuardrail(SpecModel):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Defaults and Ingress hosts
+
+#: The ResourceQuota every tenant namespace gets unless the cluster sets its own: object counts only (a limit on
+#: requests.*/limits.* would make every Pod declare them), no NodePorts (they open a port on every node), few
+#: LoadBalancers (each costs money and an address).
+DEFAULT_QUOTA: dict[str, str] = {
+    "pods": "100",
+    "services": "50",
+    "services.nodeports": "0",
+    "services.loadbalancers": "2",
+    "persistentvolumeclaims": "20",
+    "requests.storage": "200Gi",
+    "configmaps": "200",
+    "secrets": "200",
+}
+
+TENANT_PLACEHOLDER = "{tenant}"
+HOST_SUFFIX_PATTERN = r"^(\{tenant\}\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
+HostSuffix = Annotated[str, StringConstraints(min_length=3, max_length=200, pattern=HOST_SUFFIX_PATTERN)]
+
+
+class IngressGuardrail(SpecModel):
+    """Which host names a tenant's Ingresses may claim, so one tenant cannot take another's (or the platform's)
+    traffic. Enforced by the remote kube-apiserver (admission policy spinop-tenant-limits from deploy/remote)."""
+
+    allowed_host_suffixes: list[HostSuffix] = Field(
+        min_length=1,
+        max_length=16,
+        description="Each Ingress host (spec.rules[].host, spec.tls[].hosts[]) must be one of these or end in "
+        "'.' + one of these; {tenant} stands for the tenant (the SpinnakerAccount's namespace), e.g. "
+        "'{tenant}.apps.example.com' lets tenant team-a use team-a.apps.example.com, www.team-a.apps.example.com and "
+        "*.team-a.apps.example.com. Ingresses without a host and spec.defaultBackend are refused.",
+    )
+
+    def suffixes_for(self, tenant: str) -> list[str]:
+        return [suffix.replace(TENANT_PLACEHOLDER, tenant) for suffix in self.allowed_host_suffixes]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # The policy (SpinnakerCluster) and the tightening (SpinnakerAccount)
 
 
@@ -337,8 +376,11 @@ class Guardrails(SpecModel):
         json_schema_extra={"default": {}},
     )
     resource_quota: ResourceQuotaPolicy | None = Field(
-        default=None,
-        description="A ResourceQuota for each tenant namespace. Omitted: none.",
+        default_factory=lambda: ResourceQuotaPolicy(hard=dict(DEFAULT_QUOTA)),
+        description="A ResourceQuota for each tenant namespace. Omitted: pods 100, services 50, services.nodeports "
+        "0, services.loadbalancers 2, persistentvolumeclaims 20, requests.storage 200Gi, configmaps 200, secrets "
+        "200. To allow more, set your own hard limits (a quota is always applied).",
+        json_schema_extra={"default": {"hard": dict[str, Any](DEFAULT_QUOTA)}},
     )
     limit_range: LimitRangePolicy | None = Field(
         default=None,
@@ -348,6 +390,11 @@ class Guardrails(SpecModel):
         default=None,
         description="A default-deny NetworkPolicy with the allowances listed. Omitted: none (all traffic allowed, "
         "unless other policies say otherwise). `{}`: deny all but same-namespace traffic and DNS.",
+    )
+    ingress: IngressGuardrail | None = Field(
+        default=None,
+        description="The Ingress host names each tenant may use, e.g. {allowedHostSuffixes: "
+        "['{tenant}.apps.example.com']}. Omitted: not constrained.",
     )
 
 
