@@ -1,7 +1,8 @@
 """`spinop demo`: the README's main command, a complete local installation.
 
 1. builds (first time) and starts real control planes: mgmt, dev, staging, prod;
-2. installs the CRDs in mgmt and registers dev/staging/prod (admin kubeconfig Secrets in `devops`);
+2. installs the CRDs in mgmt, deploy/remote (spinop's limited identity) on dev/staging/prod, and registers them with
+   kubeconfigs of that identity (Secrets in `devops`), never cluster-admin;
 3. starts the Halyard and Gate stand-ins (test doubles from tests/standins: Spinnaker cannot run here);
 4. runs the operator against mgmt (Halyard backend, validating webhook on, pipelines through Gate);
 5. applies deploy/samples (team-a's accounts on the three clusters and two pipelines);
@@ -30,11 +31,12 @@ from kubernetes.config import new_client_from_config
 
 from spinop import GROUP, VERSION
 from spinop.devcluster.build import ensure_binaries
-from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes
+from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes, kubeconfig_dict
 from spinop.devcluster.paths import build_dir, project_root
 
 REMOTES = ("dev", "staging", "prod")
 CREDENTIALS_NAMESPACE = "devops"
+DEMO_TOKEN_DURATION = "24h"  # spinop's remote tokens in the demo; a real install re-runs admin-kubeconfig.sh
 OPERATOR_NAMESPACE = "spinop-system"
 # Conditions whose False status only a person can fix: the demo explains them at once.
 NEEDS_A_PERSON = {
@@ -143,12 +145,37 @@ class Demo:
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "metadata": {"name": f"{name}-admin-kubeconfig", "namespace": CREDENTIALS_NAMESPACE},
-                "data": {"kubeconfig": base64.b64encode(self.planes.cluster(name).kubeconfig.read_bytes()).decode()},
+                "data": {"kubeconfig": base64.b64encode(self.remote_identity_kubeconfig(name)).decode()},
             }
             for name in REMOTES
         ]
         self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([*namespaces, *secrets]))
-        say(f"installed the CRDs in mgmt and admin kubeconfigs for {', '.join(REMOTES)} in namespace devops")
+        say(
+            f"installed the CRDs in mgmt, deploy/remote on {', '.join(REMOTES)}, and kubeconfigs for spinop's "
+            "remote identity there in namespace devops"
+        )
+
+    def remote_identity_kubeconfig(self, name: str) -> bytes:
+        """What a platform admin does per remote cluster (docs/install.md): apply deploy/remote and give spinop a
+        token of its ServiceAccount there, never the cluster-admin kubeconfig."""
+        cluster = self.planes.cluster(name)
+
+        def kubectl(*args: str) -> str:
+            result = subprocess.run(
+                [str(self.binaries.kubectl), f"--kubeconfig={cluster.kubeconfig}", *args],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"kubectl {' '.join(args)} on {name} failed: {result.stderr.strip()}")
+            return result.stdout
+
+        kubectl("apply", "--server-side", "--force-conflicts", "-k", str(project_root() / "deploy" / "remote"))
+        token = kubectl("-n", "spinop-system", "create", "token", "spinop", f"--duration={DEMO_TOKEN_DURATION}")
+        ca_pem = cluster.ca_file.read_text()
+        config = kubeconfig_dict(name, cluster.server, ca_pem=ca_pem, user={"token": token.strip()})
+        return yaml.safe_dump(config).encode()
 
     def start_standins(self) -> tuple[dict[str, Any], dict[str, Any]]:
         logs = self.root / "logs"

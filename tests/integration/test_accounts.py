@@ -26,6 +26,7 @@ from tests.integration import objects
 from tests.integration.conftest import CREDENTIALS_NAMESPACE
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.operator_process import OperatorProcess
+from tests.integration.rbac_manifests import store_admin_kubeconfig
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -559,3 +560,34 @@ def test_permissions_verified_sees_cluster_wide_grants_and_any_rule_beyond_the_r
                 if err.status != 404:
                     raise
     objects.wait_condition(mgmt, "SpinnakerAccount", env, tenant.namespace, "PermissionsVerified", timeout=90)
+
+
+def test_the_cluster_probe_flags_an_admin_kubeconfig_more_powerful_than_deploy_remote(
+    operator: OperatorProcess,
+    mgmt: Cluster,
+    remotes: dict[str, Cluster],
+    admin_kubeconfig_secrets: dict[str, str],
+) -> None:
+    """deploy/remote's identity: not too powerful, and its admission policies are in place. The remote's cluster-admin
+    kubeconfig: CredentialsTooPowerful=True (a warning: the cluster stays Reachable)."""
+    suffix = objects.short_id()
+    limited, admin = f"lim-{suffix}", f"adm-{suffix}"
+    secret = store_admin_kubeconfig(
+        mgmt,
+        yaml.safe_load(remotes["dev"].kubeconfig.read_text()),
+        name=f"{admin}-admin-kubeconfig",
+        namespace=CREDENTIALS_NAMESPACE,
+    )
+    objects.create(mgmt, objects.spinnaker_cluster(limited, admin_kubeconfig_secrets["dev"], "dev"))
+    objects.create(mgmt, objects.spinnaker_cluster(admin, secret, "dev"))
+    try:
+        ok = objects.wait_condition(mgmt, "SpinnakerCluster", limited, None, "CredentialsTooPowerful", status="False")
+        assert objects.condition(ok, "AdmissionPoliciesInstalled")["status"] == "True"  # type: ignore[index]
+        flagged = objects.wait_condition(mgmt, "SpinnakerCluster", admin, None, "CredentialsTooPowerful")
+        message = objects.condition(flagged, "CredentialsTooPowerful")["message"]  # type: ignore[index]
+        assert "* *" in message and "deploy/remote" in message, message
+        assert objects.condition(flagged, "Reachable")["status"] == "True"  # type: ignore[index]
+    finally:
+        objects.delete(mgmt, "SpinnakerCluster", limited)
+        objects.delete(mgmt, "SpinnakerCluster", admin)
+        mgmt.core.delete_namespaced_secret(secret, CREDENTIALS_NAMESPACE)

@@ -20,6 +20,7 @@ from spinop.errors import SpinopError
 from spinop.kube.events import post_event
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.remote.cluster import ClusterConnection
+from spinop.remote.identity import beyond_remote_identity
 from spinop.remote.policies import policy_problems
 
 PLURAL = "spinnakerclusters"
@@ -89,6 +90,32 @@ def _policies(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> Co
     )
 
 
+POWER_CONDITION = "CredentialsTooPowerful"
+SHOWN = 6  # requests named in the message
+
+
+def _credentials_power(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> ConditionUpdate:
+    """A warning, not part of Ready: spinop works with an admin kubeconfig too, but should not hold one."""
+    try:
+        beyond = beyond_remote_identity(ctx.clusters.get(connection_for(name, spec)).api)
+    except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
+        return ConditionUpdate(POWER_CONDITION, "Unknown", "CheckFailed", f"cannot review them: {type(err).__name__}")
+    if not beyond:
+        return ConditionUpdate(
+            POWER_CONDITION, "False", "AsDeployRemote", "the admin kubeconfig grants no more than deploy/remote"
+        )
+    shown = "; ".join(c.describe() for c in beyond[:SHOWN]) + (
+        f"; and {len(beyond) - SHOWN} more" if len(beyond) > SHOWN else ""
+    )
+    return ConditionUpdate(
+        POWER_CONDITION,
+        "True",
+        "BeyondDeployRemote",
+        f"the admin kubeconfig can do more than spinop needs ({shown}): give spinop deploy/remote's identity "
+        "(deploy/remote/admin-kubeconfig.sh, docs/install.md)",
+    )
+
+
 def only_guardrails_changed(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
     """Whether two specs differ in tenancy.guardrails only: the guardrail rollout handles that, paced, so the
     cluster's accounts need not all reconcile at once."""
@@ -138,6 +165,7 @@ async def reconcile(
     conditions = [condition]
     if condition.status == "True":
         conditions.append(await asyncio.to_thread(_policies, ctx, name, spec))
+        conditions.append(await asyncio.to_thread(_credentials_power, ctx, name, spec))
     metrics.CLUSTER_REACHABLE.labels(name).set(1 if condition.status == "True" else 0)
     fields: dict[str, Any] = {"accountCount": sum(1 for c in claims if c.cluster == name and not c.deleting)}
     if version:
@@ -156,12 +184,13 @@ async def reconcile(
     )
     if result is not None:
         for t in result.transitions:
-            if t.type in ("Reachable", POLICIES_CONDITION):
+            if t.type in ("Reachable", POLICIES_CONDITION, POWER_CONDITION):
                 await asyncio.to_thread(
                     post_event,
                     ctx.mgmt,
                     ref,
-                    type_="Normal" if t.status == "True" else "Warning",
+                    # CredentialsTooPowerful is the one condition whose True is the bad news.
+                    type_="Normal" if (t.status == "True") != (t.type == POWER_CONDITION) else "Warning",
                     reason=t.reason,
                     message=t.message,
                 )

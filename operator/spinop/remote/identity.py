@@ -1,0 +1,57 @@
+"""Is the admin kubeconfig a SpinnakerCluster gives spinop more powerful than spinop's remote identity needs?
+
+deploy/remote grants exactly what spinop does on a remote cluster (`REMOTE_IDENTITY_RULES`, the ClusterRole
+spinop-remote; tests/unit/test_deploy_manifests.py keeps the two equal). A kubeconfig of a cluster admin works too,
+but then a compromise of spinop (or of the Secret) is a compromise of the cluster; the cluster probe says so with the
+condition CredentialsTooPowerful. One SelfSubjectRulesReview per probe, in a namespace spinop never provisions into.
+"""
+
+from __future__ import annotations
+
+import kubernetes.client as k8s
+from kubernetes.client import ApiClient
+
+from spinop.kube.clients import call
+from spinop.remote.access import PROBE_NAMESPACE, AccessCheck, ResourceRule, grants_beyond
+
+_CORE, _RBAC, _NET, _ADM = "", "rbac.authorization.k8s.io", "networking.k8s.io", "admissionregistration.k8s.io"
+GUARDRAILS = ("spinop-guardrails",)
+
+#: deploy/remote/clusterrole.yaml, rule by rule.
+REMOTE_IDENTITY_RULES: tuple[ResourceRule, ...] = (
+    ResourceRule(("get", "create", "patch", "delete"), (_CORE,), ("namespaces",)),
+    ResourceRule(("get", "create", "patch", "delete"), (_CORE,), ("serviceaccounts",)),
+    ResourceRule(("create",), (_CORE,), ("serviceaccounts/token",)),
+    ResourceRule(("get", "list", "create", "delete"), (_CORE,), ("secrets",)),
+    ResourceRule(("get", "create", "patch", "delete", "escalate", "bind"), (_RBAC,), ("roles",)),
+    ResourceRule(("get", "create", "patch", "delete"), (_RBAC,), ("rolebindings",)),
+    ResourceRule(("create",), (_CORE,), ("resourcequotas", "limitranges")),
+    ResourceRule(("get", "patch", "delete"), (_CORE,), ("resourcequotas", "limitranges"), GUARDRAILS),
+    ResourceRule(("create",), (_NET,), ("networkpolicies",)),
+    ResourceRule(("get", "patch", "delete"), (_NET,), ("networkpolicies",), GUARDRAILS),
+    ResourceRule(
+        ("get",),
+        (_ADM,),
+        ("validatingadmissionpolicies", "validatingadmissionpolicybindings"),
+        ("spinop-remote-limits", "spinop-tenant-limits"),
+    ),
+)
+
+
+def beyond_remote_identity(api: ApiClient, namespace: str = PROBE_NAMESPACE) -> tuple[AccessCheck, ...]:
+    """What the client's identity may do in `namespace` (including everything cluster-wide) that deploy/remote
+    does not grant spinop."""
+    review = call(
+        k8s.AuthorizationV1Api(api).create_self_subject_rules_review,
+        k8s.V1SelfSubjectRulesReview(spec=k8s.V1SelfSubjectRulesReviewSpec(namespace=namespace)),
+    )
+    granted = [
+        ResourceRule(
+            verbs=tuple(r.verbs or ()),
+            api_groups=tuple(r.api_groups or ()),
+            resources=tuple(r.resources or ()),
+            resource_names=tuple(r.resource_names or ()),
+        )
+        for r in review.status.resource_rules or []
+    ]
+    return grants_beyond(granted, REMOTE_IDENTITY_RULES, namespace)
