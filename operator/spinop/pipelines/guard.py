@@ -132,10 +132,8 @@ KNOWN_STAGE_TYPES = MANIFEST_STAGES | frozenset(
         "rollbackCluster",
     }
 )
-# Artifact types whose `reference` clouddriver fetches over the network.
-URL_ARTIFACT_TYPES = frozenset(
-    {"http/file", "github/file", "gitlab/file", "bitbucket/file", "gitrepo", "git/repo", "helm/image"}
-)
+# Artifact types whose `reference` is a URL clouddriver fetches (clouddriver-artifacts *ArtifactCredentials types).
+URL_ARTIFACT_TYPES = frozenset({"http/file", "github/file", "gitlab/file", "bitbucket/file", "git/repo"})
 # Echo notification types whose `address` is a URL Echo posts to.
 URL_NOTIFICATION_TYPES = frozenset({"googlechat", "microsoftteams", "cdevents", "webhook"})
 MONIKER_APPLICATION = "moniker.spinnaker.io/application"

@@ -175,7 +175,11 @@ CORPUS: list[tuple[str, str, Mutation, list[str]]] = [
             "pipeline.stages[0].requiredArtifacts",
             lambda w: [{"artifact": {"type": "github/file", "artifactAccount": f"{_their(w)}-github"}}],
         ),
-        ["spec.pipeline.stages[0].requiredArtifacts[0].artifact.artifactAccount"],
+        [
+            "spec.pipeline.stages[0].requiredArtifacts[0].artifact.artifactAccount",
+            # a github/file is fetched from its reference: without one on a granted host it is refused too
+            "spec.pipeline.stages[0].requiredArtifacts[0].artifact.reference",
+        ],
     ),
     (
         "spel-parameter-account",
