@@ -8,6 +8,7 @@ from .errors import (
     HalyardProtocolError,
     HalyardRejected,
     HalyardTaskFailed,
+    HalyardTaskOverdue,
     HalyardUnavailable,
 )
 from .exec_transport import ExecTransport
@@ -39,6 +40,7 @@ __all__ = [
     "HalyardProtocolError",
     "HalyardRejected",
     "HalyardTaskFailed",
+    "HalyardTaskOverdue",
     "HalyardTransport",
     "HalyardUnavailable",
     "KubeExecClient",

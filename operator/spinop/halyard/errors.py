@@ -1,6 +1,7 @@
 """Halyard's failures, turned into ours. Each error says whether retrying (without changing input) may help.
 
-- `HalyardUnavailable`: the daemon (or the pod exec path) could not be reached or answered 5xx/timed out.
+- `HalyardUnavailable`: the daemon (or the pod exec path) could not be reached or answered 5xx/timed out;
+  `HalyardTaskOverdue` when a task was still running at the client's deadline.
 - `HalyardRejected`: Halyard refused the input with ERROR/FATAL problems; fix the input before retrying.
 - `HalyardNotFound`: the account (or deployment/provider) does not exist.
 - `HalyardTaskFailed`: the task ended FAILED/TIMED_OUT/INTERRUPTED for a reason that is not the input
@@ -44,6 +45,14 @@ def describe(problems: Iterable[Problem]) -> str:
 
 class HalyardUnavailable(HalyardError):
     retryable = True
+
+
+class HalyardTaskOverdue(HalyardUnavailable):
+    """A task still ran when the client's deadline passed (e.g. validation blocked on the network); interrupted."""
+
+    def __init__(self, message: str, *, operation: str = "", stage: str | None = None) -> None:
+        self.stage = stage
+        super().__init__(message, operation=operation)
 
 
 class HalyardRejected(HalyardError):

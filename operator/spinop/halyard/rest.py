@@ -22,6 +22,7 @@ from .errors import (
     HalyardNotSupported,
     HalyardProtocolError,
     HalyardRejected,
+    HalyardTaskOverdue,
     HalyardUnavailable,
     failure_for,
 )
@@ -162,9 +163,12 @@ class RestTransport:
         while task.get("state") not in TERMINAL:
             if loop.time() > deadline:
                 await self._interrupt(uuid, operation)
-                raise HalyardUnavailable(
-                    f"task {uuid} ({task.get('name')}) did not finish within {time_limit:.0f}s; interrupted it",
+                events = task_events(task)
+                raise HalyardTaskOverdue(
+                    f"task {uuid} ({task.get('name')}) did not finish within {time_limit:.0f}s; interrupted it"
+                    + (f" (last event: {events[-1]})" if events else ""),
                     operation=operation,
+                    stage=events[-1].split(": ", 1)[0] if events else None,
                 )
             await asyncio.sleep(next(delays))
             try:

@@ -36,6 +36,7 @@ from spinop.halyard import (
     HalyardNotSupported,
     HalyardRejected,
     HalyardTaskFailed,
+    HalyardTaskOverdue,
     HalyardUnavailable,
     KubeExecClient,
     account_to_halyard,
@@ -239,7 +240,7 @@ class HalyardBackend:
                     False,
                     "DeployFailed" if not isinstance(err, HalyardUnavailable) else "HalyardUnavailable",
                     f"the account is in Halyard's config but the clouddriver deploy failed: {_problem_text(err)}; "
-                    "spinop retries the deploy",
+                    f"spinop retries the deploy{self._airgap_hint(err)}",
                 )
             return BatchResult(outcomes)
         self.deploys += 1
@@ -258,7 +259,9 @@ class HalyardBackend:
         return BatchResult(outcomes, change)
 
     def _airgap_hint(self, err: HalyardError) -> str:
-        if not self.settings.validate_changes or not isinstance(err, HalyardTaskFailed) or err.state != "TIMED_OUT":
+        timed_out = isinstance(err, HalyardTaskFailed) and err.state == "TIMED_OUT"
+        overdue = isinstance(err, HalyardTaskOverdue) and err.stage in (None, "Running validation")
+        if not self.settings.validate_changes or not (timed_out or overdue):
             return ""
         return (
             ". A validated change that times out is what a Halyard without internet access does (its validation "

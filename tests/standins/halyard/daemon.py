@@ -135,12 +135,14 @@ class Faults:
     latency_s: float = 0.0
     deploy_fail_service: str | None = None  # one-shot: "" means the middle service of the next deploy
     deploy_fail_armed: bool = False
-    # Air-gapped daemon: the version/BOM lookups of validation (DeploymentConfigurationValidator → VersionsService →
-    # GoogleProfileReader) wait on a connection that never comes. Upstream's Google storage client waits 2 minutes
-    # per attempt (GoogleCredentials.retryRequestInitializer), longer than a config task's 1-minute timeout, so
-    # every validated change ends TIMED_OUT in the "Running validation" stage and nothing is saved.
+    # Air-gapped daemon: the version lookup of validation (DeploymentConfigurationValidator → VersionsService →
+    # GoogleProfileReader) waits on a connection that never comes: 2 minutes per attempt
+    # (GoogleCredentials.retryRequestInitializer), authenticated then anonymous, so 4 minutes in all. That is longer
+    # than a config task's 1-minute timeout, and Thread.interrupt() does not stop a blocking connect: the task shows
+    # RUNNING with timedOut true until the lookup gives up, then (its save refused by the interrupt) ends TIMED_OUT
+    # with nothing saved. The lookup's own failure is swallowed by ValidatorCollection.
     airgapped: bool = False
-    network_timeout_s: float = 120.0
+    network_timeout_s: float = 240.0
     config_task_timeout_s: float | None = None  # overrides DaemonSettings.config_task_timeout_s (short tests)
     # Fields this emulated Halyard build's KubernetesAccount lacks (an older release): dropped from request bodies
     # like any unknown field, as the daemon's DefaultObjectMapper does.
@@ -233,6 +235,7 @@ class HalyardDaemon:
         self.faults = Faults()
         self.deploys: list[DeployRecord] = []
         self.requests: list[dict[str, str]] = []
+        self._lookups: set[asyncio.Future[None]] = set()  # air-gapped network waits in progress
         if not self.store.exists():
             self.reset_halconfig()
 
@@ -421,7 +424,16 @@ class HalyardDaemon:
         if not self.faults.airgapped:
             return
         task.message("Validating default with DeploymentConfigurationValidator")
-        await asyncio.sleep(self.faults.network_timeout_s)
+        lookup = asyncio.ensure_future(asyncio.sleep(self.faults.network_timeout_s))
+        self._lookups.add(lookup)
+        lookup.add_done_callback(self._lookups.discard)
+        try:
+            await asyncio.shield(lookup)
+        except asyncio.CancelledError:
+            # Timed out or interrupted, but a thread blocked in connect() does not notice until the lookup ends.
+            with contextlib.suppress(asyncio.CancelledError):
+                await lookup
+            raise
         # ValidatorCollection swallows the HalException the failed lookup becomes: validation then goes on.
 
     # -- endpoints ----------------------------------------------------------------------------------------
@@ -926,5 +938,7 @@ class HalyardDaemon:
         return run
 
     async def close(self) -> None:
+        for lookup in list(self._lookups):
+            lookup.cancel()
         with contextlib.suppress(Exception):
             await self.registry.close()

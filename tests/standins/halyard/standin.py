@@ -239,7 +239,7 @@ class HalyardStandin:
         self.daemon.faults.deploy_fail_armed = True
         self.daemon.faults.deploy_fail_service = service
 
-    def go_airgapped(self, network_timeout_s: float = 120.0, config_task_timeout_s: float | None = None) -> None:
+    def go_airgapped(self, network_timeout_s: float = 240.0, config_task_timeout_s: float | None = None) -> None:
         """Validation's version/BOM lookups hang like an offline daemon's (see `Faults.airgapped`)."""
         self.daemon.faults.airgapped = True
         self.daemon.faults.network_timeout_s = network_timeout_s
@@ -346,7 +346,7 @@ class HalyardStandin:
             spec = body["airgapped"]
             timeout = spec.get("config_task_timeout_s")
             self.go_airgapped(
-                float(spec.get("network_timeout_s", 120.0)), float(timeout) if timeout is not None else None
+                float(spec.get("network_timeout_s", 240.0)), float(timeout) if timeout is not None else None
             )
         if "absent_account_fields" in body:
             self.lack_account_fields(*(body["absent_account_fields"] or []))

@@ -32,10 +32,11 @@ def desired(name: str = "team-a-dev") -> DesiredSpinnakerAccount:
     )
 
 
-async def backend_for(standin: HalyardStandin, **settings: Any) -> HalyardBackend:
+async def backend_for(standin: HalyardStandin, task_timeout: float = 10.0, **settings: Any) -> HalyardBackend:
     values: dict[str, Any] = {"url": standin.daemon_url, "deploy_timeout_minutes": 1, **settings}
     config = HalyardSettings.model_validate(values)
-    return HalyardBackend(config, make_client(standin, "rest"), make_client(standin, "exec"), ApiClient())
+    rest = make_client(standin, "rest", task_timeout=task_timeout)
+    return HalyardBackend(config, rest, make_client(standin, "exec"), ApiClient())
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ async def test_validated_writes_by_default(backend: HalyardBackend, standin: Hal
 
 
 async def test_airgapped_halyard_times_out_validated_writes(backend: HalyardBackend, standin: HalyardStandin) -> None:
-    standin.go_airgapped(network_timeout_s=30, config_task_timeout_s=0.5)
+    standin.go_airgapped(network_timeout_s=1.5, config_task_timeout_s=0.3)
     with pytest.raises(BackendUnavailable, match=r"TIMED_OUT.*set halyard\.validate: false"):
         await backend.apply([Upsert(desired(), None)], [])  # enabling the provider is the first validated write
     async with make_client(standin, "rest") as admin:
@@ -77,8 +78,21 @@ async def test_airgapped_halyard_times_out_validated_writes(backend: HalyardBack
     assert stored_accounts(standin) == {} and standin.deploys == []
 
 
+async def test_spinop_giving_up_on_a_blocked_validation_also_hints(standin: HalyardStandin) -> None:
+    # Upstream, the overdue task keeps RUNNING while its thread is blocked in connect(): with the default settings
+    # spinop's own task deadline (2 minutes) passes first. Emulated here with a deadline shorter than the lookup.
+    standin.go_airgapped(network_timeout_s=3, config_task_timeout_s=0.3)
+    backend = await backend_for(standin, task_timeout=0.8)
+    try:
+        with pytest.raises(BackendUnavailable, match=r"did not finish within.*set halyard\.validate: false"):
+            await backend.apply([Upsert(desired(), None)], [])
+    finally:
+        await backend.close()
+    assert stored_accounts(standin) == {}
+
+
 async def test_validate_false_works_with_an_airgapped_halyard(standin: HalyardStandin) -> None:
-    standin.go_airgapped(network_timeout_s=30, config_task_timeout_s=0.5)
+    standin.go_airgapped(network_timeout_s=1.5, config_task_timeout_s=0.3)
     backend = await backend_for(standin, validate=False)
     try:
         result = await backend.apply([Upsert(desired(), None)], [])
