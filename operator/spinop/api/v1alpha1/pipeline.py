@@ -5,6 +5,7 @@ The kind is SpinnakerPipeline, not Pipeline, so that `kubectl get pipelines` nev
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -43,6 +44,46 @@ _PIPELINE_NAME_ROUTABLE = CelRule(
     "that deletes the pipeline (DELETE /pipelines/{app}/{name}), so the pipeline could be saved but never deleted",
 )
 RESERVED_PIPELINE_KEYS = ("id", "application", "name")
+# Bounds on the free-form body (a real pipeline is a few levels and kilobytes deep; Deck's own are < 20 levels).
+# Depth: the apiserver accepts 10,000 levels, far past what Python's recursive json/copy handle by default.
+# Size, as JSON with non-ASCII escaped (how kopf stores it): kopf keeps the spec in its last-handled-configuration
+# annotation, `kubectl apply` in last-applied-configuration, and all annotations together may hold 256 KiB.
+MAX_PIPELINE_DEPTH = 100
+MAX_PIPELINE_BYTES = 96 * 1024
+MAX_PIPELINE_KEYS = 256
+
+
+def _shown(link: tuple[str, Any] | None) -> str:
+    """A path kept as (part, parent) links, shortened for a message: `stages[0].a.a.….a`."""
+    parts: list[str] = []
+    while link is not None:
+        parts.append(link[0])
+        link = link[1]
+    parts.reverse()
+    if len(parts) > 8:
+        parts = [*parts[:5], "…", *parts[-2:]]
+    return "".join(p if p.startswith("[") or i == 0 else f".{p}" for i, p in enumerate(parts))
+
+
+def pipeline_body_problem(body: Any) -> str | None:
+    """Why a pipeline body is too deep or too large, or None. Iterative: any shape or depth gives an answer, never a
+    RecursionError."""
+    stack: list[tuple[Any, int, tuple[str, Any] | None]] = [(body, 1, None)]
+    while stack:
+        value, depth, link = stack.pop()
+        if depth > MAX_PIPELINE_DEPTH:
+            return (
+                f"is nested more than {MAX_PIPELINE_DEPTH} levels deep (at {_shown(link)}); a Spinnaker pipeline "
+                "needs far fewer"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1, (str(k), link)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, (f"[{i}]", link)) for i, v in enumerate(value))
+    size = len(json.dumps(body, separators=(",", ":"), default=str))
+    if size > MAX_PIPELINE_BYTES:
+        return f"is {size} bytes as JSON; at most {MAX_PIPELINE_BYTES} bytes are accepted"
+    return None
 
 
 class DriftPolicy(StrEnum):
@@ -125,10 +166,13 @@ class SpinnakerPipelineSpec(SpecModel):
         json_schema_extra=cel(_PIPELINE_NAME_ROUTABLE),
     )
     pipeline: dict[str, Any] = Field(
+        max_length=MAX_PIPELINE_KEYS,
         description="The Spinnaker pipeline body, as in the UI's 'Edit as JSON': stages, triggers, parameterConfig, "
         "expectedArtifacts, notifications, limitConcurrent, ... It must not set id, application or name (they "
         "come from this resource). Every account it names must belong to a Ready SpinnakerAccount in this "
-        "namespace, or the save is refused.",
+        "namespace, or the save is refused. At most "
+        f"{MAX_PIPELINE_DEPTH} levels deep, {MAX_PIPELINE_BYTES // 1024} KiB as JSON and {MAX_PIPELINE_KEYS} "
+        "top-level keys.",
         json_schema_extra=PIPELINE_BODY_SCHEMA,
     )
     drift_policy: DriftPolicy = Field(
@@ -161,6 +205,14 @@ class SpinnakerPipelineSpec(SpecModel):
         for rule, key in zip(_PIPELINE_BODY_CEL, RESERVED_PIPELINE_KEYS, strict=True):
             if key in body:
                 raise field_error(key, rule.message)
+        return body
+
+    @field_validator("pipeline")
+    @classmethod
+    def _bounded(cls, body: dict[str, Any]) -> dict[str, Any]:
+        problem = pipeline_body_problem(body)
+        if problem is not None:
+            raise field_error("", problem)
         return body
 
     def update_errors(self, old: SpinnakerPipelineSpec) -> list[FieldError]:
