@@ -26,7 +26,16 @@ from tests.integration import objects
 from tests.integration.conftest import CREDENTIALS_NAMESPACE
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.operator_process import OperatorProcess
-from tests.integration.rbac_manifests import store_admin_kubeconfig
+from tests.integration.rbac_manifests import (
+    DEPLOY,
+    REMOTE_NAMESPACE,
+    apply_objects,
+    render,
+    request_token,
+    select,
+    store_admin_kubeconfig,
+    token_kubeconfig,
+)
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -591,3 +600,75 @@ def test_the_cluster_probe_flags_an_admin_kubeconfig_more_powerful_than_deploy_r
         objects.delete(mgmt, "SpinnakerCluster", limited)
         objects.delete(mgmt, "SpinnakerCluster", admin)
         mgmt.core.delete_namespaced_secret(secret, CREDENTIALS_NAMESPACE)
+
+
+def test_a_token_request_only_identity_provisions_and_deletes_accounts_without_any_secret_access(
+    operator: OperatorProcess,
+    mgmt: Cluster,
+    remotes: dict[str, Cluster],
+    tenant: Tenant,
+) -> None:
+    """deploy/overlays/remote-token-request-only: spinop's remote identity cannot read a single Secret, and accounts
+    with TokenRequest credentials still become Ready and are deleted (the finalizer has no token Secret to revoke).
+    The identity is installed under its own names so the shared deploy/remote stays as it is."""
+    remote, env = remotes["dev"], "dev"
+    suffix = objects.short_id()
+    name = f"spinop-tro-{suffix}"
+    rendered = select(render(remote.kubectl_binary, DEPLOY / "overlays" / "remote-token-request-only"), {"ClusterRole"})
+    role = rendered[0]
+    role["metadata"]["name"] = name
+    account_ref = {"kind": "ServiceAccount", "name": name, "namespace": REMOTE_NAMESPACE}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [account_ref],
+    }
+    service_account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": REMOTE_NAMESPACE},
+    }
+    apply_objects(remote, [service_account, role, binding])
+    cluster_name = f"tro-{suffix}"
+    try:
+        token = request_token(remote, REMOTE_NAMESPACE, name)
+        client = remote.client_with_token(token)
+        try:
+            review = k8s.AuthorizationV1Api(client).create_self_subject_access_review(
+                k8s.V1SelfSubjectAccessReview(
+                    spec=k8s.V1SelfSubjectAccessReviewSpec(
+                        resource_attributes=k8s.V1ResourceAttributes(verb="list", resource="secrets")
+                    )
+                )
+            )
+            assert review.status.allowed is False
+        finally:
+            client.close()
+        secret = store_admin_kubeconfig(
+            mgmt,
+            token_kubeconfig(remote, token),
+            name=f"{cluster_name}-admin-kubeconfig",
+            namespace=CREDENTIALS_NAMESPACE,
+        )
+        objects.create(mgmt, objects.spinnaker_cluster(cluster_name, secret, env))
+        objects.create(
+            mgmt,
+            objects.spinnaker_account(
+                tenant.namespace, "tro", cluster_name, tenant.target(env), deletionPolicy="Delete"
+            ),
+        )
+        account = objects.wait_condition(mgmt, "SpinnakerAccount", "tro", tenant.namespace, "Ready")
+        assert objects.condition(account, "CredentialsIssued")["message"].startswith("TokenRequest")  # type: ignore[index]
+        objects.delete(mgmt, "SpinnakerAccount", "tro", tenant.namespace)
+        objects.wait_gone(mgmt, "SpinnakerAccount", "tro", tenant.namespace, timeout=120)
+    finally:
+        objects.delete(mgmt, "SpinnakerCluster", cluster_name)
+        for delete in (remote.rbac.delete_cluster_role_binding, remote.rbac.delete_cluster_role):
+            try:
+                delete(name)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+        remote.core.delete_namespaced_service_account(name, REMOTE_NAMESPACE)

@@ -80,6 +80,7 @@ RENDERS: dict[str, Callable[[], list[Obj]]] = {
     "base+all-components": partial(_render_with_components, COMPONENTS),
     "overlays/dev": partial(_kustomize, DEPLOY / "overlays" / "dev"),
     "remote": partial(_kustomize, DEPLOY / "remote"),
+    "overlays/remote-token-request-only": partial(_kustomize, DEPLOY / "overlays" / "remote-token-request-only"),
     "samples": partial(_kustomize, DEPLOY / "samples"),
 }
 _cache: dict[str, list[Obj]] = {}
@@ -526,6 +527,18 @@ def test_tenant_limits_apply_to_everyone_and_are_enforced() -> None:
     assert {"secrets", "pods", "services", "deployments", "jobs", "cronjobs"} <= guarded
     policy_binding = one(objects, "ValidatingAdmissionPolicyBinding", "spinop-tenant-limits")
     assert policy_binding["spec"] == {"policyName": "spinop-tenant-limits", "validationActions": ["Deny"]}
+
+
+def test_the_token_request_only_identity_is_deploy_remote_without_any_secret_access() -> None:
+    full, narrow = rendered("remote"), rendered("overlays/remote-token-request-only")
+    full_rules = _rules(one(full, "ClusterRole", "spinop-remote"))
+    narrow_rules = _rules(one(narrow, "ClusterRole", "spinop-remote"))
+    assert [r for r in full_rules if r not in narrow_rules] == [
+        (("",), ("secrets",), ("create", "delete", "get", "list"), ())
+    ]
+    assert all("secrets" not in resources and "*" not in resources for _, resources, _, _ in narrow_rules)
+    # Everything else, admission policies included, is deploy/remote unchanged.
+    assert [o for o in narrow if o["kind"] != "ClusterRole"] == [o for o in full if o["kind"] != "ClusterRole"]
 
 
 def test_the_admin_kubeconfig_script_is_executable_and_parses() -> None:

@@ -112,11 +112,18 @@ def delete_token_secrets(remote: RemoteCluster, desired: DesiredRemote, keep: st
     core = k8s.CoreV1Api(remote.api)
     deleted = []
     with remote_errors(remote.name):
-        listed = call(
-            core.list_namespaced_secret,
-            desired.namespace,
-            label_selector=f"{OWNER_UID}={desired.owner.uid},{TOKEN_SECRET_LABEL}",
-        )
+        try:
+            listed = call(
+                core.list_namespaced_secret,
+                desired.namespace,
+                label_selector=f"{OWNER_UID}={desired.owner.uid},{TOKEN_SECRET_LABEL}",
+            )
+        except k8s.ApiException as err:
+            if err.status != 403:
+                raise
+            # deploy/remote's token-request-only identity may neither read nor create Secrets: there is none of
+            # spinop's to revoke (an admin who withdraws Secret access after using token Secrets revokes them).
+            return []
         for secret in listed.items:
             if secret.metadata.name == keep:
                 continue
