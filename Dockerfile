@@ -3,8 +3,10 @@
 # Two stages on the same pinned Python 3.11 slim base: the first builds spinop and its dependencies into a
 # virtualenv, the second copies only that virtualenv. The result runs as numeric UID 10001 (matches the
 # Deployment's runAsUser), needs no shell tools, and writes nothing outside /tmp (an emptyDir in the Deployment),
-# so it runs with readOnlyRootFilesystem. Pin the digest too (`python:3.11.14-slim-bookworm@sha256:...`) where your
-# build can resolve it.
+# so it runs with readOnlyRootFilesystem. Python dependencies come only from requirements.lock, every one pinned and
+# checked against its sha256 (`--require-hashes`), and spinop itself is built without fetching anything. The base is
+# pinned by tag only: pin its digest too (`--build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:...`) with
+# the digest your registry shows for the tag (`docker buildx imagetools inspect python:3.11.14-slim-bookworm`).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -13,11 +15,16 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/spinop
+# Dependencies and the build backend first (their own layer): exact versions, hashes required, nothing resolved.
+COPY requirements.lock ./
+RUN /opt/spinop/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 # Only what the package build reads: the metadata, the README it names, and the import package.
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
-# Byte-compile here, because the runtime image cannot write .pyc files next to the sources.
-RUN /opt/spinop/bin/pip install --no-cache-dir . \
+# No index access here: the build backend is the hashed one above. Byte-compile, because the runtime image cannot
+# write .pyc files next to the sources.
+RUN /opt/spinop/bin/pip install --no-cache-dir --no-deps --no-build-isolation --no-index . \
+    && /opt/spinop/bin/pip check \
     && /opt/spinop/bin/python -m compileall -q /opt/spinop/lib
 
 FROM ${PYTHON_IMAGE}
