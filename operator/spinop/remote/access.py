@@ -222,6 +222,9 @@ def expected_access(
         AccessCheck("impersonate", "serviceaccounts", namespace=own),
         AccessCheck("create", "serviceaccounts/token", namespace=own),
         AccessCheck("create", "pods/exec", namespace=own),
+        # The exec WebSocket is a GET: `get` alone is an exec grant before Kubernetes 1.35 (and with the
+        # AuthorizePodWebsocketUpgradeCreatePermission gate off); tests/unit/upstream_wire/test_kube_exec.py.
+        AccessCheck("get", "pods/exec", namespace=own),
         *guardrail_checks(own),
         # Nothing outside its namespace.
         AccessCheck("get", "secrets", namespace=other_namespace),

@@ -126,6 +126,7 @@ def test_a_deployer_may_read_and_write_workloads_but_never_rbac_tokens_exec_or_g
         check("impersonate", "serviceaccounts"),
         check("create", "serviceaccounts/token"),
         check("create", "pods/exec"),
+        check("get", "pods/exec"),  # the exec WebSocket's verb (tests/integration/test_pods_exec_verbs.py)
         check("delete", "networkpolicies", "networking.k8s.io"),
         check("update", "resourcequotas"),
         check("delete", "limitranges"),
