@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
+import json
 import logging
-from typing import Any
+import sys
+import threading
+from typing import Any, cast
 
 import kopf
 
@@ -26,19 +30,56 @@ from spinop.spinnaker.factory import build_sync
 
 log = logging.getLogger("spinop")
 
+#: The apiserver stores objects nested up to 10,000 levels (Go's encoding/json maxNestingDepth), but Python's json
+#: decoder, repr, copy.deepcopy (two frames a level) and kopf's diff recurse per level under a limit of 1,000. Below
+#: this, one tenant's deep object raises RecursionError in kopf's watch stream and initial list: the watch of its
+#: kind restarts forever and, after a restart, its indexes never fill, so nothing reconciles. Python 3.11 keeps
+#: Python-to-Python calls off the C stack; the C recursion of json/repr at 10,000 levels needs about 3 MiB of stack,
+#: so worker threads get THREAD_STACK_BYTES whatever the platform's default (2 MiB segfaults, measured).
+RECURSION_LIMIT = 50_000
+THREAD_STACK_BYTES = 16 * 1024 * 1024
+
+
+def allow_apiserver_nesting() -> None:
+    """Let every object the apiserver can hold be decoded, copied and diffed, in the event loop and in the worker
+    threads started after this (see RECURSION_LIMIT)."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+    threading.stack_size(max(threading.stack_size(), THREAD_STACK_BYTES))
+
+
+#: kopf keeps each object's essence (spec, labels, annotations) in one annotation, and the apiserver allows 256 KiB
+#: for all of an object's annotations together (kubectl's last-applied-configuration is another copy of the spec).
+DIFFBASE_MAX_BYTES = 112 * 1024
+DIGEST_KEY = f"{GROUP}/essence-sha256"
+
+
+class BoundedDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """kopf's annotation diff-base, except that an essence too large for an annotation is stored as its digest.
+
+    Without this, an object stored while the webhook was down (a 1 MB spec) can never be marked handled: every
+    patch is refused (422, annotations too long) and kopf retries it forever, logging a traceback each time. With
+    it, kopf sees such an object as changed at each of its events, which costs one refusing reconcile."""
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        encoded = json.dumps(essence, separators=(",", ":"))
+        if len(encoded) > DIFFBASE_MAX_BYTES:
+            digest = hashlib.sha256(encoded.encode()).hexdigest()
+            essence = cast(kopf.BodyEssence, {DIGEST_KEY: digest})
+        super().store(body=body, patch=patch, essence=essence)
+
+
 # ------------------------------------------------------------------------------------------------------- lifecycle
 
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    allow_apiserver_nesting()  # before kopf lists or watches anything (it does so once start-up handlers finish)
     # Our own prefix, so spinop never shares progress annotations or finalizers with another kopf operator.
     # It must not be `spinop.io` itself: kopf drops every annotation under a storage prefix from the diff, and
     # users' annotations (spinop.io/rotate-credentials) must trigger an update.
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = BoundedDiffBaseStorage(prefix=KOPF_PREFIX, key="last-handled-configuration")
     settings.posting.level = logging.WARNING  # spinop posts its own Events on state changes
     settings.networking.request_timeout = 30
     settings.watching.server_timeout = 300
