@@ -213,6 +213,17 @@ class OperatorConfig(_Settings):
     reconcile_concurrency: int = Field(default=8, ge=1, le=64)
     guardrail_rollout: GuardrailRolloutSettings = Field(default_factory=GuardrailRolloutSettings)
     worker_threads: int = Field(default=16, ge=2, le=128)
+    min_rotation_interval_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="a spinop.io/rotate-credentials request within this long of the previous requested rotation "
+        "waits (condition CredentialsIssued reason RotationWaiting) instead of redeploying clouddriver for everyone",
+    )
+    max_accounts_on_missing_clusters: int = Field(
+        default=10,
+        ge=0,
+        description="how many SpinnakerAccounts one tenant may have that name SpinnakerClusters which do not exist",
+    )
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:

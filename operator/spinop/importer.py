@@ -801,7 +801,7 @@ def _objects(
 ) -> list[dict[str, Any]]:
     from spinop.admission.rules import tenancy_violations
     from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, validate_resource
-    from spinop.api.v1alpha1.cluster import AdoptableAccount
+    from spinop.api.v1alpha1.cluster import AdoptableAccount, ExistingNamespace
     from spinop.tenancy import AccountClaim, effective_permissions, is_system_namespace
 
     cluster_objects: list[dict[str, Any]] = []
@@ -842,7 +842,16 @@ def _objects(
                 continue
             # The cluster lets exactly this tenant adopt exactly this account (tenancy.adoptableAccounts).
             adoptable = AdoptableAccount(account_name=account.spec.effective_account_name, tenant=tenant)
-            tenancy = model.spec.tenancy.model_copy(update={"adoptable_accounts": [adoptable]})
+            # ... and use the namespace it deploys to, which spinop did not create (tenancy.existingNamespaces).
+            listed = [
+                ExistingNamespace.model_validate(g) for g in body["spec"]["tenancy"].get("existingNamespaces", [])
+            ]
+            new_grant = not any(g.namespace == account.spec.namespace for g in listed)
+            if new_grant:
+                listed.append(ExistingNamespace(namespace=account.spec.namespace, tenant=tenant))
+            tenancy = model.spec.tenancy.model_copy(
+                update={"adoptable_accounts": [adoptable], "existing_namespaces": listed}
+            )
             violations = tenancy_violations(
                 account.spec,
                 tenant=tenant,
@@ -859,6 +868,10 @@ def _objects(
             body["spec"]["tenancy"].setdefault("adoptableAccounts", []).append(
                 {"accountName": adoptable.account_name, "tenant": tenant}
             )
+            if new_grant:
+                body["spec"]["tenancy"].setdefault("existingNamespaces", []).append(
+                    {"namespace": account.spec.namespace, "tenant": tenant}
+                )
             claims.append(AccountClaim.from_resource(account))
             c.result.tenant = tenant
             permissions = effective_permissions(account.spec, tenant=tenant, cluster_name=name, cluster=model.spec)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from spinop.api.errors import FieldError
@@ -28,16 +28,20 @@ from spinop.api.v1alpha1 import (
     SpinnakerAccount,
     SpinnakerAccountSpec,
     SpinnakerClusterSpec,
+    default_account_name,
     parse_quantity,
 )
 
 __all__ = [
     "SYSTEM_NAMESPACES",
     "AccountClaim",
+    "Boundaries",
     "FieldError",
     "check_account",
+    "check_account_name_owned",
     "check_account_name_unique",
     "check_adopt",
+    "check_cache_threads",
     "check_extra_rules",
     "check_guardrails",
     "check_namespace_allowed",
@@ -57,7 +61,8 @@ __all__ = [
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 """Never a target namespace, whatever the cluster's pattern says; nor is anything starting with `kube-`."""
 
-_WILDCARD = "[a-z0-9-]+"
+_WILDCARD = "[a-z0-9]+"
+"""`*` is one segment without hyphens, so `{tenant}-*` for tenant `customer` never reaches `customer-a-prod`."""
 _PLACEHOLDER = re.compile(r"\{(tenant|environment|cluster)\}")
 
 
@@ -72,6 +77,7 @@ class AccountClaim:
     cluster: str
     namespace: str
     account_name: str
+    cache_threads: int = 1
 
     @classmethod
     def from_resource(cls, account: SpinnakerAccount) -> AccountClaim:
@@ -81,7 +87,29 @@ class AccountClaim:
             cluster=account.spec.cluster,
             namespace=account.spec.namespace,
             account_name=account.spec.effective_account_name,
+            cache_threads=account.spec.cache_threads,
         )
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """What separates tenants beyond one cluster's rules: every MGMT namespace (a tenant, or one to come) and every
+    SpinnakerCluster's spec (their patterns make default account names, their adoptableAccounts reserve names)."""
+
+    tenants: frozenset[str] = frozenset()
+    clusters: Mapping[str, SpinnakerClusterSpec] = field(default_factory=dict)
+
+    def granted_names(self) -> dict[str, tuple[str, str]]:
+        """Account names platform admins listed in adoptableAccounts: name -> (tenant, cluster)."""
+        return {
+            a.account_name: (a.tenant, cluster_name)
+            for cluster_name, spec in sorted(self.clusters.items())
+            for a in spec.tenancy.adoptable_accounts or ()
+        }
+
+
+NO_BOUNDARIES = Boundaries()
+"""No other tenants or clusters known: the rules judge against this cluster's spec alone."""
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -110,7 +138,35 @@ def _pattern_regex(pattern: str, tenant: str, environment: str, cluster: str) ->
 def expected_namespace(pattern: str, *, tenant: str, environment: str, cluster: str) -> str:
     """The pattern with placeholders filled in, `*` shown as `<suffix>`: what to tell a tenant to ask for."""
     pieces = _substitute(pattern, tenant=tenant, environment=environment, cluster=cluster)
-    return "".join("<any of a-z0-9->" if piece == "*" else piece for piece in pieces)
+    return "".join("<any of a-z0-9>" if piece == "*" else piece for piece in pieces)
+
+
+def literal_prefix(pattern: str, *, tenant: str, environment: str, cluster: str) -> str:
+    """The pattern filled in for `tenant` up to its first `*`: the longest one decides an ambiguous namespace."""
+    return _substitute(pattern, tenant=tenant, environment=environment, cluster=cluster)[0]
+
+
+def namespace_tenants(
+    namespace: str, *, tenants: Iterable[str], cluster_name: str, cluster: SpinnakerClusterSpec
+) -> list[str]:
+    """The tenants a namespace belongs to on this cluster: a tenancy.existingNamespaces grant, else the tenants
+    whose namespacePattern matches it with the longest literal prefix (more than one: ambiguous, nobody's)."""
+    granted = {g.namespace: g.tenant for g in cluster.tenancy.existing_namespaces or ()}
+    if namespace in granted:
+        return [granted[namespace]]
+    pattern, environment = cluster.tenancy.namespace_pattern, cluster.environment
+    matching = [
+        t
+        for t in set(tenants)
+        if t in namespace and _pattern_regex(pattern, t, environment, cluster_name).fullmatch(namespace)
+    ]
+    if not matching:
+        return []
+    lengths = {
+        t: len(literal_prefix(pattern, tenant=t, environment=environment, cluster=cluster_name)) for t in matching
+    }
+    longest = max(lengths.values())
+    return sorted(t for t in matching if lengths[t] == longest)
 
 
 def check_namespace_allowed(
@@ -120,8 +176,11 @@ def check_namespace_allowed(
     cluster_name: str,
     cluster: SpinnakerClusterSpec,
     reserved_namespaces: Collection[str] = (),
+    tenants: Collection[str] = (),
 ) -> list[FieldError]:
-    """The target namespace is not a system namespace and matches the cluster's namespacePattern for this tenant."""
+    """The target namespace is not a system namespace, matches the cluster's namespacePattern for this tenant, and
+    is this tenant's: not granted to another tenant in tenancy.existingNamespaces, and matched by the pattern of no
+    other tenant of `tenants` (every MGMT namespace) with an equal or longer literal prefix."""
     if is_system_namespace(namespace, reserved_namespaces):
         return [
             FieldError(
@@ -139,9 +198,26 @@ def check_namespace_allowed(
             )
         ]
     pattern = cluster.tenancy.namespace_pattern
-    regex = _pattern_regex(pattern, tenant, cluster.environment, cluster_name)
-    if regex.fullmatch(namespace):
-        return []
+    owners = namespace_tenants(namespace, tenants={*tenants, tenant}, cluster_name=cluster_name, cluster=cluster)
+    if owners == [tenant] and _pattern_regex(pattern, tenant, cluster.environment, cluster_name).fullmatch(namespace):
+        return []  # a grant in existingNamespaces does not lift the pattern: both must agree
+    others = [t for t in owners if t != tenant]
+    if others:
+        granted = any(g.namespace == namespace for g in cluster.tenancy.existing_namespaces or ())
+        why = (
+            f"SpinnakerCluster {cluster_name}'s tenancy.existingNamespaces grants it to tenant {others[0]}"
+            if granted
+            else f"it also matches tenancy.namespacePattern {pattern!r} for tenant {', '.join(others)}, whose "
+            "literal prefix is as long or longer, so it is " + ("ambiguous" if tenant in owners else "that tenant's")
+        )
+        mine = expected_namespace(pattern, tenant=tenant, environment=cluster.environment, cluster=cluster_name)
+        return [
+            FieldError(
+                "spec.namespace",
+                f"{namespace!r} is not tenant {tenant}'s on SpinnakerCluster {cluster_name}: {why}; tenant {tenant} "
+                f"may use {mine!r}",
+            )
+        ]
     expected = expected_namespace(pattern, tenant=tenant, environment=cluster.environment, cluster=cluster_name)
     return [
         FieldError(
@@ -451,6 +527,107 @@ def check_adopt(
     ]
 
 
+def _default_name_owners(account_name: str, *, tenant: str, boundaries: Boundaries) -> list[tuple[str, str, list[str]]]:
+    """For each SpinnakerCluster whose `<cluster>-` starts `account_name`: (cluster, namespace, its tenants)."""
+    found = []
+    for cluster_name, spec in sorted(boundaries.clusters.items()):
+        if account_name.startswith(f"{cluster_name}-"):
+            namespace = account_name[len(cluster_name) + 1 :]
+            owners = namespace_tenants(
+                namespace, tenants={*boundaries.tenants, tenant}, cluster_name=cluster_name, cluster=spec
+            )
+            found.append((cluster_name, namespace, owners))
+    return found
+
+
+def check_account_name_owned(
+    account_name: str, *, tenant: str, default_name: str, boundaries: Boundaries
+) -> list[FieldError]:
+    """The Spinnaker account name carries the tenant, so no tenant can squat another's.
+
+    Allowed: a name a platform admin granted this tenant in some cluster's adoptableAccounts; the default
+    `<cluster>-<namespace>` of this account (its namespace passed the tenant's pattern); the default name of another
+    namespace of this tenant; or `<tenant>-<anything>` unless that reaches a longer tenant's `<tenant>-` names or
+    another tenant's default name. Names granted to another tenant are refused.
+    """
+    granted = boundaries.granted_names()
+    if account_name in granted:
+        holder, where = granted[account_name]
+        if holder == tenant:
+            return []
+        return [
+            FieldError(
+                "spec.accountName",
+                f"Spinnaker account name {account_name!r} is reserved for tenant {holder} by SpinnakerCluster "
+                f"{where}'s tenancy.adoptableAccounts; choose a name starting with {tenant + '-'!r}, or omit "
+                f"spec.accountName for {default_name!r}",
+            )
+        ]
+    if account_name == default_name:
+        return []
+    defaults = _default_name_owners(account_name, tenant=tenant, boundaries=boundaries)
+    foreign = [(c, ns, owners) for c, ns, owners in defaults if owners and owners != [tenant]]
+    if foreign:
+        cluster_name, namespace, owners = foreign[0]
+        return [
+            FieldError(
+                "spec.accountName",
+                f"{account_name!r} is the default Spinnaker account name of namespace {namespace} on SpinnakerCluster "
+                f"{cluster_name}, which belongs to tenant {', '.join(owners)}; choose a name starting with "
+                f"{tenant + '-'!r}, or omit spec.accountName for {default_name!r}",
+            )
+        ]
+    if any(owners == [tenant] for _, _, owners in defaults):
+        return []
+    if not account_name.startswith(f"{tenant}-"):
+        return [
+            FieldError(
+                "spec.accountName",
+                f"{account_name!r} does not carry your tenant: a Spinnaker account name must start with "
+                f"{tenant + '-'!r} (e.g. {tenant + '-' + 'deploy'!r}), or omit spec.accountName for {default_name!r}",
+            )
+        ]
+    longer = sorted(t for t in boundaries.tenants if t.startswith(f"{tenant}-") and account_name.startswith(f"{t}-"))
+    if longer:
+        return [
+            FieldError(
+                "spec.accountName",
+                f"{account_name!r} starts with {longer[-1] + '-'!r}, the names of tenant {longer[-1]}; choose a name "
+                f"starting with {tenant + '-'!r} that does not, or omit spec.accountName for {default_name!r}",
+            )
+        ]
+    return []
+
+
+def check_cache_threads(
+    cache_threads: int,
+    *,
+    tenant: str,
+    name: str,
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    claims: Iterable[AccountClaim],
+) -> list[FieldError]:
+    """The tenant's accounts on this cluster ask for at most tenancy.maxCacheThreadsPerTenant clouddriver threads."""
+    limit = cluster.tenancy.max_cache_threads_per_tenant
+    if limit is None:
+        return []
+    used = sum(
+        c.cache_threads for c in _others(claims, tenant, name) if c.tenant == tenant and c.cluster == cluster_name
+    )
+    if used + cache_threads <= limit:
+        return []
+    return [
+        FieldError(
+            "spec.cacheThreads",
+            f"{cache_threads} more clouddriver caching threads would bring namespace {tenant} to "
+            f"{used + cache_threads} on SpinnakerCluster {cluster_name}, more than its "
+            f"tenancy.maxCacheThreadsPerTenant ({limit}); use at most {max(limit - used, 0)}, or ask a platform admin "
+            "to raise the limit",
+        )
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Everything at once
 
@@ -465,6 +642,7 @@ def check_account(
     cluster: SpinnakerClusterSpec,
     claims: Iterable[AccountClaim] = (),
     reserved_namespaces: Collection[str] = (),
+    boundaries: Boundaries = NO_BOUNDARIES,
 ) -> list[FieldError]:
     """Every tenancy rule for SpinnakerAccount `tenant`/`name` with `account` as its spec.
 
@@ -480,6 +658,7 @@ def check_account(
             cluster_name=cluster_name,
             cluster=cluster,
             reserved_namespaces=reserved_namespaces,
+            tenants=boundaries.tenants,
         ),
         *check_profile(account.profile, cluster_name=cluster_name, cluster=cluster),
         *check_extra_rules(account.extra_rules, cluster_name=cluster_name, cluster=cluster),
@@ -489,7 +668,16 @@ def check_account(
         *check_namespace_sharing(
             account.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims
         ),
+        *check_cache_threads(
+            account.cache_threads, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims
+        ),
         *check_account_name_unique(account.effective_account_name, tenant=tenant, name=name, claims=claims),
+        *check_account_name_owned(
+            account.effective_account_name,
+            tenant=tenant,
+            default_name=default_account_name(cluster_name, account.namespace),
+            boundaries=boundaries,
+        ),
         *check_adopt(
             account.adopt, account.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
         ),

@@ -299,8 +299,12 @@ def test_a_namespace_spinop_did_not_create_is_never_deleted(
 ) -> None:
     env = "staging"
     remote, ns = remotes[env], tenant.target(env)
-    # Created by "someone else": spinop may use it but must never delete it.
+    # Created by "someone else": spinop may use it (once the admin grants it) but must never delete it.
     remote.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
+    grant = [{"namespace": ns, "tenant": tenant.namespace}]
+    objects.patch(
+        mgmt, "SpinnakerCluster", tenant.clusters[env], None, {"spec": {"tenancy": {"existingNamespaces": grant}}}
+    )
     try:
         objects.create(
             mgmt,

@@ -309,8 +309,10 @@ def test_a_policy_change_rolls_out_to_every_tenant_namespace_with_progress(
     targets = [tenant.target(f"r{i}") for i in range(4)]
     for i, target in enumerate(targets):
         _account(mgmt, tenant, f"r{i}", target)
-    foreign = tenant.target("theirs")  # created by someone else: used, never relabelled
+    foreign = tenant.target("theirs")  # created by someone else, granted by the admin: used, never relabelled
     remote.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=foreign)))
+    grant = [{"namespace": foreign, "tenant": tenant.namespace}]
+    objects.patch(mgmt, "SpinnakerCluster", tenant.cluster, None, {"spec": {"tenancy": {"existingNamespaces": grant}}})
     try:
         account = _account(mgmt, tenant, "theirs", foreign)
         applied = objects.condition(account, "GuardrailsApplied")

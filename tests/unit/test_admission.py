@@ -48,10 +48,12 @@ def world_for(case: InvalidCase, operation: str = rules.CREATE) -> AccountWorld:
     world = TenancyWorld.for_case(case)
     claims = [c for c in (accounts.claim_from_body(a) for a in world.accounts) if c is not None]
     tenant = case.obj["metadata"]["namespace"]
+    judge = world.judge()
     return AccountWorld(
         tenant_labels=world.namespace_labels.get(tenant, {}),
         clusters=world.clusters,
-        winners=tuple(observe.winning_claims(operation, claims, case.obj)),
+        winners=tuple(observe.winning_claims(operation, claims, case.obj, judge.stands)),
+        boundaries=judge.boundaries,
     )
 
 
@@ -368,15 +370,15 @@ async def test_a_failing_pipeline_validator_is_answered_by_the_failure_policy() 
 
 async def test_account_handler_answers_from_the_observed_world(monkeypatch: pytest.MonkeyPatch) -> None:
     case = next(c for c in cases("admission") if c.id == "tenancy-account-name-taken")
-    monkeypatch.setattr(observe, "account_world", lambda api, operation, body: world_for(case))
+    monkeypatch.setattr(observe, "account_world", lambda api, operation, body, reserved: world_for(case))
     with pytest.raises(kopf.AdmissionError) as refused:
         await handlers.validate_account(memo=fake_memo(), warnings=[], operation="CREATE", new=case.obj, old=None)
     assert refused.value.code == rules.FORBIDDEN
-    assert str(refused.value).startswith("AccountNameTaken: spec.accountName: Spinnaker account name 'corpus-shared'")
+    assert str(refused.value).startswith("AccountNameTaken: spec.accountName: Spinnaker account name 'corpus-a-shared'")
 
 
 async def test_account_handler_admits_when_mgmt_is_unreadable_under_ignore(monkeypatch: pytest.MonkeyPatch) -> None:
-    def unreachable(api: Any, operation: str, body: Any) -> AccountWorld:
+    def unreachable(api: Any, operation: str, body: Any, reserved: Any) -> AccountWorld:
         raise ConnectionRefusedError
 
     monkeypatch.setattr(observe, "account_world", unreachable)

@@ -9,7 +9,7 @@ other can still both pass; the reconcile settles that deterministically (the old
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import kubernetes.client as k8s
@@ -27,18 +27,26 @@ READ_TIMEOUT = (2.0, 4.0)
 """(connect, read) seconds per request: the apiserver gives a webhook 5 s (static configuration) or 30 s."""
 
 
-def winning_claims(operation: str, claims: Iterable[accounts.Claim], body: Mapping[str, Any]) -> list[AccountClaim]:
+def winning_claims(
+    operation: str,
+    claims: Iterable[accounts.Claim],
+    body: Mapping[str, Any],
+    stands: Callable[[accounts.Claim], bool] | None = None,
+) -> list[AccountClaim]:
     """The claims that win over the object under review.
 
     A new object is younger than everything that exists, so every existing claim counts. An update is judged like
     the reconcile judges it: only older claims count (an account admitted while the webhook was down must not make
-    the older holder of its name uneditable).
+    the older holder of its name uneditable). With `stands`, as in the reconcile, a competing claim counts only if
+    it passes its own tenancy checks.
     """
     claims = list(claims)
     me = accounts.claim_from_body(body)
-    if operation == CREATE or me is None:
+    if me is None:
         return [c.as_tenancy_claim() for c in claims]
-    return accounts.older_claims(claims, me)
+    if operation == CREATE:
+        return [c.as_tenancy_claim() for c in claims if stands is None or not accounts.competes(c, me) or stands(c)]
+    return accounts.older_claims(claims, me, stands)
 
 
 def _list_accounts(api: ApiClient) -> list[dict[str, Any]]:
@@ -61,7 +69,9 @@ def _namespace_labels(api: ApiClient, name: str) -> dict[str, str]:
     return dict(items[0].metadata.labels or {}) if items else {}
 
 
-def account_world(api: ApiClient, operation: str, body: Mapping[str, Any]) -> AccountWorld:
+def account_world(
+    api: ApiClient, operation: str, body: Mapping[str, Any], reserved: Collection[str] = ()
+) -> AccountWorld:
     tenant = (body.get("metadata") or {}).get("namespace") or ""
     listed = call(
         k8s.CustomObjectsApi(api).list_cluster_custom_object,
@@ -72,10 +82,14 @@ def account_world(api: ApiClient, operation: str, body: Mapping[str, Any]) -> Ac
     )
     by_name = {item["metadata"]["name"]: item for item in listed.get("items") or []}
     claims = [c for c in (accounts.claim_from_body(item) for item in _list_accounts(api)) if c is not None]
+    namespaces = call(k8s.CoreV1Api(api).list_namespace, _request_timeout=READ_TIMEOUT).items or []
+    labels = {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces}
+    judge = accounts.TenancyJudge(namespace_labels=labels, cluster_bodies=by_name, reserved=reserved)
     return AccountWorld(
-        tenant_labels=_namespace_labels(api, tenant),
+        tenant_labels=labels.get(tenant, {}),
         clusters=by_name,
-        winners=tuple(winning_claims(operation, claims, body)),
+        winners=tuple(winning_claims(operation, claims, body, judge.stands)),
+        boundaries=judge.boundaries,
     )
 
 

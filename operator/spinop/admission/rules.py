@@ -22,14 +22,19 @@ from spinop.api.v1alpha1 import (
     SpinnakerAccountSpec,
     SpinnakerCluster,
     SpinnakerClusterSpec,
+    default_account_name,
     validate_resource,
     validate_update,
 )
 from spinop.errors import InvalidRequest
 from spinop.tenancy import (
+    NO_BOUNDARIES,
     AccountClaim,
+    Boundaries,
+    check_account_name_owned,
     check_account_name_unique,
     check_adopt,
+    check_cache_threads,
     check_extra_rules,
     check_guardrails,
     check_namespace_allowed,
@@ -125,19 +130,29 @@ def tenancy_violations(
     cluster: SpinnakerClusterSpec,
     winners: Iterable[AccountClaim],
     reserved: Collection[str],
+    boundaries: Boundaries = NO_BOUNDARIES,
 ) -> list[Violation]:
     """Every tenancy rule `spec` breaks, in the order the reconcile reports them.
 
     `winners`: the claims that win over this account: at admission of a new object every existing claim (the new
-    object is the youngest), at reconcile and on update the older ones (`controllers.accounts.older_claims`).
+    object is the youngest), at reconcile and on update the older ones (`controllers.accounts.older_claims`); only
+    claims that stand on their own (`stands_on_its_own`) may be passed.
+    `boundaries`: every MGMT namespace and SpinnakerCluster, which tell this tenant's namespaces and names apart.
     """
     winners = list(winners)
+    # This cluster as judged here (fresher than an index; the importer's is not stored yet) is one of them.
+    boundaries = Boundaries(tenants=boundaries.tenants, clusters={**boundaries.clusters, cluster_name: cluster})
     checks: list[tuple[str, list[FieldError]]] = [
         ("TenantNotAllowed", check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster)),
         (
             "NamespaceNotAllowed",
             check_namespace_allowed(
-                spec.namespace, tenant=tenant, cluster_name=cluster_name, cluster=cluster, reserved_namespaces=reserved
+                spec.namespace,
+                tenant=tenant,
+                cluster_name=cluster_name,
+                cluster=cluster,
+                reserved_namespaces=reserved,
+                tenants=boundaries.tenants,
             ),
         ),
         ("ProfileNotAllowed", check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
@@ -147,8 +162,23 @@ def tenancy_violations(
             check_permissions(spec, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
         ),
         (
+            "AccountNameNotAllowed",
+            check_account_name_owned(
+                spec.effective_account_name,
+                tenant=tenant,
+                default_name=default_account_name(cluster_name, spec.namespace),
+                boundaries=boundaries,
+            ),
+        ),
+        (
             "TenantQuotaExceeded",
             check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners),
+        ),
+        (
+            "TenantCacheThreadsExceeded",
+            check_cache_threads(
+                spec.cache_threads, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
+            ),
         ),
         (
             "NamespaceOwnedByAnotherAccount",
@@ -170,6 +200,51 @@ def tenancy_violations(
     return [Violation(reason, tuple(errors)) for reason, errors in checks if errors]
 
 
+def stands_on_its_own(
+    spec: SpinnakerAccountSpec,
+    *,
+    tenant: str,
+    name: str,
+    tenant_labels: Mapping[str, str],
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    reserved: Collection[str],
+    boundaries: Boundaries,
+) -> bool:
+    """Whether an account passes its own tenancy checks (judged as if no other account existed).
+
+    Only such a claim holds a namespace or a name against younger ones: an account refused with, say,
+    NamespaceNotAllowed (admitted while the webhook was down) must not lock the legitimate owner out for ever.
+    """
+    return not tenancy_violations(
+        spec,
+        tenant=tenant,
+        name=name,
+        tenant_labels=tenant_labels,
+        cluster_name=cluster_name,
+        cluster=cluster,
+        winners=(),
+        reserved=reserved,
+        boundaries=boundaries,
+    )
+
+
+def missing_cluster_refusal(
+    tenant: str, cluster_name: str, winners: Iterable[AccountClaim], known: Collection[str], limit: int
+) -> FieldError | None:
+    """A tenant may hold at most `limit` accounts that name SpinnakerClusters which do not exist (yet): each is
+    admitted for GitOps ordering, but unbounded they are free work and objects for everyone."""
+    pending = sorted({(c.name, c.cluster) for c in winners if c.tenant == tenant and c.cluster not in known})
+    if len(pending) < limit:
+        return None
+    return FieldError(
+        "spec.cluster",
+        f"SpinnakerCluster {cluster_name!r} does not exist, and namespace {tenant} already has {len(pending)} "
+        f"SpinnakerAccounts naming clusters that do not exist ({_listed([f'{n} -> {c}' for n, c in pending])}), the "
+        f"most spinop accepts (operator setting max_accounts_on_missing_clusters: {limit}); fix or delete those",
+    )
+
+
 def tenancy_refusal(
     spec: SpinnakerAccountSpec,
     *,
@@ -180,6 +255,7 @@ def tenancy_refusal(
     cluster: SpinnakerClusterSpec,
     winners: list[AccountClaim],
     reserved: tuple[str, ...],
+    boundaries: Boundaries = NO_BOUNDARIES,
 ) -> InvalidRequest | None:
     """The reconcile's view: the first violated rule as an InvalidRequest (its reason becomes the condition's)."""
     violations = tenancy_violations(
@@ -191,6 +267,7 @@ def tenancy_refusal(
         cluster=cluster,
         winners=winners,
         reserved=reserved,
+        boundaries=boundaries,
     )
     if not violations:
         return None
@@ -210,6 +287,7 @@ class AccountWorld:
     """Every SpinnakerCluster by name (their bodies)."""
     winners: tuple[AccountClaim, ...]
     """The claims that win over the object under review."""
+    boundaries: Boundaries = NO_BOUNDARIES
 
 
 def _listed(names: Sequence[str]) -> str:
@@ -246,6 +324,7 @@ def decide_account(
     world: AccountWorld,
     *,
     reserved: Collection[str],
+    max_accounts_on_missing_clusters: int | None = None,
 ) -> Verdict:
     """Admit or refuse a SpinnakerAccount create/update (call only when `needs_review`)."""
     errors = schema_errors(operation, new, old)
@@ -261,6 +340,13 @@ def decide_account(
         # Admitted with a warning: GitOps tools and `kubectl apply -k` send a tenant's accounts and the admin's
         # SpinnakerClusters in one sync, in no guaranteed order. The reconcile reports ClusterNotFound until the
         # cluster exists, then checks tenancy and provisions; refusing here would make such a sync fail forever.
+        # Only so many, though: each one is an object and a periodic reconcile paid for by everyone.
+        if max_accounts_on_missing_clusters is not None:
+            too_many = missing_cluster_refusal(
+                tenant, spec.cluster, world.winners, world.clusters, max_accounts_on_missing_clusters
+            )
+            if too_many is not None:
+                return refuse("TooManyAccountsOnMissingClusters", [too_many], FORBIDDEN)
         return Verdict(warnings=(str(_unknown_cluster(tenant, spec.cluster, world)),))
     try:
         cluster = SpinnakerClusterSpec.model_validate(cluster_body.get("spec") or {})
@@ -287,6 +373,7 @@ def decide_account(
         cluster=cluster,
         winners=world.winners,
         reserved=reserved,
+        boundaries=world.boundaries,
     )
     # Not part of tenancy_violations: the reconcile does not refuse a looser override, it applies the cluster's
     # stricter value (a cluster that tightens later must not strand its accounts) and says so in GuardrailsApplied.

@@ -11,14 +11,15 @@ import asyncio
 import datetime
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from spinop import metrics
-from spinop.admission.rules import tenancy_refusal
+from spinop.admission.rules import missing_cluster_refusal, stands_on_its_own, tenancy_refusal
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
@@ -32,7 +33,12 @@ from spinop.controllers.context import OperatorContext
 from spinop.controllers.guardrails import account_guardrails, guardrails_condition
 from spinop.credentials import store
 from spinop.credentials.kubeconfig import render_kubeconfig, token_of
-from spinop.credentials.policy import CredentialsPolicy, renewal_due_at, why_new_credentials
+from spinop.credentials.policy import (
+    CredentialsPolicy,
+    renewal_due_at,
+    rotation_deferred_until,
+    why_new_credentials,
+)
 from spinop.credentials.tokens import (
     IssuedToken,
     delete_token_secrets,
@@ -54,7 +60,7 @@ from spinop.remote.profiles import Rule, kinds_for
 from spinop.remote.verify import TokenRejected, verify_access
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.sync import SyncState
-from spinop.tenancy import AccountClaim, effective_permissions
+from spinop.tenancy import NO_BOUNDARIES, AccountClaim, Boundaries, effective_permissions
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +87,15 @@ class Claim:
     created: str
     deleting: bool
     ready: bool
+    cache_threads: int = 1
+    spec: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """The raw spec, to judge whether this claim stands on its own (`TenancyJudge`)."""
 
     def sort_key(self) -> tuple[str, str]:
         return (self.created, self.uid)
 
     def as_tenancy_claim(self) -> AccountClaim:
-        return AccountClaim(self.tenant, self.name, self.cluster, self.namespace, self.account_name)
+        return AccountClaim(self.tenant, self.name, self.cluster, self.namespace, self.account_name, self.cache_threads)
 
 
 def claim_from_body(body: Mapping[str, Any]) -> Claim | None:
@@ -105,12 +114,77 @@ def claim_from_body(body: Mapping[str, Any]) -> Claim | None:
         created=meta.get("creationTimestamp", ""),
         deleting=bool(meta.get("deletionTimestamp")),
         ready=ready,
+        cache_threads=threads if isinstance(threads := spec.get("cacheThreads", 1), int) else 1,
+        spec=dict(spec),
     )
 
 
-def older_claims(claims: Iterable[Claim], me: Claim) -> list[AccountClaim]:
-    """Claims that win over `me`: the oldest claim to a name or namespace keeps it (deterministic, no writes)."""
-    return [c.as_tenancy_claim() for c in claims if c.uid != me.uid and c.sort_key() < me.sort_key()]
+def older_claims(
+    claims: Iterable[Claim], me: Claim, stands: Callable[[Claim], bool] | None = None
+) -> list[AccountClaim]:
+    """Claims that win over `me`: the oldest claim to a name or namespace keeps it (deterministic, no writes).
+
+    With `stands` (`TenancyJudge.stands`), an older claim that competes with `me` counts only if it passes its own
+    tenancy checks: an account refused for, say, a namespace that is not its tenant's holds nothing.
+    """
+    older = [c for c in claims if c.uid != me.uid and c.sort_key() < me.sort_key()]
+    if stands is not None:
+        older = [c for c in older if not competes(c, me) or stands(c)]
+    return [c.as_tenancy_claim() for c in older]
+
+
+def competes(claim: Claim, me: Claim) -> bool:
+    """Whether a claim can refuse `me`: same account name, same target namespace, or the same tenant's quota."""
+    return claim.account_name == me.account_name or (
+        claim.cluster == me.cluster and (claim.namespace == me.namespace or claim.tenant == me.tenant)
+    )
+
+
+class TenancyJudge:
+    """Tenancy beyond one account: every MGMT namespace (its labels) and every SpinnakerCluster, for the
+    boundaries between tenants and for judging whether another account's claim stands on its own."""
+
+    def __init__(
+        self,
+        *,
+        namespace_labels: Mapping[str, Mapping[str, str]],
+        cluster_bodies: Mapping[str, Mapping[str, Any]],
+        reserved: Collection[str],
+    ) -> None:
+        clusters = {}
+        for cluster_name, body in cluster_bodies.items():
+            try:
+                clusters[cluster_name] = SpinnakerClusterSpec.model_validate(body.get("spec") or {})
+            except ValidationError:
+                continue
+        self.namespace_labels = namespace_labels
+        self.reserved = tuple(reserved)
+        self.boundaries = Boundaries(tenants=frozenset(namespace_labels), clusters=clusters)
+        self._verdicts: dict[str, bool] = {}
+
+    def stands(self, claim: Claim) -> bool:
+        if claim.uid not in self._verdicts:
+            self._verdicts[claim.uid] = self._judge(claim)
+        return self._verdicts[claim.uid]
+
+    def _judge(self, claim: Claim) -> bool:
+        cluster = self.boundaries.clusters.get(claim.cluster)
+        if cluster is None:
+            return False
+        try:
+            spec = SpinnakerAccountSpec.model_validate(dict(claim.spec))
+        except ValidationError:
+            return False
+        return stands_on_its_own(
+            spec,
+            tenant=claim.tenant,
+            name=claim.name,
+            tenant_labels=self.namespace_labels.get(claim.tenant) or {},
+            cluster_name=claim.cluster,
+            cluster=cluster,
+            reserved=self.reserved,
+            boundaries=self.boundaries,
+        )
 
 
 # ------------------------------------------------------------------------------------------------------- outcome
@@ -128,6 +202,7 @@ class Outcome:
     current_token_secret: str = ""
     remote: RemoteCluster | None = None
     desired_remote: DesiredRemote | None = None
+    rotation_deferred_until: datetime.datetime | None = None
 
     def ok(self, type_: str, reason: str, message: str) -> None:
         self.conditions.append(ConditionUpdate(type_, "True", reason, message))
@@ -171,6 +246,10 @@ def build_desired_remote(owner: Owner, spec: SpinnakerAccountSpec, cluster: Spin
         namespace_labels=labels,
         namespace_annotations=namespace_annotations(cluster.tenancy.guardrails, owner.mgmt_namespace),
         guardrails=guardrails,
+        namespace_granted=any(
+            g.namespace == spec.namespace and g.tenant == owner.mgmt_namespace
+            for g in cluster.tenancy.existing_namespaces or ()
+        ),
     )
 
 
@@ -198,8 +277,13 @@ def provision(
     rotation_request: str,
     previously_provisioned: bool,
     now: datetime.datetime,
+    boundaries: Boundaries = NO_BOUNDARIES,
+    missing_cluster_claims: Iterable[AccountClaim] = (),
 ) -> Outcome:
-    """Everything that talks to clusters, in one thread: returns what the status should say."""
+    """Everything that talks to clusters, in one thread: returns what the status should say.
+
+    `missing_cluster_claims`: this tenant's older accounts that name SpinnakerClusters which do not exist.
+    """
     out = Outcome()
     spec, meta = account.spec, account.metadata
     tenant, name, uid = meta.namespace or "", meta.name or "", meta.uid or ""
@@ -207,6 +291,18 @@ def provision(
     out.fields["spinnakerAccountName"] = account_name
 
     if cluster_body is None:
+        too_many = missing_cluster_refusal(
+            tenant, spec.cluster, missing_cluster_claims, (), ctx.config.max_accounts_on_missing_clusters
+        )
+        if too_many is not None:
+            return out.fail(
+                "RemoteProvisioned",
+                InvalidRequest(
+                    f"{too_many.path}: {too_many.message}",
+                    reason="TooManyAccountsOnMissingClusters",
+                    retry_after=int(ctx.config.drift_interval_seconds),
+                ),
+            )
         return out.fail(
             "RemoteProvisioned",
             InvalidRequest(
@@ -226,6 +322,7 @@ def provision(
         cluster=cluster,
         winners=winners,
         reserved=ctx.config.reserved_namespaces,
+        boundaries=boundaries,
     )
     if refused:
         return out.fail("RemoteProvisioned", refused)
@@ -291,6 +388,18 @@ def provision(
         + (f", valid until {_iso(stored.expires_at)}" if stored.expires_at else "")
         + f" (fingerprint {stored.fingerprint})",
     )
+    if out.rotation_deferred_until is not None:
+        waits = out.rotation_deferred_until
+        out.conditions[-1] = ConditionUpdate(
+            "CredentialsIssued",
+            "True",
+            "RotationWaiting",
+            f"{out.conditions[-1].message}; the rotation requested with {ROTATE_ANNOTATION}={rotation_request!r} "
+            f"waits until {_iso(waits)}: at most one requested rotation per "
+            f"{ctx.config.min_rotation_interval_seconds:.0f}s (operator setting min_rotation_interval_seconds), as "
+            "each one makes Spinnaker reload for every tenant",
+        )
+        out.next_due = max(1.0, (waits - now).total_seconds())
     out.fields.update(
         credentialsSecretRef={"namespace": cred_ns, "name": secret},
         tokenExpiresAt=_iso(stored.expires_at) if stored.expires_at else None,
@@ -301,7 +410,7 @@ def provision(
     out.current_token_secret = stored.token_secret
     due = renewal_due_at(stored, policy)
     if due is not None:
-        out.next_due = max(1.0, (due - now).total_seconds())
+        out.next_due = min(out.next_due or float("inf"), max(1.0, (due - now).total_seconds()))
 
     if verdict.exposed and not verdict.missing and not verdict.excess:
         return out.fail(
@@ -395,11 +504,14 @@ def _credentials_and_verdict(
     token_present = True
     if stored is not None and policy.type == CredentialsType.SERVICE_ACCOUNT_TOKEN_SECRET.value and stored.token_secret:
         token_present = token_secret_exists(remote, spec.namespace, stored.token_secret)
+    deferred = rotation_deferred_until(
+        stored, rotation_request, now=now, min_interval_seconds=ctx.config.min_rotation_interval_seconds
+    )
     why = why_new_credentials(
         stored,
         policy,
         now=now,
-        rotation_request=rotation_request,
+        rotation_request=stored.rotation_request if deferred is not None and stored is not None else rotation_request,
         service_account_uid=sa_uid,
         render_key=render_key,
         token_secret_present=token_present,
@@ -410,6 +522,8 @@ def _credentials_and_verdict(
         [ResourceRule(r.verbs, r.api_groups, r.resources, r.resource_names) for r in _extra_rules(spec)],
         service_account=desired.object_name,
     )
+    if why is None and deferred is not None:
+        out.rotation_deferred_until = deferred
     for _attempt in range(2):
         if why is not None or stored is None:
             stored = _store_new_credentials(
@@ -545,8 +659,11 @@ async def reconcile(
     claims: Iterable[Claim],
     cluster_body: Mapping[str, Any] | None,
     tenant_labels: Mapping[str, str],
+    judge: TenancyJudge | None = None,
 ) -> float:
     """Bring one SpinnakerAccount to its declared state; returns seconds until it needs attention again.
+
+    `judge`: every namespace and cluster, for the tenant boundaries and to count only claims that stand on their own.
 
     Raises kopf.TemporaryError for failures time can fix; failures only a user can fix are reported in status and
     rechecked by the periodic pass.
@@ -575,10 +692,16 @@ async def reconcile(
                 account,
                 cluster_body=cluster_body,
                 tenant_labels=tenant_labels,
-                winners=older_claims(claims, me),
+                winners=older_claims(claims, me, judge.stands if judge else None),
                 rotation_request=rotation_request,
                 previously_provisioned=previously_provisioned,
                 now=utcnow(),
+                boundaries=judge.boundaries if judge else NO_BOUNDARIES,
+                missing_cluster_claims=[
+                    c
+                    for c in older_claims(claims, me)
+                    if c.tenant == me.tenant and judge is not None and c.cluster not in judge.boundaries.clusters
+                ],
             )
             await _sync_spinnaker(ctx, body, out)
             await _write_status(ctx, ref, out, generation)

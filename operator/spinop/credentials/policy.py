@@ -28,6 +28,23 @@ def renewal_due_at(stored: StoredCredentials, policy: CredentialsPolicy) -> date
     return None
 
 
+def rotation_deferred_until(
+    stored: StoredCredentials | None, rotation_request: str, *, now: datetime.datetime, min_interval_seconds: float
+) -> datetime.datetime | None:
+    """When a requested rotation has to wait, or None when it may happen now.
+
+    Every rotation makes Spinnaker reload (with Halyard: redeploy clouddriver for every tenant), so a new
+    spinop.io/rotate-credentials value within `min_interval_seconds` of the previous requested rotation waits for
+    it; the request is kept in the annotation, never dropped. The first request is honoured at once.
+    """
+    if stored is None or not rotation_request or rotation_request == stored.rotation_request:
+        return None
+    if not stored.rotation_request or stored.issued_at is None:
+        return None
+    due = stored.issued_at + datetime.timedelta(seconds=min_interval_seconds)
+    return due if now < due else None
+
+
 def why_new_credentials(
     stored: StoredCredentials | None,
     policy: CredentialsPolicy,

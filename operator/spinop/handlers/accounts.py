@@ -23,13 +23,20 @@ log = logging.getLogger("spinop")
 async def _reconcile_account(body: kopf.Body, memo: kopf.Memo, indexes: Mapping[str, Any]) -> float:
     ctx: OperatorContext = memo["ctx"]
     spec = body.get("spec") or {}
+    namespaces, clusters = indexes["namespace_labels"], indexes["spinnaker_clusters"]
+    judge = accounts.TenancyJudge(
+        namespace_labels={name: one(namespaces, name) or {} for name in namespaces},
+        cluster_bodies={name: one(clusters, name) for name in clusters},
+        reserved=ctx.config.reserved_namespaces,
+    )
     try:
         return await accounts.reconcile(
             ctx,
             body,
             claims=claims(indexes["account_claims"]),
-            cluster_body=one(indexes["spinnaker_clusters"], spec.get("cluster")),
-            tenant_labels=one(indexes["namespace_labels"], body.metadata.namespace) or {},
+            cluster_body=one(clusters, spec.get("cluster")),
+            tenant_labels=one(namespaces, body.metadata.namespace) or {},
+            judge=judge,
         )
     except ApiException as err:
         raise kopf.TemporaryError(f"the MGMT API answered HTTP {err.status}; will retry", delay=10) from None

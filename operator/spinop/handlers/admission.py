@@ -79,12 +79,19 @@ async def validate_account(
     if schema:  # refused before reading anything
         raise _invalid(schema)
     try:
-        world = await asyncio.to_thread(observe.account_world, ctx.mgmt, operation, new)
+        world = await asyncio.to_thread(observe.account_world, ctx.mgmt, operation, new, ctx.config.reserved_namespaces)
     except _READ_ERRORS as err:
         _answer(_unreadable("the tenancy rules", ctx, err), warnings)
         return
     _answer(
-        rules.decide_account(operation, new, old, world, reserved=ctx.config.reserved_namespaces),
+        rules.decide_account(
+            operation,
+            new,
+            old,
+            world,
+            reserved=ctx.config.reserved_namespaces,
+            max_accounts_on_missing_clusters=ctx.config.max_accounts_on_missing_clusters,
+        ),
         warnings,
     )
 

@@ -19,6 +19,7 @@ OWNER = f"{GROUP}/owner"  # annotation: <mgmt-namespace>/<name> of the Spinnaker
 CLUSTER = f"{GROUP}/cluster"  # annotation: the SpinnakerCluster name
 ACCOUNT = f"{GROUP}/account-name"  # annotation: the Spinnaker account name
 CREATED_NAMESPACE = f"{GROUP}/created-by-account-uid"  # annotation on namespaces spinop created, never on others
+TENANT = f"{GROUP}/tenant"  # label on namespaces spinop created: the tenant (MGMT namespace) they belong to
 
 GUARDRAILS = "spinop-guardrails"  # name of the ResourceQuota, LimitRange and NetworkPolicy in a tenant namespace
 
@@ -65,6 +66,8 @@ class DesiredRemote:
     namespace_annotations: dict[str, str] = field(default_factory=dict)  # guardrail annotations (Ingress hosts)
     # None: spinop does not manage guardrails in this plan (teardown); else what a namespace this account created holds.
     guardrails: GuardrailObjects | None = None
+    # The SpinnakerCluster lists this existing namespace for this tenant (tenancy.existingNamespaces).
+    namespace_granted: bool = False
 
     @property
     def object_name(self) -> str:
@@ -128,7 +131,7 @@ def _meta(name: str, owner: Owner, namespace: str | None = None, **extra: dict[s
 
 def render_namespace(desired: DesiredRemote) -> dict[str, Any]:
     meta = _meta(desired.namespace, desired.owner)
-    meta["labels"] = {**meta["labels"], **desired.namespace_labels}
+    meta["labels"] = {**meta["labels"], **desired.namespace_labels, TENANT: desired.owner.mgmt_namespace}
     meta["annotations"] = {**meta["annotations"], **desired.namespace_annotations}
     meta["annotations"][CREATED_NAMESPACE] = desired.owner.uid
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
@@ -319,6 +322,39 @@ def manages_guardrails(desired: DesiredRemote, observed: ObservedRemote) -> bool
     return _annotations(observed.namespace).get(CREATED_NAMESPACE) == desired.owner.uid
 
 
+def namespace_tenant(namespace: dict[str, Any]) -> str | None:
+    """The tenant a namespace spinop created belongs to: its label, or (created before the label) its owner's."""
+    labelled = _labels(namespace).get(TENANT)
+    if labelled:
+        return labelled
+    owner = _annotations(namespace).get(OWNER, "")
+    return owner.split("/", 1)[0] if "/" in owner else None
+
+
+def namespace_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> Conflict | None:
+    """An existing namespace is this tenant's to provision into: spinop created it for this tenant, or the
+    SpinnakerCluster grants it to this tenant. Anything else may be someone else's (or squatted before its owner)."""
+    owner = desired.owner
+    if _annotations(namespace).get(CREATED_NAMESPACE) is None:
+        if desired.namespace_granted:
+            return None
+        return Conflict(
+            "NamespaceNotGranted",
+            f"namespace {desired.namespace} already exists on cluster {owner.cluster} and spinop did not create it, "
+            f"so it may be someone else's; spinop provisions into it only when SpinnakerCluster {owner.cluster} "
+            f"lists it for tenant {owner.mgmt_namespace} in spec.tenancy.existingNamespaces. Choose another "
+            "namespace, or ask a platform admin to grant it.",
+        )
+    holder = namespace_tenant(namespace)
+    if holder != owner.mgmt_namespace:
+        return Conflict(
+            "NamespaceOwnedByAnotherTenant",
+            f"namespace {desired.namespace} on cluster {owner.cluster} was created by spinop for tenant "
+            f"{holder or 'unknown'}, not {owner.mgmt_namespace}. Choose another namespace.",
+        )
+    return None
+
+
 def _ownership_conflict(obj: dict[str, Any], kind: str, owner: Owner) -> Conflict | None:
     uid = _labels(obj).get(OWNER_UID)
     name = obj["metadata"]["name"]
@@ -348,6 +384,9 @@ def plan_remote(desired: DesiredRemote, observed: ObservedRemote, *, allow_shari
     else:
         if (observed.namespace.get("status") or {}).get("phase") == "Terminating":
             return RemotePlan(waiting=f"namespace {ns} is being deleted on cluster {owner.cluster}; waiting for it")
+        foreign = namespace_conflict(desired, observed.namespace)
+        if foreign is not None:
+            return RemotePlan(conflicts=(foreign,))
         created_by = _annotations(observed.namespace).get(CREATED_NAMESPACE)
         if created_by is not None and created_by != owner.uid and not allow_sharing:
             other = _annotations(observed.namespace).get(OWNER, "another SpinnakerAccount")

@@ -86,10 +86,11 @@ def test_webhook_down_admits_and_the_reconcile_refuses(
     assert message.startswith("spec.namespace: 'kube-system' is a system namespace"), message
     assert objects.condition(sys_account, "Ready")["status"] == "False"  # type: ignore[index]
 
+    # Another tenant's name is refused as not carrying tenant b (before it would be AccountNameTaken).
     late = objects.wait_condition(
-        mgmt, "SpinnakerAccount", "late", b, "RemoteProvisioned", "False", reason="AccountNameTaken"
+        mgmt, "SpinnakerAccount", "late", b, "RemoteProvisioned", "False", reason="AccountNameNotAllowed"
     )
-    assert f"held by SpinnakerAccount {a}/holder" in objects.condition(late, "RemoteProvisioned")["message"]  # type: ignore[index]
+    assert f"must start with '{b}-'" in objects.condition(late, "RemoteProvisioned")["message"]  # type: ignore[index]
     objects.wait_condition(mgmt, "SpinnakerAccount", "holder", a, "Ready")
 
     # With the webhook back, the older holder stays editable (only older claims count on update) ...

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from spinop.controllers import accounts
+
 API_VERSION = "spinop.io/v1alpha1"
 TENANT = "corpus-a"
 OTHER_TENANT = "corpus-b"
@@ -911,34 +913,42 @@ CASES: tuple[InvalidCase, ...] = (
     ),
     InvalidCase(
         "tenancy-account-name-taken",
-        "Spinnaker account names are unique across tenants",
+        "a Spinnaker account name has one holder",
         "admission",
         "spec.accountName",
-        account(accountName="corpus-shared"),
+        account(accountName="corpus-a-shared"),
         setup=(
             account(
-                "corpus-holder",
-                tenant=OTHER_TENANT,
-                cluster="corpus-wild",
-                namespace="corpus-b-dev-app",
-                accountName="corpus-shared",
+                "corpus-holder", cluster="corpus-wild", namespace="corpus-a-dev-app", accountName="corpus-a-shared"
             ),
         ),
     ),
     InvalidCase(
+        "tenancy-account-name-of-another-tenant",
+        "a Spinnaker account name must carry the tenant: another tenant's name is refused even before it is taken",
+        "admission",
+        "spec.accountName",
+        account(accountName="corpus-b-shared"),
+    ),
+    InvalidCase(
         "tenancy-default-account-name-taken",
-        "the default name <cluster>-<namespace> can be taken too",
+        "the default name <cluster>-<namespace> can be taken too (by the same tenant's other account)",
         "admission",
         "spec.accountName",
         account(),
         setup=(
             account(
-                "corpus-holder",
-                tenant=OTHER_TENANT,
-                cluster="corpus-wild",
-                namespace="corpus-b-dev-app",
-                accountName="corpus-corpus-a-dev",
+                "corpus-holder", cluster="corpus-wild", namespace="corpus-a-dev-app", accountName="corpus-corpus-a-dev"
             ),
+        ),
+    ),
+    InvalidCase(
+        "tenancy-default-account-name-squatted",
+        "another tenant cannot take a tenant's future default name <cluster>-<namespace>",
+        "admission",
+        "spec.accountName",
+        account(
+            tenant=OTHER_TENANT, cluster="corpus-wild", namespace="corpus-b-dev-app", accountName="corpus-corpus-a-dev"
         ),
     ),
 )
@@ -968,3 +978,9 @@ class TenancyWorld:
             elif kind == "SpinnakerAccount":
                 world.accounts.append(obj)
         return world
+
+    def judge(self) -> accounts.TenancyJudge:
+        """Every namespace and cluster, as `observe.account_world` and the reconcile see them."""
+        return accounts.TenancyJudge(
+            namespace_labels=self.namespace_labels, cluster_bodies=self.clusters, reserved=OPERATOR_NAMESPACES
+        )

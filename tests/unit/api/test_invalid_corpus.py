@@ -37,6 +37,7 @@ def admission_errors(case: InvalidCase) -> list[FieldError]:
         cluster=cluster.spec,
         claims=claims,
         reserved_namespaces=OPERATOR_NAMESPACES,
+        boundaries=world.judge().boundaries,
     )
 
 

@@ -63,7 +63,8 @@ def test_similar_names_are_not_system_namespaces(namespace: str) -> None:
         ("{tenant}-{environment}", "team-a-dev-x", False),
         ("{tenant}-{environment}", "xteam-a-dev", False),
         ("{tenant}-{environment}-*", "team-a-dev-api", True),
-        ("{tenant}-{environment}-*", "team-a-dev-api-v2", True),
+        ("{tenant}-{environment}-*", "team-a-dev-api-v2", False),  # * is one segment: no '-'
+        ("{tenant}-*", "team-a-b-dev", False),  # so {tenant}-* never reaches tenant team-a-b's namespaces
         ("{tenant}-{environment}-*", "team-a-dev-", False),  # * is one or more characters
         ("{tenant}-{environment}-*", "team-a-dev", False),
         ("{tenant}-{cluster}", "team-a-eu1", True),
@@ -89,7 +90,7 @@ def test_namespace_error_says_what_would_be_accepted() -> None:
     (wild,) = tenancy.check_namespace_allowed(
         "x", tenant="team-a", cluster_name="dev", cluster=cluster_spec(namespacePattern="{tenant}-*")
     )
-    assert "team-a-<any of a-z0-9->" in wild.message
+    assert "team-a-<any of a-z0-9>" in wild.message
 
 
 def test_expected_namespace() -> None:
@@ -351,7 +352,7 @@ def test_check_account_reports_every_problem() -> None:
                 "cluster": "dev",
                 "namespace": "kube-system",
                 "profile": "readonly",
-                "accountName": "taken",
+                "accountName": "team-a-taken",
                 "extraRules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
             },
         }
@@ -363,7 +364,7 @@ def test_check_account_reports_every_problem() -> None:
         tenant_labels={},
         cluster_name="dev",
         cluster=spec,
-        claims=[claim("team-a", "old", "team-a-dev", account_name="taken")],
+        claims=[claim("team-a", "old", "team-a-dev", account_name="team-a-taken")],
         reserved_namespaces=RESERVED,
     )
     assert [e.path for e in errors] == [

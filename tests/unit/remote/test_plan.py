@@ -18,6 +18,7 @@ from spinop.remote.plan import (
     MANAGED_BY,
     OWNER,
     OWNER_UID,
+    TENANT,
     Action,
     DesiredRemote,
     ObservedRemote,
@@ -34,6 +35,7 @@ from spinop.remote.profiles import Profile, Rule, rules_for
 
 ME = Owner(cluster="dev", mgmt_namespace="team-a", name="web", uid="uid-web", account_name="dev-web")
 OTHER = Owner(cluster="dev", mgmt_namespace="team-b", name="api", uid="uid-api", account_name="dev-api")
+SIBLING = Owner(cluster="dev", mgmt_namespace="team-a", name="api", uid="uid-api", account_name="dev-api")
 NS = "team-a-dev"
 ACCOUNT_KINDS = ("Namespace", "ServiceAccount", "Role", "RoleBinding")
 NAMESPACED_KINDS = ("ServiceAccount", "Role", "RoleBinding")
@@ -176,11 +178,11 @@ def test_a_terminating_namespace_means_wait_and_touch_nothing() -> None:
 
 
 def test_a_namespace_another_account_created_is_refused_unless_the_cluster_allows_sharing() -> None:
-    theirs = ObservedRemote(namespace=live(render_namespace(desired(OTHER)), status={"phase": "Active"}))
+    theirs = ObservedRemote(namespace=live(render_namespace(desired(SIBLING)), status={"phase": "Active"}))
     plan = plan_remote(desired(), theirs)
     assert plan.actions == ()
     assert [c.reason for c in plan.conflicts] == ["NamespaceOwnedByAnotherAccount"]
-    assert "team-b/api" in plan.conflicts[0].message and NS in plan.conflicts[0].message
+    assert "team-a/api" in plan.conflicts[0].message and NS in plan.conflicts[0].message
 
     shared = plan_remote(desired(), theirs, allow_sharing=True)
     assert shared.conflicts == ()
@@ -192,12 +194,40 @@ def test_a_namespace_another_account_created_is_refused_unless_the_cluster_allow
     ]
 
 
-def test_a_namespace_spinop_did_not_create_is_used_as_it_is() -> None:
+def test_a_namespace_another_tenants_account_created_is_refused_even_when_sharing_is_allowed() -> None:
+    theirs = ObservedRemote(namespace=live(render_namespace(desired(OTHER)), status={"phase": "Active"}))
+    assert theirs.namespace is not None and theirs.namespace["metadata"]["labels"][TENANT] == "team-b"
+    for allow_sharing in (False, True):
+        plan = plan_remote(desired(), theirs, allow_sharing=allow_sharing)
+        assert plan.actions == ()
+        assert [c.reason for c in plan.conflicts] == ["NamespaceOwnedByAnotherTenant"]
+        assert "team-b" in plan.conflicts[0].message
+
+
+def test_a_namespace_created_before_the_tenant_label_belongs_to_its_owners_tenant() -> None:
+    legacy = live(render_namespace(desired(OTHER)), status={"phase": "Active"})
+    del legacy["metadata"]["labels"][TENANT]
+    plan = plan_remote(desired(), ObservedRemote(namespace=legacy), allow_sharing=True)
+    assert [c.reason for c in plan.conflicts] == ["NamespaceOwnedByAnotherTenant"]
+
+
+def test_a_namespace_spinop_did_not_create_is_refused_unless_the_cluster_grants_it() -> None:
     existing = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": {"team": "a"}}}
-    plan = plan_remote(desired(namespace_labels=GUARDRAIL_LABELS), ObservedRemote(namespace=existing))
-    assert of_kinds(plan, "Namespace") == []
+    refused = plan_remote(desired(namespace_labels=GUARDRAIL_LABELS), ObservedRemote(namespace=existing))
+    assert refused.actions == ()
+    assert [c.reason for c in refused.conflicts] == ["NamespaceNotGranted"]
+    message = refused.conflicts[0].message
+    assert "spec.tenancy.existingNamespaces" in message and "team-a" in message
+
+    granted = desired(namespace_labels=GUARDRAIL_LABELS, namespace_granted=True)
+    plan = plan_remote(granted, ObservedRemote(namespace=existing))
+    assert of_kinds(plan, "Namespace") == []  # used as it is: never relabelled or adopted
     assert plan.conflicts == ()
     assert {a.kind for a in of_kinds(plan, *NAMESPACED_KINDS) if a.verb == "create"} == set(NAMESPACED_KINDS)
+
+
+def test_a_namespace_spinop_creates_records_its_tenant() -> None:
+    assert render_namespace(desired())["metadata"]["labels"][TENANT] == "team-a"
 
 
 def test_our_namespace_gets_back_exactly_the_labels_and_annotations_someone_removed() -> None:
@@ -211,7 +241,7 @@ def test_our_namespace_gets_back_exactly_the_labels_and_annotations_someone_remo
     assert (action.verb, action.name, action.namespace) == ("patch", NS, None)
     assert action.body == {
         "metadata": {
-            "labels": {MANAGED_BY: "spinop", OWNER_UID: "uid-web", **GUARDRAIL_LABELS},
+            "labels": {MANAGED_BY: "spinop", OWNER_UID: "uid-web", **GUARDRAIL_LABELS, TENANT: "team-a"},
             "annotations": {ACCOUNT: "dev-web"},
         }
     }

@@ -148,6 +148,24 @@ class AccountPermissionTemplates(Permissions):
         return Permissions.model_validate({key: filled(r) for key, r in roles if r is not None})
 
 
+def unique_existing(items: list[ExistingNamespace]) -> list[ExistingNamespace]:
+    names = [item.namespace for item in items]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"each namespace may be listed once; listed more than once: {', '.join(duplicates)}")
+    return items
+
+
+class ExistingNamespace(SpecModel):
+    """A namespace on the remote cluster that spinop did not create, granted to one tenant."""
+
+    namespace: DnsLabel = Field(description="The existing namespace's name on the remote cluster.")
+    tenant: DnsLabel = Field(
+        description="The MGMT namespace whose SpinnakerAccounts may target it (and get deployer rights there). "
+        "Other tenants' accounts are refused with NamespaceNotAllowed, whatever the namespacePattern says.",
+    )
+
+
 class AdoptableAccount(SpecModel):
     """A Spinnaker account spinop did not create that one tenant may take over with spec.adopt."""
 
@@ -182,7 +200,10 @@ class Tenancy(SpecModel):
         pattern=NAMESPACE_PATTERN_REGEX,
         description="The target namespaces a tenant may ask for. Placeholders: {tenant} (the requesting MGMT "
         "namespace), {environment} (spec.environment), {cluster} (this SpinnakerCluster's name); `*` matches one "
-        "or more of a-z, 0-9 and '-'; anything else is literal. Must contain {tenant}. Default: "
+        "segment: one or more of a-z and 0-9, never '-', so {tenant}-* never reaches another tenant's "
+        "<tenant>-<suffix>; anything else is literal. A namespace that the pattern matches for several tenants "
+        "(MGMT namespaces) belongs to the one whose literal prefix (the pattern filled in up to its first `*`) is "
+        "longest; on a tie to none. Must contain {tenant}. Default: "
         "{tenant}-{environment}, so tenant team-a on environment dev gets exactly team-a-dev. System namespaces "
         "(kube-*, default, the operator's own) are never allowed whatever the pattern.",
     )
@@ -204,6 +225,13 @@ class Tenancy(SpecModel):
         ge=0,
         le=10000,
         description="How many SpinnakerAccounts one tenant may have on this cluster. Omitted: no limit.",
+    )
+    max_cache_threads_per_tenant: int | None = Field(
+        default=None,
+        ge=0,
+        le=10000,
+        description="How many clouddriver caching threads (the sum of spec.cacheThreads) one tenant's "
+        "SpinnakerAccounts may ask for on this cluster, e.g. 8. Omitted: no limit beyond 32 per account.",
     )
     allowed_extra_rules: list[PolicyRule] | None = Field(
         default=None,
@@ -227,6 +255,15 @@ class Tenancy(SpecModel):
         "namespace), {environment}, {cluster}. Must grant at least one role. Omitted: READ and WRITE: [{tenant}], "
         "so only the tenant's own Spinnaker role sees and deploys with its accounts. EXECUTE and CREATE cannot be "
         "written by the Halyard exec transport (accounts report HalTransportCannotExpress).",
+    )
+    existing_namespaces: Annotated[list[ExistingNamespace], AfterValidator(unique_existing)] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Namespaces that already exist on the remote cluster (spinop did not create them) and the one "
+        "tenant whose SpinnakerAccounts may use each. spinop provisions a ServiceAccount and RBAC only into a "
+        "namespace it created for the same tenant, or one listed here. A listed namespace must still match the "
+        "namespacePattern for its tenant, and no other tenant may use it. Omitted: no existing namespace is used.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"]},
     )
     guardrails: Guardrails = Field(
         default_factory=Guardrails,
