@@ -49,6 +49,7 @@ from spinop.gate import (
     GateTaskFailed,
     GateUnauthorized,
 )
+from spinop.gate.errors import GateUnroutablePath
 from spinop.kube.events import post_event
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.pipelines import (
@@ -777,10 +778,7 @@ async def finalize(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
     gate = ctx.gate
     async with ctx.locks.hold(ref.uid or ref.name):
         try:
-            try:
-                deleted = await gate.delete_pipeline(application, str(spec.get("name", "")), pipeline_id=saved_id)
-            except GateDuplicateName:
-                deleted = await _delete_under_unique_name(gate, application, saved_id)
+            deleted = await _delete_by_id(gate, application, str(spec.get("name", "")), saved_id)
         except GateError as err:
             failure = gate_failure(err)
             await asyncio.to_thread(
@@ -795,6 +793,15 @@ async def finalize(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
         else f"pipeline {saved_id} was already gone from application {application}"
     )
     await asyncio.to_thread(post_event, ctx.mgmt, ref, type_="Normal", reason="PipelineDeleted", message=message)
+
+
+async def _delete_by_id(gate: GateClient, application: str, name: str, saved_id: str) -> bool:
+    """Delete our pipeline. Gate deletes by name: a shared name, or one Gate cannot take in a URL (a rename in the
+    UI to e.g. 'a;b'), is renamed to a unique routable one first."""
+    try:
+        return await gate.delete_pipeline(application, name, pipeline_id=saved_id)
+    except (GateDuplicateName, GateUnroutablePath):
+        return await _delete_under_unique_name(gate, application, saved_id)
 
 
 async def _delete_under_unique_name(gate: GateClient, application: str, saved_id: str) -> bool:

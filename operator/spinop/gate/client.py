@@ -35,6 +35,7 @@ from .errors import (
     GateTaskFailed,
     GateUnauthorized,
     GateUnavailable,
+    GateUnroutablePath,
 )
 from .paths import segment, unroutable_reason
 from .settings import BasicAuth, BearerAuth, GateSettings
@@ -203,7 +204,7 @@ class GateClient:
         for value in segments:
             reason = unroutable_reason(value)
             if reason is not None:
-                raise GateRejected(f"cannot address {reason}")
+                raise GateUnroutablePath(f"cannot address {reason}")
         return "".join("/" + segment(s) for s in segments)
 
     async def _request(

@@ -44,6 +44,11 @@ class GateNotFound(GateRejected):
     """The thing asked for does not exist."""
 
 
+class GateUnroutablePath(GateRejected):
+    """A value Gate would refuse as a URL path segment (gate/paths.py), so the request was not sent; e.g. a pipeline
+    renamed in the UI to a name with ';' or '%' cannot be deleted by name until it is renamed."""
+
+
 class GateDuplicateName(GateRejected):
     """Another pipeline in the application already has this name (ignoring case), under another id.
 

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from spinop.api.v1alpha1 import SpinnakerPipelineSpec
-from spinop.controllers.pipelines import Observed, Outcome, _delete_under_unique_name, _save, _Work
+from spinop.controllers.pipelines import Observed, Outcome, _delete_by_id, _delete_under_unique_name, _save, _Work
 from spinop.gate import GateClient, GateDuplicateName
 from spinop.pipelines import TenantScope, pipeline_id
 from tests.standins.gate import GateStandin
@@ -72,3 +72,18 @@ async def test_deleting_around_a_legacy_duplicate_name(gate: GateStandin, client
         await client.delete_pipeline("web", "deploy", pipeline_id=w.pipeline_id)
     assert await _delete_under_unique_name(client, "web", w.pipeline_id)
     assert set(gate.state.pipelines) == {"theirs"}
+
+
+async def test_a_ui_rename_to_a_name_gate_cannot_route_is_renamed_then_deleted(
+    gate: GateStandin, client: GateClient
+) -> None:
+    # The CRD refuses such names, but Deck saves them (the name travels in the JSON body); DELETE by that name would
+    # be refused by Gate's firewall (tests/unit/upstream_wire/test_gate.py).
+    w = work(client)
+    await _save(w, None)
+    live = await client.find_pipeline("web", w.pipeline_id)
+    assert live is not None
+    gate.ui_save_pipeline({**live, "name": "deploy;v=2 (100%)"}, principal="alice")
+    assert await _delete_by_id(client, "web", "deploy", w.pipeline_id)
+    assert gate.state.pipelines == {}
+    assert all(r.status < 400 for r in gate.requests), [(r.method, r.path, r.status) for r in gate.requests]
