@@ -2,6 +2,9 @@
 
 from .client import Application, GateClient, TaskResult, pipeline_save_error, reset_wait_seconds, task_errors
 from .errors import (
+    GateAccountExists,
+    GateAccountRolesExcludeCaller,
+    GateAccountsApiDisabled,
     GateDuplicateName,
     GateError,
     GateNotFound,
@@ -19,6 +22,9 @@ __all__ = [
     "Application",
     "BasicAuth",
     "BearerAuth",
+    "GateAccountExists",
+    "GateAccountRolesExcludeCaller",
+    "GateAccountsApiDisabled",
     "GateAuth",
     "GateClient",
     "GateDuplicateName",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import itertools
 import json
 import logging
 import re
@@ -25,6 +26,9 @@ from yarl import URL
 from spinop.redact import Redacted
 
 from .errors import (
+    GateAccountExists,
+    GateAccountRolesExcludeCaller,
+    GateAccountsApiDisabled,
     GateDuplicateName,
     GateError,
     GateNotFound,
@@ -529,72 +533,75 @@ class GateClient:
         body = await self._get_json("/credentials", {"expand": "true" if expand else "false"})
         return [a for a in body if isinstance(a, dict)] if isinstance(body, list) else []
 
-    async def list_accounts(self, account_type: str = "kubernetes", *, page_size: int = 100) -> list[dict[str, Any]]:
-        """All stored account definitions of a type, paging with `startingAccountName` (inclusive).
+    async def list_accounts(
+        self,
+        account_type: str = "kubernetes",
+        *,
+        page_size: int = 100,
+        starting_name: str | None = None,
+        pages: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """All stored account definitions of a type: `GET /credentials/type/{type}?limit&startingAccountName`.
 
+        `startingAccountName` is inclusive and clouddriver drops rows *after* its SQL LIMIT (secrets it cannot
+        decrypt, Fiat's post-filter), so a short page does not mean the end: page until one brings no new name.
         Credential-looking fields (kubeconfigContents, passwords, tokens ...) come back as `Redacted`.
         """
         path = self.path("credentials", "type", account_type)
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
-        start: str | None = None
-        while True:
-            # The starting name is included again, so later pages ask for one more.
-            limit = page_size if start is None else page_size + 1
-            params = {"limit": str(limit)}
+        start = starting_name
+        for _page in itertools.count() if pages is None else range(pages):
+            # The starting name comes back again, so later pages ask for one more to move by a full page.
+            params = {"limit": str(page_size if start is None or start == starting_name else page_size + 1)}
             if start is not None:
                 params["startingAccountName"] = start
-            page = await self._get_json(path, params)
-            page = [a for a in page if isinstance(a, dict)] if isinstance(page, list) else []
-            fresh = [a for a in page if str(a.get("name")) not in seen]
-            for account in fresh:
-                seen.add(str(account.get("name")))
-                out.append(_wrap_secrets(account))
-            if len(page) < limit or not fresh:
+            response = await self._request("GET", path, params=params)
+            if response.status >= 400:
+                raise _account_error("GET", path, response)
+            page = response.json()
+            page = [a for a in page if isinstance(a, dict) and a.get("name")] if isinstance(page, list) else []
+            fresh = [a for a in page if str(a["name"]) not in seen]
+            if not fresh:
                 return out
-            start = str(page[-1].get("name"))
-
-    async def _account_exists(self, account_type: str, name: str) -> bool:
-        path = self.path("credentials", "type", account_type)
-        page = await self._get_json(path, {"limit": "1", "startingAccountName": name})
-        return isinstance(page, list) and any(isinstance(a, dict) and a.get("name") == name for a in page)
+            for account in fresh:
+                seen.add(str(account["name"]))
+                out.append(_wrap_secrets(account))
+            start = max(str(a["name"]) for a in page)
+        return out
 
     @staticmethod
-    def _definition_keys(definition: Mapping[str, Any]) -> tuple[str, str]:
-        name, kind = definition.get("name"), definition.get("@type")
+    def _definition_keys(definition: Mapping[str, Any]) -> str:
+        name, kind = definition.get("name"), definition.get("type")
         if not isinstance(name, str) or not name or not isinstance(kind, str) or not kind:
-            raise ValueError('an account definition needs "name" and "@type"')
-        return name, kind
+            raise ValueError('an account definition needs "name" and "type"')
+        if "@type" in definition:
+            raise ValueError('clouddriver reads the account type from "type"; "@type" is refused')
+        return name
 
     async def create_account(self, definition: Mapping[str, Any]) -> None:
-        """`POST /credentials`. A name deleted before cannot be POSTed again: it is restored with PUT instead.
+        """`POST /credentials`: refused (GateAccountExists) when clouddriver already has the name.
 
         Secrets inside `definition` may be `Redacted`; they are revealed only into the request body.
         """
-        name, kind = self._definition_keys(definition)
-        response = await self._request("POST", "/credentials", body=definition)
-        if response.status < 400:
-            return
-        if response.status != 409 and not await self._account_exists(kind, name):
-            restored = await self._request("PUT", "/credentials", body=definition)
-            if restored.status < 400:
-                log.info("account %s was deleted before; restored it with PUT", name)
-                return
-        raise self._rejected("POST", "/credentials", response)
+        self._definition_keys(definition)
+        try:
+            response = await self._request("POST", "/credentials", body=definition)
+        except GateUnavailable as err:
+            # Stored but not yet loaded: the SQL insert hits the primary key (clouddriver-sql
+            # SqlAccountDefinitionRepository.create) and clouddriver answers 5xx.
+            if err.status is not None and _DUPLICATE_KEY_RE.search(err.message):
+                raise GateAccountExists(err.message, status=err.status) from None
+            raise
+        if response.status >= 400:
+            raise _account_error("POST", "/credentials", response)
 
     async def update_account(self, definition: Mapping[str, Any]) -> None:
-        """`PUT /credentials`: update (or restore a deleted name). GateNotFound if the name was never stored."""
+        """`PUT /credentials`: clouddriver's saveAccount, an upsert (creates a missing or deleted name; never 404)."""
         self._definition_keys(definition)
         response = await self._request("PUT", "/credentials", body=definition)
         if response.status >= 400:
-            raise self._rejected("PUT", "/credentials", response)
-
-    async def upsert_account(self, definition: Mapping[str, Any]) -> None:
-        """PUT, and POST when Gate does not know the name: works for new, existing and deleted names."""
-        try:
-            await self.update_account(definition)
-        except GateNotFound:
-            await self.create_account(definition)
+            raise _account_error("PUT", "/credentials", response)
 
     async def delete_account(self, name: str) -> bool:
         """`DELETE /credentials/{name}`; False when there was no such account."""
@@ -603,8 +610,26 @@ class GateClient:
         if response.status == 404:
             return False
         if response.status >= 400:
-            raise self._rejected("DELETE", path, response)
+            raise _account_error("DELETE", path, response)
         return True
+
+_DUPLICATE_KEY_RE = re.compile(r"(?i)duplicate key|DataIntegrityViolation|Duplicate entry")
+
+
+def _account_error(method: str, path: str, response: _Response) -> GateRejected:
+    """A 4xx from clouddriver's account management API (through Gate) as our error, by clouddriver's texts."""
+    message = response.message()
+    text = f"{method} {path}: {response.status}: {message}"
+    if response.status == 404:
+        return GateNotFound(text, status=404)
+    if "Cannot create an account which already exists" in message:
+        return GateAccountExists(text, status=response.status)
+    if "without enabling AccountDefinitionService" in message:
+        return GateAccountsApiDisabled(text, status=response.status)
+    if "without granting permissions for current user" in message:
+        return GateAccountRolesExcludeCaller(text, status=response.status)
+    return GateRejected(text, status=response.status)
+
 
 
 def task_errors(task: Any) -> list[str]:

@@ -49,6 +49,22 @@ class GateUnroutablePath(GateRejected):
     renamed in the UI to a name with ';' or '%' cannot be deleted by name until it is renamed."""
 
 
+class GateAccountExists(GateRejected):
+    """`POST /credentials` for a name clouddriver already has: 400 "Cannot create an account which already exists"
+    when the name is loaded, or a duplicate-key 5xx when it is stored but not loaded yet (clouddriver
+    AccountDefinitionService.createAccount, clouddriver-sql SqlAccountDefinitionRepository.create)."""
+
+
+class GateAccountsApiDisabled(GateRejected):
+    """Clouddriver's account storage is off: 400 "Cannot use AccountDefinitionService endpoints without enabling
+    AccountDefinitionService bean" (clouddriver-web CredentialsController.validateAccountStorageEnabled)."""
+
+
+class GateAccountRolesExcludeCaller(GateRejected):
+    """Fiat: a caller that is not a Fiat admin wrote an account whose WRITE roles share none of its own roles: 400
+    "Cannot <create|save> account without granting permissions for current user" (AccountDefinitionService)."""
+
+
 class GateDuplicateName(GateRejected):
     """Another pipeline in the application already has this name (ignoring case), under another id.
 

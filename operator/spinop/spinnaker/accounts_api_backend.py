@@ -1,12 +1,14 @@
 """The accounts-api backend: Spinnaker's account management API through Gate (`/credentials`), zero deploys.
 
-How an account reaches clouddriver (contracts/accounts-and-rbac.md §2): spinop stores the account definition with
-`POST /credentials` (create), `PUT /credentials` (update, and restore of a name deleted before: a deleted name
-cannot be POSTed again) or `DELETE /credentials/{name}`; clouddriver's credentials poller loads changed definitions
-on its next cycle. The kubeconfig travels inline as `kubeconfigContents`, so a rotated token changes the definition
-and the poller reloads it: rotation needs no deploy. (A kork `encryptedFile:` reference would keep the token out of
-clouddriver's database, but an unchanged reference is an unchanged definition, so the poller would never reload a
-rotated token; see docs/spinnaker-backends.md.)
+How an account reaches clouddriver (contracts/accounts-and-rbac.md §2, checked against clouddriver's
+CredentialsController/AccountDefinitionService): spinop stores the account definition with `POST /credentials`
+(create: refused when clouddriver already has the name, so spinop never overwrites an account someone created
+meanwhile), `PUT /credentials` (an upsert) or `DELETE /credentials/{name}`; the body names its type in `"type"`.
+Clouddriver's credentials poller loads changed definitions on its next cycle. The kubeconfig travels inline as
+`kubeconfigContents`, so a rotated token changes the definition and the poller reloads it: rotation needs no deploy.
+(A kork `encrypted:` reference would keep the token out of clouddriver's database, but clouddriver decrypts it
+through a session cache that lives as long as the process, so a secret rotated behind an unchanged reference is not
+picked up; see docs/spinnaker-backends.md.)
 
 A batch (the sync's quiet window) is one list call, the writes with bounded concurrency (Gate's 429s are handled
 by the client), then one wait: new accounts until `GET /credentials` shows them (clouddriver loaded them), updated
@@ -32,6 +34,9 @@ from kubernetes.client import ApiClient
 
 from spinop.config import AccountsApiSettings, OperatorConfig
 from spinop.gate import (
+    GateAccountExists,
+    GateAccountRolesExcludeCaller,
+    GateAccountsApiDisabled,
     GateClient,
     GateError,
     GateNotFound,
@@ -61,6 +66,26 @@ NOT_IN_DEFINITION = (
     "kubeconfigFile",
 )
 MIGRATION_RETRY_DELAYS = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0)
+#: Defaults clouddriver fills into a stored Kubernetes definition, for the fields spinop sets (clouddriver-kubernetes
+#: KubernetesAccountProperties.ManagedAccount and CustomKubernetesResource): a listing carries them filled in.
+MANAGED_ACCOUNT_DEFAULTS: dict[str, Any] = {
+    "namespaces": [],
+    "omitNamespaces": [],
+    "kinds": [],
+    "omitKinds": [],
+    "onlySpinnakerManaged": False,
+    "cacheThreads": 1,
+    "customResources": [],
+    "serviceAccount": False,
+    "permissions": {},
+}
+CUSTOM_RESOURCE_DEFAULTS: dict[str, Any] = {
+    "spinnakerKind": "unclassified",
+    "deployPriority": "100",
+    "versioned": False,
+    "namespaced": True,
+}
+STORAGE_SETTINGS = "account.storage.enabled: true and account.storage.kubernetes.enabled: true"
 
 
 # ------------------------------------------------------------------------------------------------ pure parts
@@ -74,8 +99,8 @@ def to_definition(account: Mapping[str, Any], kubeconfig: Redacted[str]) -> dict
     body = {k: v for k, v in account.items() if k not in NOT_IN_DEFINITION}
     if "kubectlPath" in body:
         body.setdefault("kubectlExecutable", body.pop("kubectlPath"))
-    body.pop("type", None)
-    body["@type"] = ACCOUNT_TYPE
+    body.pop("@type", None)  # clouddriver refuses a body typed by "@type" (the discriminator is "type")
+    body["type"] = ACCOUNT_TYPE
     body["kubeconfigContents"] = Redacted(kubeconfig.reveal())
     return body
 
@@ -85,15 +110,36 @@ def account_definition(desired: DesiredSpinnakerAccount, live: Mapping[str, Any]
     return to_definition(merge_account(dict(live) if live is not None else None, desired), desired.kubeconfig)
 
 
+def as_clouddriver_stores(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields spinop sets as clouddriver returns them: defaults filled in, permission roles as sets."""
+    out = dict(definition)
+    for key, default in MANAGED_ACCOUNT_DEFAULTS.items():
+        if out.get(key) is None:
+            out[key] = default
+    resources = out.get("customResources")
+    if isinstance(resources, list):
+        out["customResources"] = [{**CUSTOM_RESOURCE_DEFAULTS, **r} if isinstance(r, Mapping) else r for r in resources]
+    permissions = out.get("permissions")
+    if isinstance(permissions, Mapping):
+        # Fiat's Permissions.Builder holds each level as a Set: order and duplicates do not survive storage.
+        out["permissions"] = {
+            str(k): sorted({str(r) for r in v}) if isinstance(v, list) else v for k, v in permissions.items()
+        }
+    return out
+
+
 def definition_differs(desired: DesiredSpinnakerAccount, live: Mapping[str, Any] | None) -> bool:
-    """Whether the stored definition is not what spinop would write (never stored, edited, old credentials)."""
+    """Whether the stored definition is not what spinop would write (never stored, edited, old credentials).
+
+    Only spinop's fields count (the rest of `wanted` is `live` itself), compared the way clouddriver stores them.
+    """
     if live is None:
         return True
     wanted = account_definition(desired, live)
     if "kubeconfigContents" not in live:
         # A Spinnaker that hides stored secrets in listings: the inventory's fingerprint speaks for the kubeconfig.
         wanted.pop("kubeconfigContents")
-    return wanted != dict(live)
+    return as_clouddriver_stores(wanted) != as_clouddriver_stores(live)
 
 
 def gate_failure(err: GateError, *, action: str) -> Outcome:
@@ -109,14 +155,23 @@ def gate_failure(err: GateError, *, action: str) -> Outcome:
             f"Gate refused spinop's identity while spinop {action}: {err.message}. spinop's Gate identity needs "
             "WRITE on the account (Fiat), or an account-manager role where Fiat restricts the API",
         )
-    if isinstance(err, GateNotFound):
+    if isinstance(err, GateAccountsApiDisabled | GateNotFound):
         return Outcome(
             False,
             "AccountsApiNotEnabled",
-            f"Gate answered 404 while spinop {action}: {err.message}. Is the account management API on "
-            "(Spinnaker 1.28+, clouddriver account.storage.enabled: true)?",
+            f"Spinnaker's account management API is off ({err.message}) while spinop {action}. It needs "
+            f"Spinnaker 1.28+ and, in clouddriver's profile, {STORAGE_SETTINGS}",
         )
-    if isinstance(err, GateRejected) and err.status == 409:
+    if isinstance(err, GateAccountRolesExcludeCaller):
+        return Outcome(
+            False,
+            "SpinnakerAccountRolesExcludeOperator",
+            f"Spinnaker refused the account while spinop {action}: {err.message}. Clouddriver lets only a Fiat "
+            "admin store an account whose WRITE roles share none of the caller's roles (the account-manager role "
+            "does not exempt it). Make spinop's Spinnaker identity a Fiat admin, or include one of its roles in the "
+            "account's WRITE permission (spec.permissions or the SpinnakerCluster's tenancy policy)",
+        )
+    if isinstance(err, GateAccountExists):
         return Outcome(
             False,
             "AccountCreatedConcurrently",
@@ -321,20 +376,46 @@ class AccountsApiBackend:
         body = account_definition(desired, existing)
         try:
             if existing is None:
-                await gate.create_account(body)  # a name deleted before is restored with PUT by the client
-                batch.created.append(name)
-            else:
                 try:
-                    await gate.update_account(body)
-                    batch.updated.append(name)
-                except GateNotFound:  # deleted since the batch listed it: create it again
-                    await gate.create_account(account_definition(desired, None))
+                    await gate.create_account(body)  # POST, not PUT: never overwrites a name someone just took
                     batch.created.append(name)
+                except GateAccountExists:
+                    await self._after_concurrent_create(gate, item, batch)
+            else:
+                await gate.update_account(body)
+                batch.updated.append(name)
         except GateError as err:
             self._note_refusal(err, batch)
             batch.outcomes[name] = gate_failure(err, action=f"wrote account {name}")
         else:
             self._recently_deleted.pop(name, None)
+
+    async def _after_concurrent_create(self, gate: GateClient, item: Upsert, batch: _Batch) -> None:
+        """POST found the name taken after the batch's listing: converge only if the account is spinop's own.
+
+        Spinop's own: in its inventory before this batch (an earlier attempt stored it), or deleted by spinop a
+        moment ago and still loaded. Anyone else's is refused unless the SpinnakerAccount adopts it explicitly.
+        """
+        desired = item.desired
+        name = desired.name
+        stored = await gate.list_accounts(ACCOUNT_TYPE, page_size=1, starting_name=name, pages=1)
+        current = next((a for a in stored if a.get("name") == name), None)
+        ours = item.owned or (current is None and name in self._recently_deleted)
+        if not ours and (not desired.adopt or current is None):  # nothing stored: static config, never adoptable
+            batch.outcomes[name] = Outcome(
+                False,
+                "AccountExistsInSpinnaker",
+                f"someone else created a Spinnaker account named {name} while spinop was creating it; spinop will "
+                "not change it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
+                needs_user=True,
+                disown=True,
+            )
+            return
+        if current is not None and not definition_differs(desired, current):
+            batch.created.append(name)
+            return
+        await gate.update_account(account_definition(desired, current))  # PUT: clouddriver's upsert
+        batch.created.append(name)
 
     async def _remove(self, gate: GateClient, name: str, batch: _Batch) -> None:
         if batch.refused_connection is not None:
@@ -375,8 +456,9 @@ class AccountsApiBackend:
                 False,
                 "NotLoadedByClouddriver",
                 f"Spinnaker stored account {name} but clouddriver did not load it within "
-                f"{self.settings.load_timeout_seconds:.0f}s; is its credentials poller on "
-                "(credentials.poller.enabled, credentials.poller.types.kubernetes.reloadFrequencyMs)?",
+                f"{self.settings.load_timeout_seconds:.0f}s. Clouddriver loads stored Kubernetes accounts only with "
+                f"{STORAGE_SETTINGS}, and its credentials poller on (credentials.poller.enabled, "
+                "credentials.poller.types.kubernetes.reloadFrequencyMs)",
             )
 
     # --------------------------------------------------------------------------------------------- migration

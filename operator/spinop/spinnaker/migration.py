@@ -26,7 +26,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop.config import OperatorConfig
 from spinop.credentials import store
-from spinop.gate import GateClient, GateError, GateNotFound
+from spinop.gate import GateClient, GateError
 from spinop.kube.clients import call, get_or_none
 from spinop.remote.plan import MANAGED_BY
 from spinop.spinnaker.accounts_api_backend import ACCOUNT_TYPE, gate_failure, to_definition
@@ -148,10 +148,7 @@ class HalyardMigration:
             )
         body = to_definition(halyard_account, credentials.kubeconfig)
         try:
-            try:
-                await gate.update_account(body)  # stored by an earlier attempt: bring it up to date
-            except GateNotFound:
-                await gate.create_account(body)
+            await gate.update_account(body)  # PUT /credentials is clouddriver's upsert: new, or from an earlier attempt
         except GateError as err:
             outcome = gate_failure(err, action=f"stored account {name} ({ACCOUNT_TYPE})")
             raise MigrationIncomplete(f"{outcome.reason}: {outcome.message}") from None

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 class Upsert:
     desired: DesiredSpinnakerAccount
     existing: dict[str, Any] | None  # the live account, None when Spinnaker does not have it yet
+    owned: bool = False  # in spinop's inventory before this batch (spinop stored or adopted it earlier)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Outcome:
     reason: str = "Synced"
     message: str = ""
     needs_user: bool = False  # the change was refused for its content: retrying the same content will not help
+    disown: bool = False  # the name turned out to be someone else's: drop the inventory entry this batch wrote ahead
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ class SpinnakerSync:
                     needs_user=True,
                 )
                 continue
-            upserts.append(Upsert(desired, live.get(name)))
+            upserts.append(Upsert(desired, live.get(name), owned=ours))
 
         # Write-ahead: the inventory knows about every account before Spinnaker does.
         for upsert in upserts:
@@ -402,6 +404,8 @@ class SpinnakerSync:
                     adopted=self.entries[d.name].adopted,
                     deploy_id=result.change.id if result.change else "",
                 )
+            elif outcome.disown and not upsert.owned:
+                self.entries.pop(d.name, None)
         for removal in removals:
             outcome = result.outcomes.get(removal.name, Outcome(False, "NoOutcome", "the backend reported nothing"))
             if outcome.ok:
@@ -439,8 +443,11 @@ class SpinnakerSync:
                 applied = {u.desired.name: self.entries.get(u.desired.name) for u in upserts}
                 self.entries = await asyncio.to_thread(self.inventory.load)
                 for name, entry in applied.items():
-                    if entry is not None and result.outcomes.get(name, Outcome(False)).ok:
+                    outcome = result.outcomes.get(name, Outcome(False))
+                    if entry is not None and outcome.ok:
                         self.entries[name] = entry
+                    elif outcome.disown and not any(u.owned for u in upserts if u.desired.name == name):
+                        self.entries.pop(name, None)
                 for removal in removals:
                     if result.outcomes.get(removal.name, Outcome(False)).ok:
                         self.entries.pop(removal.name, None)

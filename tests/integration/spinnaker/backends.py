@@ -196,19 +196,17 @@ class AccountsApiView(SpinnakerView):
 
     def check_written_by_spinop(self, name: str, stored: dict[str, Any]) -> None:
         # Clouddriver's ManagedAccount shape, with the kubeconfig inline (no file clouddriver would have to read).
-        assert stored["@type"] == "kubernetes"
+        assert stored["type"] == "kubernetes" and "@type" not in stored
         assert "providerVersion" not in stored and "kubeconfigFile" not in stored
         assert kubeconfig_token(stored["kubeconfigContents"])
 
     def add_unmanaged(self, account: dict[str, Any], kubeconfig: str) -> dict[str, Any]:
-        """An account alice stored through the API (POST, or PUT to restore a name deleted before)."""
-        body = {**account, "@type": "kubernetes", "kubeconfigContents": kubeconfig}
-        status, answer = self.gate.call("alice", "POST", "/credentials", body)
-        if status != 200:
-            status, answer = self.gate.call("alice", "PUT", "/credentials", body)
+        """An account alice stored through the API (`PUT /credentials`, clouddriver's upsert)."""
+        body = {**account, "type": "kubernetes", "kubeconfigContents": kubeconfig}
+        status, answer = self.gate.call("alice", "PUT", "/credentials", body)
         assert status == 200, (status, answer)
         self._versions[account["name"]] = len(self.gate.state()["accountHistory"][account["name"]])
-        return {**account, "@type": "kubernetes"}
+        return {**account, "type": "kubernetes"}
 
     def untouched(self, name: str, original: dict[str, Any]) -> bool:
         live = self.accounts()[name]

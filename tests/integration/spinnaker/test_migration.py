@@ -47,7 +47,7 @@ class DeployBridge:
         self._thread = threading.Thread(target=self._run, name="deploy-bridge", daemon=True)
 
     def publish(self, accounts: list[dict[str, Any]]) -> None:
-        self.gate.set_static_accounts([{**a, "@type": "kubernetes"} for a in accounts])
+        self.gate.set_static_accounts([{**a, "type": "kubernetes"} for a in accounts])
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):

@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from cryptography import x509
 
+from .clouddriver_accounts import STORAGE_OFF
 from .firewall import refusal
 from .state import GateState, Rejected, Task
 from .tls import CertificateAuthority, IssuedCert, common_name, roles_from_certificate
@@ -70,6 +71,10 @@ class StandinOptions:
     save_duration: float = 0.0
     task_duration: float = 0.02
     credentials_poll_interval: float | None = 0.2  # None: the poller runs only when asked
+    account_storage: bool = True  # clouddriver's account.storage.enabled
+    fiat: bool = False  # services.fiat.enabled in clouddriver: account definitions checked against Fiat
+    admins: list[str] = field(default_factory=list)  # Fiat admins (principals)
+    account_managers: list[str] = field(default_factory=list)  # Fiat account managers (principals)
 
 
 @dataclass
@@ -130,7 +135,7 @@ class GateStandin:
             setattr(opts, key, value)
         self.options = opts
         self.state = GateState()
-        self.state.principal_roles = {k: list(v) for k, v in opts.roles.items()}
+        self._apply_account_options()
         self.fail_rules: list[FailRule] = []
         self.latency = 0.0
         self.latency_path: str | None = None
@@ -214,6 +219,8 @@ class GateStandin:
         r.add_post("/_standin/credentials/poll", self._c_poll)
         r.add_put("/_standin/credentials/static", self._c_static_accounts)
         r.add_put("/_standin/roles", self._c_roles)
+        r.add_put("/_standin/credentials/api", self._c_accounts_api)
+        r.add_put("/_standin/credentials/race", self._c_create_race)
 
         r.add_get("/applications", self._list_applications)
         r.add_get("/applications/{app}", self._get_application)
@@ -330,12 +337,45 @@ class GateStandin:
         """A save from Deck by another user: no staleCheck, `lastModifiedBy` is `principal`."""
         return self.state.save_pipeline_via_orca(pipeline, stale_check=False, user=principal)
 
+    def _apply_account_options(self) -> None:
+        opts = self.options
+        self.state.principal_roles = {k: list(v) for k, v in opts.roles.items()}
+        self.state.account_storage = opts.account_storage
+        self.state.fiat.enabled = opts.fiat
+        self.state.fiat.admins = set(opts.admins)
+        self.state.fiat.account_managers = set(opts.account_managers)
+
+    def set_accounts_api(
+        self,
+        *,
+        storage: bool | None = None,
+        fiat: bool | None = None,
+        admins: list[str] | None = None,
+        account_managers: list[str] | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> None:
+        """Clouddriver's side of `/credentials`: storage on/off, Fiat, and what its secret engine holds now."""
+        if storage is not None:
+            self.options.account_storage = storage
+        if fiat is not None:
+            self.options.fiat = fiat
+        if admins is not None:
+            self.options.admins = list(admins)
+        if account_managers is not None:
+            self.options.account_managers = list(account_managers)
+        self.state.account_storage = self.options.account_storage
+        self.state.fiat.enabled = self.options.fiat
+        self.state.fiat.admins = set(self.options.admins)
+        self.state.fiat.account_managers = set(self.options.account_managers)
+        if secrets is not None:
+            self.state.secrets.values.update(secrets)
+
     def set_clusters(self, application: str, clusters: dict[str, list[str]]) -> None:
         self.state.set_clusters(application, clusters)
 
     def reset(self) -> None:
         self.state.reset()
-        self.state.principal_roles = {k: list(v) for k, v in self.options.roles.items()}
+        self._apply_account_options()
         self.clear_faults()
         self.requests.clear()
         self._rate_windows.clear()
@@ -663,9 +703,18 @@ class GateStandin:
         except ValueError:
             return _error(400, "limit must be an integer")
         starting = request.query.get("startingAccountName") or None
-        return web.json_response(self.state.list_accounts_by_type(request.match_info["type"], limit, starting))
+        principal = request[PRINCIPAL]
+        try:
+            page = self.state.list_accounts_by_type(
+                request.match_info["type"], limit, starting, principal, self._roles(principal)
+            )
+        except Rejected as e:
+            return _error(e.status, e.message)
+        return web.json_response(page)
 
     async def _account_history(self, request: web.Request) -> web.StreamResponse:
+        if not self.state.account_storage:
+            return _error(400, STORAGE_OFF)
         history = self.state.account_history.get(request.match_info["name"], [])
         return web.json_response(list(reversed(history)))
 
@@ -673,8 +722,9 @@ class GateStandin:
         body = await self._json(request)
         if not isinstance(body, dict):
             return _error(400, "the account definition must be a JSON object")
+        principal = request[PRINCIPAL]
         try:
-            return web.json_response(self.state.create_account(body, request[PRINCIPAL]))
+            return web.json_response(self.state.create_account(body, principal, self._roles(principal)))
         except Rejected as e:
             return _error(e.status, e.message)
 
@@ -682,14 +732,16 @@ class GateStandin:
         body = await self._json(request)
         if not isinstance(body, dict):
             return _error(400, "the account definition must be a JSON object")
+        principal = request[PRINCIPAL]
         try:
-            return web.json_response(self.state.update_account(body, request[PRINCIPAL]))
+            return web.json_response(self.state.update_account(body, principal, self._roles(principal)))
         except Rejected as e:
             return _error(e.status, e.message)
 
     async def _delete_account(self, request: web.Request) -> web.StreamResponse:
+        principal = request[PRINCIPAL]
         try:
-            self.state.delete_account(request.match_info["name"], request[PRINCIPAL])
+            self.state.delete_account(request.match_info["name"], principal, self._roles(principal))
         except Rejected as e:
             return _error(e.status, e.message)
         return web.Response(status=200)
@@ -781,6 +833,30 @@ class GateStandin:
         if not isinstance(accounts, list):
             return _error(400, "expected {accounts: [...]}")
         self.state.static_accounts = {str(a["name"]): dict(a) for a in accounts if isinstance(a, dict)}
+        return web.json_response({"ok": True})
+
+    async def _c_accounts_api(self, request: web.Request) -> web.StreamResponse:
+        """Body keys (all optional): storage, fiat, admins, accountManagers, secrets {reference: value}."""
+        body = await self._json(request)
+        if not isinstance(body, dict):
+            return _error(400, "expected {storage, fiat, admins, accountManagers, secrets}")
+        self.set_accounts_api(
+            storage=body.get("storage"),
+            fiat=body.get("fiat"),
+            admins=body.get("admins"),
+            account_managers=body.get("accountManagers"),
+            secrets=body.get("secrets"),
+        )
+        return web.json_response({"ok": True})
+
+    async def _c_create_race(self, request: web.Request) -> web.StreamResponse:
+        """Body {principal, account}: that principal's POST of `account` lands just before the next POST of its
+        name (a concurrent create between a caller's listing and its own POST)."""
+        body = await self._json(request)
+        account = body.get("account") if isinstance(body, dict) else None
+        if not isinstance(account, dict) or not isinstance(account.get("name"), str):
+            return _error(400, "expected {principal, account: {name, ...}}")
+        self.state.create_races[account["name"]] = (account, str(body.get("principal", "alice")))
         return web.json_response({"ok": True})
 
     async def _c_roles(self, request: web.Request) -> web.StreamResponse:

@@ -17,6 +17,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .clouddriver_accounts import STORAGE_OFF, FiatPolicy, SecretEngine, read_definition
+from .errors import Rejected
+
+__all__ = ["GateState", "Rejected", "Task"]
+
 APP_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
 APP_NAME_MAX = 63
 TASK_END_STATUSES = frozenset({"SUCCEEDED", "STOPPED", "SKIPPED", "TERMINAL", "FAILED_CONTINUE", "CANCELED"})
@@ -31,15 +36,6 @@ def new_ulid() -> str:
     """A ULID (48-bit ms timestamp + 80 random bits, Crockford base32), the shape of Orca's ids."""
     value = (now_ms() << 80) | int.from_bytes(os.urandom(10), "big")
     return "".join(_CROCKFORD[(value >> shift) & 0x1F] for shift in range(125, -1, -5))
-
-
-class Rejected(Exception):
-    """A refusal by Front50/Orca/clouddriver; `status` is what Gate answers with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass
@@ -98,7 +94,7 @@ class LoadedAccount:
 
 
 def account_type(definition: dict[str, Any]) -> str | None:
-    value = definition.get("@type", definition.get("type"))
+    value = definition.get("type")
     return value if isinstance(value, str) and value else None
 
 
@@ -118,6 +114,11 @@ class GateState:
         self.deleted_accounts: set[str] = set()
         self.loaded_accounts: dict[str, LoadedAccount] = {}
         self.static_accounts: dict[str, dict[str, Any]] = {}
+        self.account_storage = True  # account.storage.enabled
+        self.fiat = FiatPolicy()
+        self.secrets = SecretEngine()
+        # Test hook: someone else's POST that lands (and is loaded) just before the next POST of that name.
+        self.create_races: dict[str, tuple[dict[str, Any], str]] = {}
         self.principal_roles: dict[str, list[str]] = {}
         self._last_ts = 0
 
@@ -302,6 +303,8 @@ class GateState:
         return None
 
     # ---- clouddriver account definitions (account management API) --------------------------------------
+    # Read from clouddriver-web CredentialsController.java, clouddriver-core AccountDefinitionService.java and
+    # clouddriver-sql SqlAccountDefinitionRepository.kt; see clouddriver_accounts.py for definitions and Fiat.
 
     def _record(self, name: str, body: dict[str, Any] | None, user: str) -> int:
         history = self.account_history.setdefault(name, [])
@@ -317,61 +320,101 @@ class GateState:
         )
         return version
 
-    @staticmethod
-    def _normalize_definition(definition: dict[str, Any]) -> dict[str, Any]:
-        name, kind = definition.get("name"), account_type(definition)
-        if not isinstance(name, str) or not name or kind is None:
-            raise Rejected('An account definition needs a name and an "@type"')
-        body = copy.deepcopy(definition)
-        body.pop("type", None)
-        body["@type"] = kind
-        return body
+    def _storage_on(self) -> None:
+        if not self.account_storage:
+            # CredentialsController.validateAccountStorageEnabled: kork's ConfigurationException is a UserException.
+            raise Rejected(STORAGE_OFF)
 
-    def create_account(self, definition: dict[str, Any], user: str) -> dict[str, Any]:
-        body = self._normalize_definition(definition)
-        name = body["name"]
+    def _loaded(self, name: str) -> dict[str, Any] | None:
+        """accountCredentialsProvider.getCredentials(name): what clouddriver has loaded, of any type."""
+        if name in self.loaded_accounts:
+            return self.loaded_accounts[name].definition
+        return self.static_accounts.get(name)
+
+    def _manager(self, user: str) -> None:
+        if not self.fiat.is_account_manager(user):
+            raise Rejected("Access is denied", 403)  # @PreAuthorize isAccountManager; kork hides the reason
+
+    def create_account(self, body: dict[str, Any], user: str, roles: list[str] | None = None) -> dict[str, Any]:
+        """`POST /credentials`: 400 when clouddriver has the name loaded; the SQL insert fails (500) when the name
+        is stored but not yet loaded; a deleted name can be created again once the poller has unloaded it."""
+        definition = read_definition(body)
+        self._storage_on()
+        self._manager(user)
+        name = definition["name"]
+        if name in self.create_races:
+            theirs, by = self.create_races.pop(name)
+            self.create_account(theirs, by)
+            self.poll_credentials()
+        if self._loaded(name) is not None:
+            raise Rejected(f"Cannot create an account which already exists (name: {name})")
+        self.fiat.check_write_roles(user, roles or [], definition, "create")
         if name in self.accounts:
-            raise Rejected(f"Account {name} already exists", 409)
-        if name in self.deleted_accounts:
-            raise Rejected(
-                f"Account {name} was deleted before; a deleted account name cannot be created again "
-                f"with POST: restore it with PUT /credentials",
-            )
-        self.accounts[name] = body
-        self._record(name, body, user)
-        return copy.deepcopy(body)
-
-    def update_account(self, definition: dict[str, Any], user: str) -> dict[str, Any]:
-        body = self._normalize_definition(definition)
-        name = body["name"]
-        if name not in self.accounts and name not in self.deleted_accounts:
-            raise Rejected(f"No account found with name {name}", 404)
+            raise Rejected('duplicate key value violates unique constraint "accounts_pkey"', 500)
+        self.accounts[name] = definition
         self.deleted_accounts.discard(name)
-        self.accounts[name] = body
-        self._record(name, body, user)
-        return copy.deepcopy(body)
+        self._record(name, definition, user)
+        return copy.deepcopy(definition)
 
-    def delete_account(self, name: str, user: str) -> None:
+    def update_account(self, body: dict[str, Any], user: str, roles: list[str] | None = None) -> dict[str, Any]:
+        """`PUT /credentials`: clouddriver's saveAccount, an upsert (never 404)."""
+        definition = read_definition(body)
+        self._storage_on()
+        self._manager(user)
+        name = definition["name"]
+        loaded = self._loaded(name)
+        if loaded is not None and not self.fiat.can_modify(user, roles or [], loaded):
+            raise Rejected("Access is denied", 403)  # "Unauthorized to overwrite existing account", hidden by kork
+        self.fiat.check_write_roles(user, roles or [], definition, "save")
+        self.accounts[name] = definition
+        self.deleted_accounts.discard(name)
+        self._record(name, definition, user)
+        return copy.deepcopy(definition)
+
+    def delete_account(self, name: str, user: str, roles: list[str] | None = None) -> None:
+        self._storage_on()
+        if not self.fiat.can_modify(user, roles or [], self._loaded(name)):
+            raise Rejected("Access is denied", 403)
         if name not in self.accounts:
             raise Rejected(f"No account found with name {name}", 404)
         del self.accounts[name]
         self.deleted_accounts.add(name)
         self._record(name, None, user)
 
-    def list_accounts_by_type(self, kind: str, limit: int = 100, starting: str | None = None) -> list[dict[str, Any]]:
-        names = sorted(n for n, body in self.accounts.items() if body.get("@type") == kind)
+    def list_accounts_by_type(
+        self,
+        kind: str,
+        limit: int = 100,
+        starting: str | None = None,
+        user: str = "anonymous",
+        roles: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stored definitions by name from `starting` (inclusive); rows are dropped *after* the SQL LIMIT (a secret
+        that cannot be decrypted, Fiat's @PostFilter), so a page can be short while more remain."""
+        self._storage_on()
+        self._manager(user)
+        names = sorted(n for n, body in self.accounts.items() if body.get("type") == kind)
         if starting is not None:
             names = [n for n in names if n >= starting]
-        return [copy.deepcopy(self.accounts[n]) for n in names[:limit]]
+        page = []
+        for name in names[:limit]:
+            definition = self.secrets.deserialize(self.accounts[name])
+            if definition is not None and self.fiat.can_use(user, roles or [], self._loaded(name)):
+                page.append(definition)
+        return page
 
     def poll_credentials(self) -> list[str]:
-        """What clouddriver's credentials poller does: load changed definitions, drop deleted ones."""
+        """What clouddriver's credentials poller does: read every stored definition (decrypting its references
+        through the never-cleared SecretSession), load changed ones, drop deleted ones."""
         changed: list[str] = []
-        for name, body in self.accounts.items():
+        for name, stored in self.accounts.items():
+            body = self.secrets.deserialize(stored)
+            if body is None:
+                continue
             loaded = self.loaded_accounts.get(name)
             if loaded is None or loaded.definition != body:
                 version = len(self.account_history.get(name, []))
-                self.loaded_accounts[name] = LoadedAccount(copy.deepcopy(body), version, now_ms())
+                self.loaded_accounts[name] = LoadedAccount(body, version, now_ms())
                 changed.append(name)
         for name in [n for n in self.loaded_accounts if n not in self.accounts]:
             del self.loaded_accounts[name]

@@ -12,9 +12,9 @@ import pytest
 from spinop.gate import (
     BasicAuth,
     BearerAuth,
+    GateAccountExists,
     GateClient,
     GateDuplicateName,
-    GateNotFound,
     GateRateLimited,
     GateRejected,
     GateSaveStillRunning,
@@ -342,7 +342,7 @@ def test_x509_settings_need_one_source_each():
 
 def account(name: str, kubeconfig: str = "kubeconfig-v1", **extra: Any) -> dict[str, Any]:
     return {
-        "@type": "kubernetes",
+        "type": "kubernetes",
         "name": name,
         "namespaces": ["team-a-dev"],
         "kubeconfigContents": Redacted(kubeconfig),
@@ -368,50 +368,77 @@ async def test_rotation_reaches_clouddriver_without_a_deploy(gate, client):
     assert loaded_view["name"] == "dev-team-a" and loaded_view["authorized"] is False
 
 
-async def test_a_deleted_account_comes_back_through_put(gate, client):
+async def test_a_deleted_account_can_be_created_again_once_clouddriver_unloaded_it(gate, client):
     await client.create_account(account("dev-team-a"))
+    gate.state.poll_credentials()
     assert await client.delete_account("dev-team-a") is True
     assert await client.delete_account("dev-team-a") is False
+    with pytest.raises(GateAccountExists):  # still loaded until the next poll
+        await client.create_account(account("dev-team-a", kubeconfig="kubeconfig-v3"))
+    gate.state.poll_credentials()
     await client.create_account(account("dev-team-a", kubeconfig="kubeconfig-v3"))
     assert gate.state.accounts["dev-team-a"]["kubeconfigContents"] == "kubeconfig-v3"
     calls = [(r.method, r.status) for r in gate.requests if r.path == "/credentials"]
-    assert calls[-2:] == [("POST", 400), ("PUT", 200)]
+    assert calls[-2:] == [("POST", 400), ("POST", 200)], "no PUT behind the caller's back"
     assert [h["deleted"] for h in gate.state.account_history["dev-team-a"]] == [False, True, False]
 
 
 async def test_create_of_an_existing_account_is_refused_not_overwritten(gate, client):
     await client.create_account(account("dev-team-a"))
-    with pytest.raises(GateRejected) as conflict:
+    with pytest.raises(GateAccountExists) as stored_only:  # stored, not loaded yet: the SQL insert fails
         await client.create_account(account("dev-team-a", kubeconfig="other"))
-    assert conflict.value.status == 409 and "other" not in str(conflict.value)
+    gate.state.poll_credentials()
+    with pytest.raises(GateAccountExists) as loaded:
+        await client.create_account(account("dev-team-a", kubeconfig="other"))
+    assert stored_only.value.status == 500 and loaded.value.status == 400
+    assert "Cannot create an account which already exists" in loaded.value.message
+    assert "other" not in str(loaded.value)
     assert gate.state.accounts["dev-team-a"]["kubeconfigContents"] == "kubeconfig-v1"
 
 
-async def test_upsert_account_handles_new_existing_and_deleted_names(gate, client):
-    with pytest.raises(GateNotFound):
-        await client.update_account(account("a1"))
-    await client.upsert_account(account("a1"))
-    await client.upsert_account(account("a1", kubeconfig="v2"))
+async def test_put_is_an_upsert_for_new_existing_and_deleted_names(gate, client):
+    await client.update_account(account("a1"))
+    await client.update_account(account("a1", kubeconfig="v2"))
     await client.delete_account("a1")
-    await client.upsert_account(account("a1", kubeconfig="v3"))
+    await client.update_account(account("a1", kubeconfig="v3"))
     assert gate.state.accounts["a1"]["kubeconfigContents"] == "v3"
     assert len(gate.state.account_history["a1"]) == 4
+    assert [r.status for r in gate.requests if r.method == "PUT"] == [200, 200, 200]
+
+
+async def test_an_at_type_body_is_never_sent(gate, client):
+    with pytest.raises(ValueError, match='"type"'):
+        await client.create_account({**account("a1"), "@type": "kubernetes"})
+    assert gate.requests == []
 
 
 async def test_list_accounts_pages_through_everything(gate, client):
     for i in range(7):
         await client.create_account(account(f"acct-{i}"))
-    gate.state.create_account({"@type": "dockerRegistry", "name": "registry"}, "admin")
+    gate.state.create_account({"type": "dockerRegistry", "name": "registry"}, "admin")
     names = [a["name"] for a in await client.list_accounts(page_size=3)]
     assert names == [f"acct-{i}" for i in range(7)]
-    assert gate.request_count("GET", "/credentials/type/kubernetes") == 3
     assert [a["name"] for a in await client.list_accounts(page_size=1)] == names
+
+
+async def test_list_accounts_goes_on_after_a_short_page(gate, client):
+    # Rows are dropped after clouddriver's SQL LIMIT (here: a secret it cannot decrypt), so a page may be short
+    # while more remain (clouddriver-sql SqlAccountDefinitionRepository.listByType).
+    for i in range(7):
+        await client.create_account(account(f"acct-{i}"))
+    for broken in ("acct-1", "acct-2"):
+        gate.state.accounts[broken]["kubeconfigContents"] = "encrypted:s3!b:bucket!f:missing"
+    names = [a["name"] for a in await client.list_accounts(page_size=3)]
+    assert names == ["acct-0", "acct-3", "acct-4", "acct-5", "acct-6"]
+    pages = [r.query for r in gate.requests if r.path == "/credentials/type/kubernetes"]
+    assert pages[0] == "limit=3", "the first page came back with one row, and paging went on"
+    assert len(pages) >= 3
 
 
 @pytest.mark.parametrize("status", [400, 500])
 async def test_secrets_in_a_definition_never_reach_error_messages(gate, client, status):
     # clouddriver's SQL repository echoes the whole definition in its errors ("Cannot create account with ...").
-    def echoing_create(definition: dict[str, Any], user: str) -> dict[str, Any]:
+    def echoing_create(definition: dict[str, Any], user: str, roles: list[str] | None = None) -> dict[str, Any]:
         raise Rejected(f"Cannot create account with definition {json.dumps(definition)}", status)
 
     gate.state.create_account = echoing_create

@@ -259,30 +259,43 @@ async def test_delete_application_fails_with_clusters_and_cascades_without(gate,
 
 
 def account(name: str, **extra: Any) -> dict[str, Any]:
-    return {"@type": "kubernetes", "name": name, "namespaces": ["team-a-dev"], **extra}
+    return {"type": "kubernetes", "name": name, "namespaces": ["team-a-dev"], **extra}
 
 
-async def test_credentials_create_update_delete_restore_and_history(gate, http):
+async def test_credentials_create_update_delete_recreate_and_history(gate, http):
+    # clouddriver AccountDefinitionService: POST refuses a loaded name (400), PUT is saveAccount (upsert),
+    # DELETE removes the row, so a deleted name can be POSTed again once the poller has unloaded it.
     assert (await call(http, gate, "POST", "/credentials", account("a1", kubeconfigContents="v1")))[0] == 200
-    assert (await call(http, gate, "POST", "/credentials", account("a1")))[0] == 409
+    await call(http, gate, "POST", "/_standin/credentials/poll")
+    status, error, _ = await call(http, gate, "POST", "/credentials", account("a1"))
+    assert (status, error["message"]) == (400, "Cannot create an account which already exists (name: a1)")
     assert (await call(http, gate, "PUT", "/credentials", account("a1", kubeconfigContents="v2")))[0] == 200
-    assert (await call(http, gate, "PUT", "/credentials", account("never")))[0] == 404
+    assert (await call(http, gate, "PUT", "/credentials", account("never")))[0] == 200
     assert (await call(http, gate, "DELETE", "/credentials/a1"))[0] == 200
-    assert (await call(http, gate, "DELETE", "/credentials/a1"))[0] == 404
+    status, error, _ = await call(http, gate, "DELETE", "/credentials/a1")
+    assert (status, error["message"]) == (404, "No account found with name a1")
     status, error, _ = await call(http, gate, "POST", "/credentials", account("a1", kubeconfigContents="v3"))
-    assert status == 400 and "PUT" in error["message"]
-    assert (await call(http, gate, "PUT", "/credentials", account("a1", kubeconfigContents="v3")))[0] == 200
+    assert (status, error["message"]) == (400, "Cannot create an account which already exists (name: a1)")
+    await call(http, gate, "POST", "/_standin/credentials/poll")  # unloaded now
+    assert (await call(http, gate, "POST", "/credentials", account("a1", kubeconfigContents="v3")))[0] == 200
     _, history, _ = await call(http, gate, "GET", "/credentials/a1/history")
     assert [(h["version"], h["deleted"]) for h in history] == [(4, False), (3, True), (2, False), (1, False)]
     assert history[0]["account"]["kubeconfigContents"] == "v3"
 
 
+async def test_a_stored_but_unloaded_name_fails_the_sql_insert(gate, http):
+    assert (await call(http, gate, "POST", "/credentials", account("a1")))[0] == 200
+    status, error, _ = await call(http, gate, "POST", "/credentials", account("a1"))
+    assert status == 500 and "duplicate key" in error["message"]
+
+
 async def test_credentials_list_by_type_pages_from_a_starting_name(gate, http):
     for name in ("c", "a", "b", "d"):
         await call(http, gate, "POST", "/credentials", account(name))
-    await call(http, gate, "POST", "/credentials", {"@type": "dockerRegistry", "name": "reg"})
+    await call(http, gate, "POST", "/credentials", {"type": "dockerRegistry", "name": "reg"})
     _, page, _ = await call(http, gate, "GET", "/credentials/type/kubernetes?limit=2&startingAccountName=b")
     assert [a["name"] for a in page] == ["b", "c"]
+    assert all(a["type"] == "kubernetes" for a in page)
     _, page, _ = await call(http, gate, "GET", "/credentials/type/kubernetes")
     assert [a["name"] for a in page] == ["a", "b", "c", "d"]
 

@@ -12,6 +12,9 @@ import pytest
 
 from spinop.config import AccountsApiSettings
 from spinop.gate import (
+    GateAccountExists,
+    GateAccountRolesExcludeCaller,
+    GateAccountsApiDisabled,
     GateClient,
     GateNotFound,
     GateRateLimited,
@@ -79,7 +82,7 @@ def test_a_definition_is_clouddriver_shaped_with_the_kubeconfig_inline() -> None
         "cachingPolicies": [{"kubernetesKind": "pod", "maxEntriesPerAgent": 100}],
     }
     body = to_definition(halyard, kubeconfig())
-    assert body["@type"] == "kubernetes"
+    assert body["type"] == "kubernetes" and "@type" not in body
     assert body["kubeconfigContents"] == kubeconfig()
     assert body["kubectlExecutable"] == "/usr/local/bin/kubectl"
     for key in ("providerVersion", "kubeconfigFile", "configureImagePullSecrets", "dockerRegistries", "kubectlPath"):
@@ -90,7 +93,7 @@ def test_a_definition_is_clouddriver_shaped_with_the_kubeconfig_inline() -> None
 
 def test_spinops_fields_are_laid_over_the_stored_definition() -> None:
     stored = {
-        "@type": "kubernetes",
+        "type": "kubernetes",
         "name": "dev-team",
         "namespaces": ["elsewhere"],
         "permissions": {"READ": ["old"], "EXECUTE": ["release-managers"]},
@@ -123,7 +126,9 @@ def test_a_definition_differs_when_it_is_missing_edited_or_has_old_credentials()
         (GateRateLimited("429", status=429), "GateRateLimited", False),
         (GateUnauthorized("403", status=403), "GateUnauthorized", False),
         (GateNotFound("404", status=404), "AccountsApiNotEnabled", False),
-        (GateRejected("exists", status=409), "AccountCreatedConcurrently", False),
+        (GateAccountsApiDisabled("storage off", status=400), "AccountsApiNotEnabled", False),
+        (GateAccountExists("already exists", status=400), "AccountCreatedConcurrently", False),
+        (GateAccountRolesExcludeCaller("locked out", status=400), "SpinnakerAccountRolesExcludeOperator", False),
         (GateRejected("kinds and omitKinds", status=400), "AccountsApiRejected", True),
     ],
 )
@@ -226,7 +231,7 @@ async def test_a_batch_creates_updates_and_deletes_without_a_deploy(
     assert TOKEN not in caplog.text and "rotated-token" not in caplog.text
 
 
-async def test_a_deleted_name_is_created_again_by_restoring_it(gate: GateStandin, client: GateClient) -> None:
+async def test_a_deleted_name_is_created_again(gate: GateStandin, client: GateClient) -> None:
     b = backend(client)
     await apply(b, [desired("again")])
     await apply(b, [], ("again",))
@@ -251,7 +256,7 @@ async def test_a_freshly_deleted_account_still_loaded_is_not_mistaken_for_a_stat
 
 
 async def test_a_static_account_is_reported_and_never_taken_over(gate: GateStandin, client: GateClient) -> None:
-    gate.state.static_accounts = {"halconfig-prod": {"name": "halconfig-prod", "@type": "kubernetes"}}
+    gate.state.static_accounts = {"halconfig-prod": {"name": "halconfig-prod", "type": "kubernetes"}}
     b = backend(client)
     live = await b.list_accounts()
     assert "halconfig-prod" in live, "the sync must see the name as taken"
@@ -280,7 +285,6 @@ async def test_gate_down_fails_the_batch_account_by_account_and_listing_as_unava
 async def test_refused_content_needs_the_user_and_says_why(gate: GateStandin, client: GateClient) -> None:
     b = backend(client)
     gate.fail_next(1, status=422, path="^/credentials$", method="POST")
-    gate.fail_next(1, status=404, path="^/credentials$", method="PUT")
     result = await apply(b, [desired("bad")])
     outcome = result.outcomes["bad"]
     assert (outcome.reason, outcome.needs_user) == ("AccountsApiRejected", True)
@@ -293,3 +297,87 @@ async def test_an_account_clouddriver_never_loads_is_reported(no_poller: tuple[G
     outcome = result.outcomes["stored-only"]
     assert (outcome.ok, outcome.reason) == (False, "NotLoadedByClouddriver")
     assert "credentials.poller" in outcome.message
+    assert "account.storage.enabled" in outcome.message and "account.storage.kubernetes.enabled" in outcome.message
+
+
+async def test_an_account_with_custom_resources_is_not_rewritten_at_steady_state(
+    gate: GateStandin, client: GateClient
+) -> None:
+    # Clouddriver stores CustomKubernetesResource with deployPriority/namespaced (and more) filled in.
+    b = backend(client)
+    crd = desired("crd-team", custom_resources=(("certificate.cert-manager.io", "unclassified", False),))
+    assert (await apply(b, [crd])).outcomes["crd-team"].ok
+    stored = gate.state.accounts["crd-team"]["customResources"][0]
+    assert (stored["deployPriority"], stored["namespaced"]) == ("100", True)
+    writes = gate.request_count("PUT") + gate.request_count("POST", "^/credentials$")
+    for _ in range(3):
+        live = await b.list_accounts()
+        assert not b.needs_write(crd, live["crd-team"])
+        result = await b.apply([Upsert(crd, live["crd-team"], owned=True)], [])
+        assert result.change is None
+    assert gate.request_count("PUT") + gate.request_count("POST", "^/credentials$") == writes
+
+
+async def test_a_name_someone_else_creates_meanwhile_is_refused_and_left_alone(
+    gate: GateStandin, client: GateClient
+) -> None:
+    b = backend(client)
+    live = await b.list_accounts()
+    assert "contested" not in live
+    theirs = {"type": "kubernetes", "name": "contested", "namespaces": ["kube-system"], "kubeconfigContents": "x"}
+    gate.state.create_account(theirs, "alice")
+    gate.state.poll_credentials()
+    result = await b.apply([Upsert(desired("contested"), None, owned=False)], [])
+    outcome = result.outcomes["contested"]
+    assert (outcome.ok, outcome.reason, outcome.needs_user, outcome.disown) == (
+        False,
+        "AccountExistsInSpinnaker",
+        True,
+        True,
+    )
+    assert gate.state.accounts["contested"]["namespaces"] == ["kube-system"]
+    assert gate.request_count("PUT") == 0
+
+
+async def test_a_name_spinop_already_owns_converges_after_a_refused_post(gate: GateStandin, client: GateClient) -> None:
+    b = backend(client)
+    gate.state.create_account(
+        {"type": "kubernetes", "name": "mine", "namespaces": ["old"], "kubeconfigContents": "x"}, "spinop"
+    )
+    gate.state.poll_credentials()  # e.g. an earlier attempt whose answer was lost
+    result = await b.apply([Upsert(desired("mine"), None, owned=True)], [])
+    assert result.outcomes["mine"].ok
+    assert gate.state.accounts["mine"]["namespaces"] == ["team-dev"]
+
+
+async def test_storage_off_is_reported_with_both_settings(gate: GateStandin, client: GateClient) -> None:
+    gate.set_accounts_api(storage=False)
+    b = backend(client)
+    with pytest.raises(BackendUnavailable) as listing:
+        await b.list_accounts()
+    result = await b.apply([Upsert(desired("x"), None)], [])
+    assert listing.value.reason == result.outcomes["x"].reason == "AccountsApiNotEnabled"
+    for message in (listing.value.message, result.outcomes["x"].message):
+        assert "account.storage.enabled" in message and "account.storage.kubernetes.enabled" in message
+    assert gate.state.accounts == {}
+
+
+async def test_fiat_refuses_an_account_that_locks_spinop_out_with_its_own_reason() -> None:
+    # clouddriver AccountDefinitionService.validateAccountAuthorization: only a Fiat admin is exempt.
+    async with (
+        GateStandin(
+            credentials_poll_interval=0.05,
+            fiat=True,
+            roles={"anonymous": ["spinop-operators"]},
+            account_managers=["anonymous"],
+        ) as gate,
+        GateClient(fast(gate.url)) as client,
+    ):
+        b = backend(client)
+        result = await b.apply([Upsert(desired("locked"), None)], [])
+        outcome = result.outcomes["locked"]
+        assert (outcome.ok, outcome.reason) == (False, "SpinnakerAccountRolesExcludeOperator")
+        assert "Fiat admin" in outcome.message and "WRITE" in outcome.message
+        assert gate.state.accounts == {}
+        gate.set_accounts_api(admins=["anonymous"])
+        assert (await b.apply([Upsert(desired("locked"), None)], [])).outcomes["locked"].ok
