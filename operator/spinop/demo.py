@@ -33,6 +33,7 @@ from spinop import GROUP, VERSION
 from spinop.devcluster.build import ensure_binaries
 from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes, kubeconfig_dict
 from spinop.devcluster.paths import build_dir, project_root
+from spinop.remote.identity import allow_extra_rules, sample_allowed_extra_rules
 
 REMOTES = ("dev", "staging", "prod")
 CREDENTIALS_NAMESPACE = "devops"
@@ -160,9 +161,10 @@ class Demo:
         token of its ServiceAccount there, never the cluster-admin kubeconfig."""
         cluster = self.planes.cluster(name)
 
-        def kubectl(*args: str) -> str:
+        def kubectl_in(*args: str, stdin: str | None = None) -> str:
             result = subprocess.run(
                 [str(self.binaries.kubectl), f"--kubeconfig={cluster.kubeconfig}", *args],
+                input=stdin,
                 capture_output=True,
                 text=True,
                 timeout=120,
@@ -171,8 +173,14 @@ class Demo:
                 raise RuntimeError(f"kubectl {' '.join(args)} on {name} failed: {result.stderr.strip()}")
             return result.stdout
 
-        kubectl("apply", "--server-side", "--force-conflicts", "-k", str(project_root() / "deploy" / "remote"))
-        token = kubectl("-n", "spinop-system", "create", "token", "spinop", f"--duration={DEMO_TOKEN_DURATION}")
+        # deploy/remote as the samples' platform admin applies it: spinop may write the extra rules the sample
+        # SpinnakerCluster allows its tenants (ServiceMonitors).
+        objects = [
+            doc for doc in yaml.safe_load_all(kubectl_in("kustomize", str(project_root() / "deploy" / "remote"))) if doc
+        ]
+        allow_extra_rules(objects, sample_allowed_extra_rules(name))
+        kubectl_in("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=yaml.safe_dump_all(objects))
+        token = kubectl_in("-n", "spinop-system", "create", "token", "spinop", f"--duration={DEMO_TOKEN_DURATION}")
         ca_pem = cluster.ca_file.read_text()
         config = kubeconfig_dict(name, cluster.server, ca_pem=ca_pem, user={"token": token.strip()})
         return yaml.safe_dump(config).encode()

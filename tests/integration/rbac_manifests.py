@@ -29,6 +29,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop.devcluster.controlplane import kubeconfig_dict
 from spinop.devcluster.paths import project_root
+from spinop.remote.identity import allow_extra_rules, sample_allowed_extra_rules
 from tests.integration.kube import Cluster, wait_for
 
 DEPLOY = project_root() / "deploy"
@@ -229,6 +230,8 @@ def install_remote_identity(remote: Cluster, *, token_seconds: int = DEFAULT_TOK
     runs under the same limits as in production.
     """
     objects = select(render(remote.kubectl_binary, REMOTE), REMOTE_KINDS)
+    # As the samples' platform admin would: spinop may write the extra rules the sample cluster allows its tenants.
+    allow_extra_rules(objects, sample_allowed_extra_rules(remote.name))
     apply_objects(remote, objects)
     token = request_token(remote, REMOTE_NAMESPACE, REMOTE_SERVICE_ACCOUNT, token_seconds)
     if select(objects, {"ValidatingAdmissionPolicy"}):

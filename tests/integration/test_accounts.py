@@ -7,7 +7,7 @@ accounts-API tests cover that side.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from spinop.devcluster.controlplane import ControlPlanes
 from spinop.redact import Redacted
 from spinop.remote.access import expected_access
 from spinop.remote.cluster import RemoteCluster
+from spinop.remote.profiles import rules_for
 from spinop.remote.verify import verify_access
 from tests.integration import objects
 from tests.integration.conftest import CREDENTIALS_NAMESPACE
@@ -676,3 +677,44 @@ def test_a_token_request_only_identity_provisions_and_deletes_accounts_without_a
                 if err.status != 404:
                     raise
         remote.core.delete_namespaced_service_account(name, REMOTE_NAMESPACE)
+
+
+def test_spinops_remote_identity_may_write_roles_only_with_profile_and_allowed_extra_rules(
+    remotes: dict[str, Cluster], admin_kubeconfig_secrets: dict[str, str], fresh_namespace: Callable[..., str]
+) -> None:
+    """spinop's own remote identity (deploy/remote, with `escalate` on Roles) tries Roles a compromised spinop would
+    write: exec into Pods, RBAC writes, another Namespace, wildcards, escalate. deploy/remote's spinop-remote-roles
+    refuses each; the profiles' rules and the extra rules the cluster's admin listed (here the sample cluster's
+    ServiceMonitors, set by install_remote_identity) pass. Dry runs: nothing is created."""
+    remote = remotes["dev"]
+    namespace = fresh_namespace("dev", "roles")
+    token = request_token(remote, REMOTE_NAMESPACE, "spinop", 600)
+    client = remote.client_with_token(token)
+    rbac = k8s.RbacAuthorizationV1Api(client)
+
+    def role(*rules: Mapping[str, object]) -> dict[str, object]:
+        labels = {"app.kubernetes.io/managed-by": "spinop"}
+        return {"metadata": {"name": "spinop-probe", "labels": labels}, "rules": list(rules)}
+
+    attempts: list[list[Mapping[str, object]]] = [
+        [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}],
+        [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]}],
+        [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"], "resourceNames": ["kube-system"]}],
+        [{"apiGroups": ["monitoring.coreos.com"], "resources": ["podmonitors"], "verbs": ["get"]}],
+        [{"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors"], "verbs": ["deletecollection"]}],
+        [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["deletecollection"]}],
+    ]
+    try:
+        for rules in attempts:
+            with pytest.raises(ApiException) as refused:
+                rbac.create_namespaced_role(namespace, role(*rules), dry_run="All")
+            assert refused.value.status == 403 and "spinop-remote-roles" in refused.value.body, rules
+        allowed: list[Mapping[str, object]] = [
+            *(r.to_k8s() for r in rules_for(Profile.DEPLOYER, namespace)),
+            *(r.to_k8s() for r in rules_for(Profile.READONLY, namespace)),
+            {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors"], "verbs": ["get", "create"]},
+        ]
+        rbac.create_namespaced_role(namespace, role(*allowed), dry_run="All")
+    finally:
+        client.close()
+    assert not remote.rbac.list_namespaced_role(namespace).items

@@ -8,7 +8,11 @@ condition CredentialsTooPowerful. One SelfSubjectRulesReview per probe, in a nam
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import kubernetes.client as k8s
+import yaml
 from kubernetes.client import ApiClient
 
 from spinop.kube.clients import call
@@ -55,3 +59,41 @@ def beyond_remote_identity(api: ApiClient, namespace: str = PROBE_NAMESPACE) -> 
         for r in review.status.resource_rules or []
     ]
     return grants_beyond(granted, REMOTE_IDENTITY_RULES, namespace)
+
+
+ROLE_LIMITS_POLICY = "spinop-remote-roles"  # deploy/remote/role-policy.yaml
+
+
+def extra_rules_expression(rules: Iterable[Mapping[str, Any]]) -> str:
+    """The CEL map for spinop-remote-roles' variable `extra` that lets spinop write `rules` (a SpinnakerCluster's
+    spec.tenancy.allowedExtraRules) into tenant Roles: resource (core group) or resource.group -> verbs."""
+    verbs: dict[str, set[str]] = {}
+    for rule in rules:
+        for group in rule.get("apiGroups") or ():
+            for resource in rule.get("resources") or ():
+                verbs.setdefault(resource if group == "" else f"{resource}.{group}", set()).update(
+                    rule.get("verbs") or ()
+                )
+    entries = ", ".join(f"'{key}': '{' '.join(sorted(values))}'" for key, values in sorted(verbs.items()))
+    return "{" + entries + "}"
+
+
+def allow_extra_rules(objects: Iterable[dict[str, Any]], rules: Iterable[Mapping[str, Any]]) -> None:
+    """Set the extra rules in a rendering of deploy/remote, as a platform admin's kustomize patch would."""
+    for obj in objects:
+        if obj.get("kind") == "ValidatingAdmissionPolicy" and obj["metadata"]["name"] == ROLE_LIMITS_POLICY:
+            for variable in obj["spec"]["variables"]:
+                if variable["name"] == "extra":
+                    variable["expression"] = extra_rules_expression(rules)
+
+
+def sample_allowed_extra_rules(cluster: str) -> list[dict[str, Any]]:
+    """deploy/samples/spinnakercluster-<cluster>.yaml's spec.tenancy.allowedExtraRules (for `spinop demo` and the
+    tests, which install deploy/remote as the samples' platform admin would); none without such a sample."""
+    from spinop.devcluster.paths import project_root
+
+    path = project_root() / "deploy" / "samples" / f"spinnakercluster-{cluster}.yaml"
+    if not path.exists():
+        return []
+    spec = (yaml.safe_load(path.read_text()) or {}).get("spec") or {}
+    return list((spec.get("tenancy") or {}).get("allowedExtraRules") or [])
