@@ -7,6 +7,7 @@ environment variables, which win. Nested keys use `__`: `SPINOP_HALYARD__URL=htt
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -172,6 +173,12 @@ class PipelineSettings(_Settings):
     grants: dict[str, PipelineGrant] = Field(
         default_factory=dict, description='per MGMT namespace, or "*" for every tenant namespace'
     )
+    application_patterns: list[str] = Field(
+        default_factory=lambda: ["{namespace}-*"],
+        description="applications a namespace's SpinnakerPipelines may claim, besides those granted by name: "
+        "{namespace} is the MGMT namespace, * one segment of a-z0-9 (no '-'), so two namespaces' patterns stay "
+        "apart; every pattern must contain {namespace}",
+    )
     default_application_email: str = Field(
         default="spinop@localhost", description="owner email of applications spinop creates without one in the spec"
     )
@@ -180,6 +187,17 @@ class PipelineSettings(_Settings):
         gt=0,
         description="how often each pipeline is compared with Gate (default: drift_interval_seconds)",
     )
+
+    @field_validator("application_patterns")
+    @classmethod
+    def _patterns_name_the_namespace(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if "{namespace}" not in pattern or not re.fullmatch(r"([a-z0-9*-]|\{namespace\})+", pattern):
+                raise ValueError(
+                    f"application pattern {pattern!r} must contain {{namespace}} and only a-z, 0-9, '-', '*' "
+                    "(otherwise one tenant could claim another's applications)"
+                )
+        return patterns
 
 
 class MetricsSettings(_Settings):

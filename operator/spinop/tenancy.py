@@ -471,8 +471,8 @@ def check_namespace_sharing(
         return [
             FieldError(
                 "spec.namespace",
-                f"namespace {namespace} on SpinnakerCluster {cluster_name} belongs to another tenant "
-                f"({', '.join(foreign)}); choose another namespace",
+                f"namespace {namespace} on SpinnakerCluster {cluster_name} belongs to another tenant; choose "
+                "another namespace",
             )
         ]
     if holders and not cluster.tenancy.allow_namespace_sharing:
@@ -494,11 +494,13 @@ def check_account_name_unique(
     holder = next((c for c in _others(claims, tenant, name) if c.account_name == account_name), None)
     if holder is None:
         return []
+    # Another tenant's objects are none of this tenant's business: say that it is taken, not by whom.
+    by = f"SpinnakerAccount {holder.name} of this namespace" if holder.tenant == tenant else "another tenant"
     return [
         FieldError(
             "spec.accountName",
-            f"Spinnaker account name {account_name!r} is already held by SpinnakerAccount {holder.tenant}/"
-            f"{holder.name}; set spec.accountName to a name of your own",
+            f"Spinnaker account name {account_name!r} is already held by {by}; set spec.accountName to a name of "
+            "your own",
         )
     ]
 
@@ -514,7 +516,7 @@ def check_adopt(
     if listed.get(account_name) == tenant:
         return []
     if account_name in listed:
-        why = f"it is listed for tenant {listed[account_name]!r}, not {tenant!r}"
+        why = f"it is listed for another tenant, not {tenant!r}"
     else:
         why = "it is not in the cluster's tenancy.adoptableAccounts"
     return [

@@ -345,7 +345,7 @@ async def test_registered_pipeline_validators_refuse_with_403_and_all_their_erro
     assert str(refused.value) == (
         "PipelineNotAllowed: spec.pipeline.stages[0].account: not one of namespace corpus-a's accounts: use a, b"
     )
-    assert len(seen) == 1 and seen[0].dry_run and seen[0].pipeline.spec.application == "corpus-app"
+    assert len(seen) == 1 and seen[0].dry_run and seen[0].pipeline.spec.application == "corpus-a-app"
 
 
 async def test_a_failing_pipeline_validator_is_answered_by_the_failure_policy() -> None:

@@ -62,6 +62,7 @@ from spinop.pipelines import (
     preserve_cron_trigger_ids,
     render_pipeline,
 )
+from spinop.pipelines.claims import application_claim_refusal, claimable
 from spinop.pipelines.render import LOCK_PREFIX
 
 log = logging.getLogger(__name__)
@@ -136,37 +137,40 @@ def grant_for(settings: PipelineSettings, namespace: str) -> PipelineGrant:
     return PipelineGrant(**{name: sorted(values) for name, values in merged.items()})
 
 
-def granted_elsewhere(settings: PipelineSettings, namespace: str, application: str) -> str | None:
-    """Another namespace an admin handed `application` to by name, if any."""
-    for key, grant in sorted(settings.grants.items()):
-        if key in ("*", namespace):
-            continue
-        if any(a.replace("{namespace}", key).lower() == application.lower() for a in grant.applications):
-            return key
-    return None
+def application_holder(
+    claims: Iterable[PipelineClaim], application: str, settings: PipelineSettings | None = None
+) -> PipelineClaim | None:
+    """The claim that decides who owns `application`: established before pending, then oldest; None if free.
 
-
-def application_holder(claims: Iterable[PipelineClaim], application: str) -> PipelineClaim | None:
-    """The claim that decides who owns `application`: established before pending, then oldest; None if free."""
-    candidates = [c for c in claims if c.application.lower() == application.lower() and not c.gate_refused]
+    With `settings`, only claims of namespaces the tenancy policy lets claim it count (a squatter's claim, e.g.
+    one made before the policy existed, never holds an application against its rightful namespace)."""
+    candidates = [
+        c
+        for c in claims
+        if c.application.lower() == application.lower()
+        and not c.gate_refused
+        and (settings is None or claimable(settings, c.namespace, c.application))
+    ]
     return min(candidates, key=PipelineClaim.rank) if candidates else None
 
 
 def owns_application(
     namespace: str, application: str, claims: Iterable[PipelineClaim], settings: PipelineSettings
 ) -> tuple[bool, str]:
-    """(may this namespace write into `application`?, why not)."""
+    """(may this namespace write into `application`?, why not): the tenancy policy first (the same decision the
+    webhook makes, `pipelines.claims`), then, among namespaces the policy allows, the first claim."""
+    refusal = application_claim_refusal(settings, namespace, application)
+    if refusal is not None:
+        return False, refusal.message
     if any(a.lower() == application.lower() for a in grant_for(settings, namespace).applications):
         return True, ""
-    other = granted_elsewhere(settings, namespace, application)
-    if other is not None:
-        return False, f"application {application!r} is granted to namespace {other} by spinop's configuration"
-    holder = application_holder(claims, application)
+    holder = application_holder(claims, application, settings)
     if holder is None or holder.namespace == namespace:
         return True, ""
+    # Never name the other namespace or its object: that is another tenant's business.
     return False, (
-        f"application {application!r} belongs to namespace {holder.namespace}: its SpinnakerPipeline "
-        f"{holder.owner} claimed it first (an application belongs to the first namespace that claims it)"
+        f"application {application!r} is already used by a SpinnakerPipeline of another namespace that claimed it "
+        "first; choose another application"
     )
 
 
@@ -636,7 +640,7 @@ async def _ensure_application(work: _Work) -> None:
         return
     if creator:
         raise InvalidRequest(
-            f"spec.application: application {spec.application!r} was created by spinop for namespace {creator}; "
+            f"spec.application: application {spec.application!r} was created by spinop for another namespace; "
             "spinop never writes into another namespace's application",
             reason="ApplicationOwnedByAnotherNamespace",
         )
@@ -666,9 +670,11 @@ async def _resolve_name_conflicts(
     holder = holders[0]
     manager = managed_by(holder)
     if manager and manager != work.owner and any(c.owner == manager for c in work.claims):
+        mine = manager.partition("/")[0] == work.namespace
         raise InvalidRequest(
-            f"spec.name: pipeline {spec.name!r} in application {spec.application} belongs to SpinnakerPipeline "
-            f"{manager}; choose another spec.name",
+            f"spec.name: pipeline {spec.name!r} in application {spec.application} belongs to "
+            f"{f'SpinnakerPipeline {manager}' if mine else 'a SpinnakerPipeline of another namespace'}; choose "
+            "another spec.name",
             reason="PipelineNameTaken",
         )
     who = holder.get("lastModifiedBy") or "someone"
@@ -829,6 +835,6 @@ def scope_inputs(
 ) -> tuple[TenantScope, str | None]:
     """What a reconcile of one pipeline depends on besides its own spec: when it changes, reconcile again."""
     claims = list(pipeline_claims)
-    holder = application_holder(claims, application)
+    holder = application_holder(claims, application, settings)
     scope = tenant_scope(namespace, account_claims, claims, settings, clusters)
     return scope, holder.namespace if holder else None

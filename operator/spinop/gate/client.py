@@ -23,7 +23,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from spinop.redact import Redacted
+from spinop.redact import Redacted, scrub
 
 from .errors import (
     GateAccountExists,
@@ -141,9 +141,8 @@ def _wrap_secrets(value: Any) -> Any:
 
 
 def _scrub(message: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        message = message.replace(secret, "<redacted>")
-    return message
+    # Also JSON-escaped copies and pieces of a token (clouddriver echoes request bodies, Gate truncates them).
+    return scrub(message, secrets) if secrets else message
 
 
 def reset_wait_seconds(value: str | None, now: float) -> float | None:
@@ -613,6 +612,7 @@ class GateClient:
             raise _account_error("DELETE", path, response)
         return True
 
+
 _DUPLICATE_KEY_RE = re.compile(r"(?i)duplicate key|DataIntegrityViolation|Duplicate entry")
 
 
@@ -629,7 +629,6 @@ def _account_error(method: str, path: str, response: _Response) -> GateRejected:
     if "without granting permissions for current user" in message:
         return GateAccountRolesExcludeCaller(text, status=response.status)
     return GateRejected(text, status=response.status)
-
 
 
 def task_errors(task: Any) -> list[str]:

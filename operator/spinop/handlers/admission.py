@@ -28,6 +28,7 @@ from spinop.api.v1alpha1 import SpinnakerPipeline, validate_resource
 from spinop.config import AdmissionSettings
 from spinop.controllers import accounts, clusters
 from spinop.controllers.context import OperatorContext
+from spinop.pipelines.claims import application_claim_refusal
 
 log = logging.getLogger("spinop")
 
@@ -144,11 +145,17 @@ async def validate_pipeline(
     if new is None or not rules.needs_review(operation, new, old):
         return
     _answer(rules.decide_pipeline_schema(operation, new, old), warnings)
+    pipeline, _errors = validate_resource(new)
+    assert isinstance(pipeline, SpinnakerPipeline)
+    # The same tenancy decision the reconcile makes (controllers.pipelines.owns_application).
+    claim = application_claim_refusal(
+        memo["ctx"].config.pipelines, pipeline.metadata.namespace or "", pipeline.spec.application
+    )
+    if claim is not None:
+        _answer(rules.refuse("ApplicationNotOwned", [claim], rules.FORBIDDEN), warnings)
     if not pipeline_validators():
         return
-    pipeline, _errors = validate_resource(new)
     previous = validate_resource(old)[0] if old is not None else None
-    assert isinstance(pipeline, SpinnakerPipeline)
     review = PipelineReview(
         operation=operation,
         pipeline=pipeline,

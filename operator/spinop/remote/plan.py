@@ -365,12 +365,20 @@ def _ownership_conflict(obj: dict[str, Any], kind: str, owner: Owner) -> Conflic
             f"spinop will not take it over. Remove it, or pick another accountName.",
         )
     if uid != owner.uid:
-        other = _annotations(obj).get(OWNER, "another SpinnakerAccount")
+        other = holder_text(_annotations(obj).get(OWNER), owner)
         return Conflict(
             "OwnedByAnotherAccount",
             f"{kind} {name} belongs to {other}; two accounts cannot share one Spinnaker account name.",
         )
     return None
+
+
+def holder_text(holder_ref: str | None, owner: Owner) -> str:
+    """Who holds an object, as this account's status may say it: a SpinnakerAccount of the same MGMT namespace by
+    name, anyone else only as "another tenant's SpinnakerAccount" (other tenants' objects are not its business)."""
+    if holder_ref and holder_ref.partition("/")[0] == owner.mgmt_namespace:
+        return f"SpinnakerAccount {holder_ref}"
+    return "another tenant's SpinnakerAccount" if holder_ref else "another SpinnakerAccount"
 
 
 def plan_remote(desired: DesiredRemote, observed: ObservedRemote, *, allow_sharing: bool = False) -> RemotePlan:
@@ -389,7 +397,7 @@ def plan_remote(desired: DesiredRemote, observed: ObservedRemote, *, allow_shari
             return RemotePlan(conflicts=(foreign,))
         created_by = _annotations(observed.namespace).get(CREATED_NAMESPACE)
         if created_by is not None and created_by != owner.uid and not allow_sharing:
-            other = _annotations(observed.namespace).get(OWNER, "another SpinnakerAccount")
+            other = holder_text(_annotations(observed.namespace).get(OWNER), owner)
             conflicts.append(
                 Conflict(
                     "NamespaceOwnedByAnotherAccount",

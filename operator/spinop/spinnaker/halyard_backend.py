@@ -20,8 +20,9 @@ import base64
 import copy
 import datetime
 import logging
+import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import kubernetes.client as k8s
@@ -64,18 +65,53 @@ def clouddriver_services(deployment: dict[str, Any]) -> list[str]:
     return names
 
 
-def _problem_text(err: HalyardError) -> str:
+# An account named in a Halyard problem: its location (`default.provider.kubernetes.<name>`) or "kubernetes account X".
+_NAMED_ACCOUNT = re.compile(r"kubernetes(?:\.|\s+account\s+\"?)([a-z0-9][a-z0-9-]*)")
+_NOT_ACCOUNTS = frozenset({"account", "accounts", "provider", "enabled", "primaryaccount"})
+
+
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9-]){re.escape(name)}(?![A-Za-z0-9-])")
+
+
+def _only_about(text: str, account: str, others: Iterable[str]) -> str | None:
+    """`text` as `account`'s status may show it: None when it is about other accounts only, else with any other
+    account's name masked (one failed batch must not tell each tenant about the others' accounts)."""
+    names = {n for n in others if n != account}
+    names |= {n for n in _NAMED_ACCOUNT.findall(text) if n != account and n not in _NOT_ACCOUNTS}
+    named = [n for n in names if _word(n).search(text)]
+    if not named:
+        return text
+    if not _word(account).search(text):
+        return None
+    for name in sorted(named, key=len, reverse=True):
+        text = _word(name).sub("<another account>", text)
+    return text
+
+
+def _problem_text(err: HalyardError, account: str | None = None, others: Iterable[str] = ()) -> str:
+    """Halyard's problems as one line; with `account`, only what concerns that account (see `_only_about`)."""
     problems = err.blocking or err.problems
     if not problems:
-        return str(err)
-    parts = []
+        if account is None:
+            return str(err)
+        return _only_about(str(err), account, others) or "Halyard reported a problem with another account"
+    parts, hidden = [], 0
     for p in problems:
         text = f"{p.severity.name}: {p.message}"
         if p.location:
             text += f" (at {p.location})"
         if p.remediation:
             text += f"; remediation: {p.remediation}"
+        if account is not None:
+            own = _only_about(text, account, others)
+            if own is None:
+                hidden += 1
+                continue
+            text = own
         parts.append(text)
+    if hidden:
+        parts.append(f"{hidden} problem(s) with other accounts of the same Halyard deploy (not shown here)")
     return "; ".join(parts)
 
 
@@ -198,7 +234,10 @@ class HalyardBackend:
                 changed.append(name)
             except HalyardRejected as err:
                 outcomes[name] = Outcome(
-                    False, "HalyardRejected", f"Halyard refused the account: {_problem_text(err)}", needs_user=True
+                    False,
+                    "HalyardRejected",
+                    f"Halyard refused the account: {_problem_text(err, name)}",
+                    needs_user=True,
                 )
             except HalyardNotSupported as err:
                 outcomes[name] = Outcome(
@@ -212,7 +251,7 @@ class HalyardBackend:
                 outcomes[name] = Outcome(
                     False,
                     _reason(err),
-                    f"Halyard could not apply the account: {_problem_text(err)}{self._airgap_hint(err)}",
+                    f"Halyard could not apply the account: {_problem_text(err, name)}{self._airgap_hint(err)}",
                 )
         for removal in removals:
             try:
@@ -222,7 +261,7 @@ class HalyardBackend:
                 changed.append(removal.name)
             except HalyardError as err:
                 outcomes[removal.name] = Outcome(
-                    False, _reason(err), f"Halyard could not delete it: {_problem_text(err)}"
+                    False, _reason(err), f"Halyard could not delete it: {_problem_text(err, removal.name)}"
                 )
         if not changed:
             return BatchResult(outcomes)
@@ -235,11 +274,13 @@ class HalyardBackend:
             services = self.settings.service_names or clouddriver_services(deployment)
             result = await self.client.deploy(services, self.settings.deploy_timeout_minutes, validate=validate)
         except HalyardError as err:
+            batch = [*changed, *(u.desired.name for u in upserts), *(r.name for r in removals)]
             for name in changed:
                 outcomes[name] = Outcome(
                     False,
                     "DeployFailed" if not isinstance(err, HalyardUnavailable) else "HalyardUnavailable",
-                    f"the account is in Halyard's config but the clouddriver deploy failed: {_problem_text(err)}; "
+                    "the account is in Halyard's config but the clouddriver deploy failed: "
+                    f"{_problem_text(err, name, batch)}; "
                     f"spinop retries the deploy{self._airgap_hint(err)}",
                 )
             return BatchResult(outcomes)

@@ -110,7 +110,7 @@ def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
 def test_ui_edit_is_restored_under_enforce_and_reported_under_report(
     operator: OperatorProcess, gate: GateProcess, mgmt: Cluster, tenant: Tenant
 ) -> None:
-    app = f"web-{objects.short_id()}"
+    app = f"{tenant.namespace}-web{objects.short_id()}"
     objects.create(mgmt, _pipeline_cr(tenant, "deploy", app, "deploy"))
     obj = objects.wait_condition(mgmt, KIND, "deploy", tenant.namespace, "Ready")
     pid = obj["status"]["pipelineId"]
@@ -165,7 +165,7 @@ def test_ui_edit_is_restored_under_enforce_and_reported_under_report(
 def test_renaming_keeps_the_pipeline_id(
     operator: OperatorProcess, gate: GateProcess, mgmt: Cluster, tenant: Tenant
 ) -> None:
-    app = f"web-{objects.short_id()}"
+    app = f"{tenant.namespace}-web{objects.short_id()}"
     objects.create(mgmt, _pipeline_cr(tenant, "rename", app, "deploy to dev"))
     obj = objects.wait_condition(mgmt, KIND, "rename", tenant.namespace, "Ready")
     pid = obj["status"]["pipelineId"]
@@ -195,7 +195,7 @@ def test_renaming_keeps_the_pipeline_id(
 def test_a_name_spinop_did_not_create_is_refused_unless_adopted(
     operator: OperatorProcess, gate: GateProcess, mgmt: Cluster, tenant: Tenant
 ) -> None:
-    app = f"web-{objects.short_id()}"
+    app = f"{tenant.namespace}-web{objects.short_id()}"
     objects.create(mgmt, _pipeline_cr(tenant, "first", app, "deploy"))
     objects.wait_condition(mgmt, KIND, "first", tenant.namespace, "Ready")
     legacy = gate.ui_save({"application": app, "name": "Legacy", "stages": []}, principal="alice")
@@ -228,7 +228,7 @@ def test_a_name_spinop_did_not_create_is_refused_unless_adopted(
 def test_a_save_gate_reports_still_running_is_read_back_not_repeated(
     operator: OperatorProcess, gate: GateProcess, mgmt: Cluster, tenant: Tenant
 ) -> None:
-    app = f"web-{objects.short_id()}"
+    app = f"{tenant.namespace}-web{objects.short_id()}"
     gate.faults(save={"duration": 1.5, "polls": 1, "interval": 0.2})
     try:
         before = sum(1 for r in gate.writes() if r["path"] == "/pipelines")
@@ -246,7 +246,7 @@ def test_a_save_gate_reports_still_running_is_read_back_not_repeated(
 def test_a_gate_outage_is_reported_and_recovered_from(
     operator: OperatorProcess, gate: GateProcess, mgmt: Cluster, tenant: Tenant
 ) -> None:
-    app = f"web-{objects.short_id()}"
+    app = f"{tenant.namespace}-web{objects.short_id()}"
     gate.faults(failNext={"count": 1000, "status": 503, "path": f"^/applications/{app}"})
     try:
         objects.create(mgmt, _pipeline_cr(tenant, "outage", app, "outage"))

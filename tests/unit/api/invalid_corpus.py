@@ -105,7 +105,7 @@ def pipeline(resource_name: str = "corpus-pipeline", **spec: Any) -> dict[str, A
         "kind": "SpinnakerPipeline",
         "metadata": {"name": resource_name, "namespace": TENANT},
         "spec": {
-            "application": "corpus-app",
+            "application": "corpus-a-app",
             "name": "deploy",
             "pipeline": {"stages": [{"refId": "1", "type": "wait", "name": "Wait", "waitTime": 5}]},
         },

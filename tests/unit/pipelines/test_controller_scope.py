@@ -119,14 +119,14 @@ def test_scope_holds_only_the_namespaces_ready_accounts():
 
 def test_scope_holds_the_applications_the_namespace_owns_and_those_granted():
     claims = [
-        claim("team-a", "web", "web", "2026-01-01T00:00:00Z"),
-        claim("team-a", "api", "api", "2026-01-03T00:00:00Z"),
-        claim("team-b", "api", "api", "2026-01-02T00:00:00Z"),  # older: team-b owns api
+        claim("team-a", "web", "team-a-web", "2026-01-01T00:00:00Z"),
+        claim("team-a", "api", "team-b-api", "2026-01-01T00:00:00Z"),  # older, but team-b's by the policy
+        claim("team-b", "api", "team-b-api", "2026-01-02T00:00:00Z"),
         claim("team-a", "old", "team-b-old", "2026-01-01T00:00:00Z"),  # granted to team-b by the admin
     ]
     scope = tenant_scope("team-a", [], claims, SETTINGS)
-    assert scope.applications == frozenset({"web", "legacy-web"})
-    assert tenant_scope("team-b", [], claims, SETTINGS).applications == frozenset({"api", "team-b-old"})
+    assert scope.applications == frozenset({"team-a-web", "legacy-web"})
+    assert tenant_scope("team-b", [], claims, SETTINGS).applications == frozenset({"team-b-api", "team-b-old"})
 
 
 # -------------------------------------------------------------------------------------------- application ownership
@@ -159,15 +159,19 @@ def test_claims_gate_showed_to_be_elsewhere_do_not_block_the_application():
     assert application_holder(claims, "web").namespace == "team-a"  # type: ignore[union-attr]
 
 
-def test_owns_application_says_who_owns_it():
-    claims = [claim("team-b", "p", "web", "2026-01-01T00:00:00Z"), claim("team-a", "q", "web", "2026-01-02T00:00:00Z")]
-    allowed, why = owns_application("team-a", "web", claims, SETTINGS)
-    assert not allowed and "namespace team-b" in why and "team-b/p" in why
-    assert owns_application("team-b", "web", claims, SETTINGS) == (True, "")
-    assert owns_application("team-c", "fresh", [], SETTINGS) == (True, "")  # nobody claims it yet
+def test_owns_application_never_names_the_other_namespace():
+    # Overlapping patterns: application "team-a" is claimable by namespace team (team-*) and by team-a itself;
+    # among namespaces the policy allows, the first claim decides.
+    overlapping = SETTINGS.model_copy(update={"application_patterns": ["{namespace}-*", "{namespace}"]})
+    claims = [claim("team-a", "p", "team-a", "2026-01-01T00:00:00Z"), claim("team", "q", "team-a", "2026-01-02")]
+    allowed, why = owns_application("team", "team-a", claims, overlapping)
+    assert not allowed and "claimed it first" in why and "namespace team-a" not in why and "/p" not in why
+    assert owns_application("team-a", "team-a", claims, overlapping) == (True, "")
+    assert owns_application("team-c", "team-c-fresh", [], SETTINGS) == (True, "")  # its pattern, nobody claims it
     assert owns_application("team-a", "legacy-web", claims, SETTINGS) == (True, "")
     allowed, why = owns_application("team-a", "team-b-old", [], SETTINGS)
-    assert not allowed and "granted to namespace team-b" in why
+    assert not allowed and why.startswith("namespace team-a may not claim application 'team-b-old'")
+    assert "team-b" not in why.replace("'team-b-old'", "")
 
 
 def test_application_settings_come_from_the_namespaces_oldest_pipeline_that_has_them():
