@@ -417,21 +417,21 @@ CORPUS: tuple[Case, ...] = (
     Case("operator-namespace", _target(lambda w: "spinop-system"), Policy("NamespaceNotAllowed", "spec.namespace")),
     Case("other-tenant-namespace", _target(lambda w: f"{w.b}-dev-x"), Policy("NamespaceNotAllowed")),
     Case("other-tenant-live-namespace", _target(lambda w: f"{w.b}-dev-holder"), Policy("NamespaceNotAllowed")),
+    # Names carry their tenant (issue 16 item 4): another tenant's names are refused before they are looked up.
     Case(
         "other-tenant-account-name",
         lambda w, n: w.account(n, accountName=w.holder["status"]["spinnakerAccountName"]),
-        Policy("AccountNameTaken", "spec.accountName"),
+        Policy("AccountNameNotAllowed", "spec.accountName"),
     ),
     Case(
         "other-tenant-default-account-name",
         lambda w, n: w.account(n, accountName=w.holder2["status"]["spinnakerAccountName"]),
-        Policy("AccountNameTaken", "spec.accountName"),
+        Policy("AccountNameNotAllowed", "spec.accountName"),
     ),
     Case(
         "unmanaged-spinnaker-account",
         lambda w, n: w.account(n, accountName=w.legacy),
-        Reported(("AccountExistsInSpinnaker",), "spec.adopt", provisioned=True),
-        repeatable=False,
+        Policy("AccountNameNotAllowed", "spec.accountName"),
     ),
     Case("closed-cluster", _cluster(lambda w: w.closed), Policy("TenantNotAllowed")),
     Case("no-such-cluster", _cluster(lambda w: "no-such-cluster"), Reported(("ClusterNotFound",), "no-such-cluster")),

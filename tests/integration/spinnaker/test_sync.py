@@ -119,23 +119,31 @@ def test_an_unmanaged_account_of_the_same_name_is_refused_unless_adopted_as_the_
     tenant: Tenant,
     legacy_account: dict[str, Any],
 ) -> None:
+    # A name that does not carry the tenant is refused before Spinnaker is asked (issue 16 item 4) ...
     create_accounts(mgmt, tenant, ["clash"], accountName=LEGACY)
     objects.wait_condition(
         mgmt,
         "SpinnakerAccount",
         "clash",
         tenant.namespace,
-        "SpinnakerSynced",
+        "RemoteProvisioned",
         "False",
-        reason="AccountExistsInSpinnaker",
+        reason="AccountNameNotAllowed",
         timeout=90,
     )
     assert spinnaker.untouched(LEGACY, legacy_account)
 
-    # adopt alone is not enough: the platform admin must list the account for this tenant on the cluster.
+    # ... and adopt alone is not enough: the platform admin must list the account for this tenant on the cluster.
     objects.patch(mgmt, "SpinnakerAccount", "clash", tenant.namespace, {"spec": {"adopt": True}})
     objects.wait_condition(
-        mgmt, "SpinnakerAccount", "clash", tenant.namespace, "Ready", "False", reason="AdoptNotAllowed", timeout=90
+        mgmt,
+        "SpinnakerAccount",
+        "clash",
+        tenant.namespace,
+        "Ready",
+        "False",
+        reason="AccountNameNotAllowed",
+        timeout=90,
     )
     assert spinnaker.untouched(LEGACY, legacy_account)
     adoptable = [{"accountName": LEGACY, "tenant": tenant.namespace}]
