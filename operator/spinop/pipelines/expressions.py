@@ -71,6 +71,10 @@ def field_matches(path: Sequence[PathPart], pattern: tuple[str, ...]) -> bool:
     return all(p == t or (p == "*" and t != "[]") for p, t in zip(pattern, tokens, strict=True))
 
 
+def field_patterns(granted: Iterable[str]) -> list[tuple[str, ...]]:
+    """The free-text fields plus the granted ones, parsed once per check."""
+    return [parse_field_pattern(p) for p in (*DEFAULT_EXPRESSION_FIELDS, *sorted(granted))]
+
+
 def expression_allowed_at(path: Sequence[PathPart], granted: Iterable[str]) -> bool:
-    patterns = [parse_field_pattern(p) for p in (*DEFAULT_EXPRESSION_FIELDS, *granted)]
-    return any(field_matches(path, p) for p in patterns)
+    return any(field_matches(path, p) for p in field_patterns(granted))

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from .expressions import expression_allowed_at, has_expression, is_plain_reference
+from .expressions import field_matches, field_patterns, has_expression, is_plain_reference
 from .ids import managed_service_account
 from .paths import PathPart, Violation, format_path
 
@@ -441,7 +441,7 @@ class _Guard:
         self.check_notifications(("notifications",), p.get("notifications"))
         self.check_url_artifacts()
         self.check_expressions()
-        return sorted(set(self.violations), key=self.violations.index)
+        return list(dict.fromkeys(self.violations))  # first occurrence order, in linear time
 
     def list_of_objects(self, path: tuple[PathPart, ...], value: Any, what: str) -> list[tuple[int, Mapping[str, Any]]]:
         if value is None:
@@ -620,6 +620,8 @@ class _Guard:
 
     def check_expressions(self) -> None:
         """Orca evaluates `${` in map keys and values alike (kork ExpressionTransform.transformMap)."""
+        refused = {v.path for v in self.violations}
+        patterns = field_patterns(self.scope.expression_fields)
         for path, key, value in _every(self.pipeline, ()):
             where = format_path((*self.prefix, *path))
             if key is not None and has_expression(key):
@@ -629,9 +631,9 @@ class _Guard:
                     "(account, namespace, application ...) it resolves to when the pipeline runs; write the key itself",
                 )
             elif isinstance(value, str) and has_expression(value):
-                if any(v.path == where for v in self.violations):
+                if where in refused:
                     continue
-                if not expression_allowed_at(path, self.scope.expression_fields):
+                if not any(field_matches(path, p) for p in patterns):
                     self.refuse(
                         path,
                         "expressions are allowed only in free text (names, descriptions, instructions, notification "
