@@ -3,7 +3,8 @@
 - `set_condition` replaces one condition by type, keeping lastTransitionTime unless the status flips.
 - `summarize_ready` computes the summary `Ready` from the conditions it depends on: each kind's status model
   names them in `READY_INPUTS`, except SpinnakerPipeline's, which depend on its driftPolicy
-  (`SpinnakerPipelineSpec.ready_inputs`).
+  (`SpinnakerPipelineSpec.ready_inputs`), and from Ready the kstatus conditions GitOps tools read: `Reconciling`
+  while spinop works on it, `Stalled` when only a person can fix it (api/reasons.py), neither once Ready.
 
 Functions take and return lists of `Condition` and never mutate their input; `as_conditions` parses the raw dicts
 kopf hands over, and `to_dicts` turns the result back into a patch value.
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from spinop.api.reasons import RECONCILING, STALLED, needs_a_person
 from spinop.api.v1alpha1.common import Condition, ConditionStatus
 
 READY = "Ready"
@@ -110,4 +112,31 @@ def summarize_ready(
 ) -> list[Condition]:
     """A copy of `conditions` with Ready recomputed from `inputs` (see `ready_summary`)."""
     status, reason, message = ready_summary(conditions, inputs, generation=generation)
-    return set_condition(conditions, READY, status, reason, message, observed_generation=generation, now=now)
+    updated = set_condition(conditions, READY, status, reason, message, observed_generation=generation, now=now)
+    return kstatus_conditions(updated, generation=generation, now=now)
+
+
+def kstatus_verdict(ready: Condition | None) -> str | None:
+    """Which kstatus condition Ready calls for: STALLED, RECONCILING, or None once Ready is True."""
+    if ready is not None and ready.status == ConditionStatus.TRUE:
+        return None
+    if ready is not None and ready.status == ConditionStatus.FALSE and needs_a_person(ready.reason):
+        return STALLED
+    return RECONCILING
+
+
+def kstatus_conditions(conditions: Sequence[Condition], *, generation: int | None, now: datetime) -> list[Condition]:
+    """A copy of `conditions` with kstatus' abnormal-true conditions matching Ready: `Reconciling=True` while work is
+    in progress, `Stalled=True` (Ready's reason and message) when only a person can fix it, neither when Ready.
+
+    kstatus (sigs.k8s.io/cli-utils pkg/kstatus/status) reads a custom resource as InProgress when Reconciling is True,
+    Failed when Stalled is True, Current otherwise once status.observedGeneration equals metadata.generation.
+    """
+    ready = find_condition(conditions, READY)
+    verdict = kstatus_verdict(ready)
+    kept = [c for c in conditions if c.type not in (RECONCILING, STALLED) or c.type == verdict]
+    if verdict is None:
+        return kept
+    reason = (ready.reason if ready else None) or REASON_RECONCILING
+    message = (ready.message if ready else None) or "not reported yet"
+    return set_condition(kept, verdict, ConditionStatus.TRUE, reason, message, observed_generation=generation, now=now)

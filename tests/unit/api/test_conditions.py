@@ -136,3 +136,67 @@ def test_dict_round_trip() -> None:
     assert to_dicts(conditions) == raw
     assert as_conditions(None) == []
     assert as_conditions(conditions) == conditions
+
+
+# ------------------------------------------------------------------------------ kstatus (issue 19 item 1)
+# kstatus reads Reconciling=True as InProgress, Stalled=True as Failed, neither (with observedGeneration ==
+# generation) as Current: sigs.k8s.io/cli-utils pkg/kstatus/status/core.go, checkGenericProperties.
+
+
+def kstatus_of(conditions: list[Condition]) -> dict[str, tuple[str, str | None, str | None]]:
+    return {c.type: (c.status.value, c.reason, c.message) for c in conditions if c.type in ("Reconciling", "Stalled")}
+
+
+def test_ready_has_neither_reconciling_nor_stalled() -> None:
+    summarized = summarize_ready(all_true(), ACCOUNT_INPUTS, generation=1, now=T0)
+    assert is_true(summarized, "Ready")
+    assert kstatus_of(summarized) == {}
+
+
+def test_work_in_progress_is_reconciling() -> None:
+    conditions = set_condition(
+        [], ACCOUNT_INPUTS[0], "False", "NamespaceTerminating", "wait", observed_generation=1, now=T0
+    )
+    summarized = summarize_ready(conditions, ACCOUNT_INPUTS, generation=1, now=T0)
+    assert kstatus_of(summarized) == {"Reconciling": ("True", "NamespaceTerminating", f"{ACCOUNT_INPUTS[0]}: wait")}
+    fresh = summarize_ready([], ACCOUNT_INPUTS, generation=1, now=T0)
+    assert set(kstatus_of(fresh)) == {"Reconciling"}
+
+
+def test_refusal_is_stalled_with_ready_reason_and_message() -> None:
+    conditions = set_condition(
+        all_true(),
+        ACCOUNT_INPUTS[0],
+        "False",
+        "NamespaceNotAllowed",
+        "spec.namespace: kube-system",
+        observed_generation=1,
+        now=T0,
+    )
+    summarized = summarize_ready(conditions, ACCOUNT_INPUTS, generation=1, now=T0)
+    ready = find_condition(summarized, "Ready")
+    assert ready is not None
+    assert kstatus_of(summarized) == {"Stalled": ("True", "NamespaceNotAllowed", ready.message)}
+
+
+def test_spec_change_is_reconciling_until_handled_then_flips_back() -> None:
+    stalled = summarize_ready(
+        set_condition(all_true(), ACCOUNT_INPUTS[0], "False", "InvalidSpec", "bad", observed_generation=1, now=T0),
+        ACCOUNT_INPUTS,
+        generation=1,
+        now=T0,
+    )
+    assert set(kstatus_of(stalled)) == {"Stalled"}
+    # generation 2 not handled yet: the generation-1 refusal no longer holds
+    pending = summarize_ready(stalled, ACCOUNT_INPUTS, generation=2, now=T1)
+    assert set(kstatus_of(pending)) == {"Reconciling"}
+    assert all(c.observed_generation == 2 for c in pending if c.type in ("Ready", "Reconciling"))
+    handled = summarize_ready(_all_true_at(pending, 2), ACCOUNT_INPUTS, generation=2, now=T1)
+    assert is_true(handled, "Ready")
+    assert kstatus_of(handled) == {}
+
+
+def _all_true_at(conditions: list[Condition], generation: int) -> list[Condition]:
+    for type_ in ACCOUNT_INPUTS:
+        conditions = set_condition(conditions, type_, "True", "Done", "ok", observed_generation=generation, now=T1)
+    return conditions
