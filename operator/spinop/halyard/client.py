@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..redact import Redacted
-from .errors import HalyardProtocolError
+from .errors import HalyardNotSupported, HalyardProtocolError
 from .exec_transport import ExecTransport
 from .kube_exec import KubeExecClient
 from .model import AccountInput, Problem, TaskResult, account_json, unknown_account_fields
@@ -172,6 +172,28 @@ class HalyardClient:
         async with self._mutations:
             d = await self._resolve(deployment)
             return self._log(await self.transport.delete_account(d, name, validate))
+
+    @property
+    def writes_whole_provider(self) -> bool:
+        """True when one call can replace a whole provider (REST). `hal` cannot: its `provider kubernetes edit` has
+        no flags, so over exec every account change is its own daemon task and config write."""
+        return isinstance(self.transport, RestTransport)
+
+    async def set_provider(
+        self,
+        body: dict[str, Any],
+        provider: str = "kubernetes",
+        *,
+        deployment: str | None = None,
+        validate: bool = True,
+    ) -> TaskResult:
+        """One config write for the whole provider (REST only). Accounts are sent as given: spinop's own were
+        checked by `account_json` when built, others come back exactly as Halyard returned them."""
+        if not isinstance(self.transport, RestTransport):
+            raise HalyardNotSupported("only the REST transport can set a whole provider", operation="set provider")
+        async with self._mutations:
+            d = await self._resolve(deployment)
+            return self._log(await self.transport.set_provider(d, provider, body, validate))
 
     async def set_provider_enabled(
         self, enabled: bool, provider: str = "kubernetes", *, deployment: str | None = None, validate: bool = True

@@ -304,6 +304,17 @@ class RestTransport:
         )
         return dict(result.body or {})
 
+    async def set_provider(self, deployment: str, provider: str, body: dict[str, Any], validate: bool) -> TaskResult:
+        """Replace the whole provider (its accounts included) in one task: Halyard's ProviderController loads the
+        halconfig once, sets the provider, validates it and saves once, or saves nothing when it refuses."""
+        return await self._run(
+            "PUT",
+            f"{self._deployment_path(deployment)}providers/{_seg(provider)}/",
+            f"set provider {provider}",
+            params=self._params(validate),
+            body=body,
+        )
+
     async def add_account(self, deployment: str, account: dict[str, Any], validate: bool) -> TaskResult:
         return await self._run(
             "POST",

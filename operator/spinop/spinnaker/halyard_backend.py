@@ -10,7 +10,9 @@ next deploy):
   rights needed, but the kubelet refreshes mounted Secrets only eventually, so spinop waits `mounted_sync_seconds`
   before a deploy that carries changed credentials.
 Config changes go through the daemon's REST API (or `hal` over exec); account fields spinop does not manage are
-kept as they are (whole-account PUT of the live account with spinop's fields laid over it).
+kept as they are (whole-account PUT of the live account with spinop's fields laid over it). Over REST a burst is ONE
+provider write (read the provider, lay this batch's accounts over it, PUT it, read it back once): Halyard loads,
+validates and saves the whole halconfig on every config task, so per-account writes cost N whole-config saves.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from spinop.halyard import (
     KubeExecClient,
     account_to_halyard,
 )
+from spinop.halyard.model import unknown_account_fields
 from spinop.kube.clients import call, get_or_none
 from spinop.redact import Redacted
 from spinop.remote.plan import MANAGED_BY
@@ -130,6 +133,7 @@ class HalyardBackend:
         self.files = file_client
         self.mgmt = mgmt
         self.deploys = 0
+        self.config_writes = 0  # provider writes Halyard accepted (REST bursts)
         self._provider_enabled = False
 
     @classmethod
@@ -204,7 +208,8 @@ class HalyardBackend:
             await self.client.wait_idle(self.settings.deploy_timeout_minutes * 60)
         except HalyardError as err:
             raise BackendUnavailable(_reason(err), f"waiting for Halyard's running task: {err}") from None
-        if upserts:
+        per_account = not self.client.writes_whole_provider
+        if upserts and per_account:
             try:
                 await self._ensure_provider_enabled()
             except HalyardError as err:
@@ -214,7 +219,9 @@ class HalyardBackend:
         delivered = await self._deliver(upserts, removals, outcomes)
         changed: list[str] = []
         validate = self.settings.validate_changes
-        for upsert in upserts:
+        if not per_account:
+            changed = await self._write_provider(upserts, removals, outcomes)
+        for upsert in upserts if per_account else ():
             name = upsert.desired.name
             if name in outcomes:
                 continue
@@ -253,7 +260,7 @@ class HalyardBackend:
                     _reason(err),
                     f"Halyard could not apply the account: {_problem_text(err, name)}{self._airgap_hint(err)}",
                 )
-        for removal in removals:
+        for removal in removals if per_account else ():
             try:
                 await self.client.delete_account(removal.name, validate=validate)
                 changed.append(removal.name)
@@ -309,6 +316,135 @@ class HalyardBackend:
             "waits for the Spinnaker version list and BOM); if Halyard is air-gapped, set halyard.validate: false"
         )
 
+    async def _write_provider(
+        self, upserts: list[Upsert], removals: list[Removal], outcomes: dict[str, Outcome]
+    ) -> list[str]:
+        """The burst as one provider write: read the provider, lay this batch's accounts over it (every other
+        account goes back exactly as Halyard returned it), PUT it once, read it back once. Returns the names the
+        deploy must carry; every other name of the batch gets its outcome in `outcomes`."""
+        try:
+            provider = await self.client.get_provider()
+        except HalyardError as err:
+            raise BackendUnavailable(
+                _reason(err), f"could not read Halyard's kubernetes provider: {_problem_text(err)}"
+            ) from None
+        live = {str(a.get("name")): a for a in provider.get("accounts") or [] if isinstance(a, dict)}
+        batch = [*(u.desired.name for u in upserts), *(r.name for r in removals)]
+        changes: dict[str, dict[str, Any] | None] = {}  # name -> account body, None = delete
+        unchanged: list[str] = []
+        for upsert in upserts:
+            name = upsert.desired.name
+            if name in outcomes:
+                continue
+            body = self.account_body(upsert.desired, live.get(name))
+            unknown = unknown_account_fields(body)
+            if unknown:
+                outcomes[name] = Outcome(
+                    False,
+                    "HalyardRejected",
+                    f"{', '.join(unknown)} is not a field of Halyard's KubernetesAccount; Halyard would drop it "
+                    "silently, so spinop sent nothing for this account",
+                    needs_user=True,
+                )
+            elif name in live and body == account_to_halyard(live[name]):
+                unchanged.append(name)
+            else:
+                changes[name] = body
+        gone = [r.name for r in removals if r.name not in live]
+        changes |= {r.name: None for r in removals if r.name in live}
+        if not changes:
+            return [*unchanged, *gone]
+        written = await self._put_provider(provider, list(changes), changes, outcomes, batch)
+        if not written:
+            return [*unchanged, *gone]
+        return [*unchanged, *gone, *await self._confirm_provider(upserts, written, changes, live, outcomes)]
+
+    async def _put_provider(
+        self,
+        provider: dict[str, Any],
+        group: list[str],
+        changes: dict[str, dict[str, Any] | None],
+        outcomes: dict[str, Outcome],
+        batch: list[str],
+    ) -> list[str]:
+        """Write `group` of `changes` over `provider` in one task; returns the names Halyard stored. A refused
+        write is bisected, so one bad account costs its own refusal (on its own status) and never blocks the
+        rest; a refused write saves nothing (Halyard reverts before its save), so halves start from `provider`."""
+        body = _provider_with(provider, {n: changes[n] for n in group})
+        try:
+            await self.client.set_provider(body, validate=self.settings.validate_changes)
+        except HalyardRejected as err:
+            if len(group) == 1:
+                name = group[0]
+                verb = "refused the account" if changes[name] is not None else "could not delete it"
+                outcomes[name] = Outcome(
+                    False, "HalyardRejected", f"Halyard {verb}: {_problem_text(err, name, batch)}", needs_user=True
+                )
+                return []
+            half = len(group) // 2
+            first = await self._put_provider(provider, group[:half], changes, outcomes, batch)
+            provider = _provider_with(provider, {n: changes[n] for n in first})
+            return first + await self._put_provider(provider, group[half:], changes, outcomes, batch)
+        except HalyardError as err:
+            for name in group:
+                outcomes[name] = Outcome(
+                    False,
+                    _reason(err),
+                    f"Halyard could not apply the account: {_problem_text(err, name, batch)}{self._airgap_hint(err)}",
+                )
+            return []
+        self.config_writes += 1
+        self._provider_enabled = bool(body.get("enabled"))
+        return group
+
+    async def _confirm_provider(
+        self,
+        upserts: list[Upsert],
+        written: list[str],
+        changes: dict[str, dict[str, Any] | None],
+        before: dict[str, dict[str, Any]],
+        outcomes: dict[str, Outcome],
+    ) -> list[str]:
+        """One read-back for the whole burst: a managed field Halyard did not keep (it drops unknown fields without
+        a problem) refuses that account, and every such account is put back as it was in one more write."""
+        try:
+            stored = await self.client.get_provider()
+        except HalyardError as err:
+            for name in written:
+                outcomes[name] = Outcome(
+                    False, _reason(err), f"could not read the account back from Halyard: {_problem_text(err)}"
+                )
+            return []
+        now = {str(a.get("name")): a for a in stored.get("accounts") or [] if isinstance(a, dict)}
+        desired = {u.desired.name: u.desired for u in upserts}
+        confirmed: list[str] = []
+        lost: dict[str, list[str]] = {}
+        for name in written:
+            body = changes[name]
+            if body is None:
+                confirmed.append(name)
+                continue
+            live = account_to_halyard(now[name]) if name in now else {}
+            wanted = [*desired[name].managed_fields(), "kubeconfigFile"]
+            missing = sorted(k for k in wanted if k in body and live.get(k) != body[k])
+            if missing:
+                lost[name] = missing
+            else:
+                confirmed.append(name)
+        if not lost:
+            return confirmed
+        undo = {name: copy.deepcopy(before.get(name)) for name in lost}
+        try:
+            await self.client.set_provider(_provider_with(stored, undo), validate=False)
+            self.config_writes += 1
+            undone = "spinop put the account back as it was"
+        except HalyardError as err:
+            undone = f"spinop could not put the account back as it was ({_problem_text(err)})"
+        for name, missing in lost.items():
+            log.warning("Halyard did not keep field(s) %s of account %s", ", ".join(missing), name)
+            outcomes[name] = _dropped(missing, undone)
+        return confirmed
+
     async def _confirm_written(self, upsert: Upsert, body: dict[str, Any]) -> Outcome | None:
         """Read the account back: Halyard drops fields it does not know without a problem (its request mapper
         ignores unknown properties; an older Halyard lacks newer fields). A field spinop manages that did not stick
@@ -331,14 +467,7 @@ class HalyardBackend:
         except HalyardError as err:
             undone = f"spinop could not put the account back as it was ({_problem_text(err)})"
         log.warning("Halyard did not keep field(s) %s of account %s", ", ".join(lost), name)
-        return Outcome(
-            False,
-            "HalyardDroppedField",
-            f"Halyard accepted the account but did not keep {', '.join(lost)} (this Halyard's KubernetesAccount "
-            f"lacks the field, or changes it); {undone} and deploys nothing for it. Upgrade Halyard to a release "
-            "that has the field",
-            needs_user=True,
-        )
+        return _dropped(lost, undone)
 
     async def _deliver(self, upserts: list[Upsert], removals: list[Removal], outcomes: dict[str, Outcome]) -> bool:
         """Put every upserted account's kubeconfig where Halyard reads it; True when any content was written."""
@@ -412,6 +541,37 @@ class HalyardBackend:
             else:
                 # JSON merge patch: a null value removes the key.
                 call(core.patch_namespaced_secret, shard, namespace, {"data": data})
+
+
+def _dropped(lost: list[str], undone: str) -> Outcome:
+    return Outcome(
+        False,
+        "HalyardDroppedField",
+        f"Halyard accepted the account but did not keep {', '.join(lost)} (this Halyard's KubernetesAccount "
+        f"lacks the field, or changes it); {undone} and deploys nothing for it. Upgrade Halyard to a release "
+        "that has the field",
+        needs_user=True,
+    )
+
+
+def _provider_with(provider: dict[str, Any], changes: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """`provider` with the named accounts replaced (None: removed, absent: appended); every other account and
+    provider field exactly as given. Adding an account enables the provider, as `hal … enable` would."""
+    out = {k: v for k, v in provider.items() if k != "accounts"}
+    accounts: list[Any] = []
+    for account in provider.get("accounts") or []:
+        name = account.get("name") if isinstance(account, dict) else None
+        if name in changes:
+            if changes[name] is not None:
+                accounts.append(changes[name])
+        else:
+            accounts.append(account)
+    present = {a.get("name") for a in provider.get("accounts") or [] if isinstance(a, dict)}
+    accounts += [body for name, body in changes.items() if name not in present and body is not None]
+    out["accounts"] = accounts
+    if any(body is not None for body in changes.values()):
+        out["enabled"] = True
+    return out
 
 
 def _reason(err: HalyardError) -> str:

@@ -94,6 +94,10 @@ class HalyardStandinProcess:
     def concurrency(self) -> dict[str, Any]:
         return dict(self.control("GET", "/_standin/concurrency"))
 
+    def config_writes(self) -> int:
+        """Halconfig saves by Halyard config tasks so far (a refused write saves nothing, like upstream)."""
+        return int(self.control("GET", "/_standin/config-writes")["configWrites"])
+
 
 @dataclass
 class GateStandinProcess:

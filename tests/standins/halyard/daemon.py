@@ -235,6 +235,7 @@ class HalyardDaemon:
         self.faults = Faults()
         self.deploys: list[DeployRecord] = []
         self.requests: list[dict[str, str]] = []
+        self.config_writes = 0  # halconfig saves by config tasks (Halyard saves the whole file once per task)
         self._lookups: set[asyncio.Future[None]] = set()  # air-gapped network waits in progress
         if not self.store.exists():
             self.reset_halconfig()
@@ -252,6 +253,7 @@ class HalyardDaemon:
         self.reset_halconfig()
         self.deploys.clear()
         self.requests.clear()
+        self.config_writes = 0
         self.faults = Faults()
         self.registry.reset()
 
@@ -416,6 +418,7 @@ class HalyardDaemon:
         throw_if_severity_exceeds(problems, vs.severity)  # "revert": the in-memory copy is simply dropped
         task.raise_injected_failure()
         self.store.save(hc)
+        self.config_writes += 1
         return TaskOutcome(None, problems)
 
     async def _fetch_versions(self, task: DaemonTask) -> None:

@@ -4,7 +4,7 @@ Three listeners:
 - the daemon's REST API (what `hal` and spinop's REST transport call; the one that goes "down"),
 - a Kubernetes API stand-in serving `pods/exec` for the Halyard pod (optionally TLS),
 - a control API under `/_standin/…` so tests in another process can read deploy records, set faults, reset
-  state, read the concurrency report and read/replace the halconfig.
+  state, read the concurrency report and the config-write count, and read/replace the halconfig.
 In-process tests use the Python methods of the same names instead.
 """
 
@@ -277,6 +277,7 @@ class HalyardStandin:
             web.delete("/_standin/faults", self._c_clear_faults),
             web.post("/_standin/reset", self._c_reset),
             web.get("/_standin/concurrency", self._c_concurrency),
+            web.get("/_standin/config-writes", self._c_config_writes),
             web.get("/_standin/halconfig", self._c_halconfig),
             web.put("/_standin/halconfig", self._c_put_halconfig),
             web.get("/_standin/exec-log", self._c_exec_log),
@@ -361,6 +362,10 @@ class HalyardStandin:
     async def _c_reset(self, request: web.Request) -> web.Response:
         await self.reset()
         return web.json_response({"reset": True})
+
+    async def _c_config_writes(self, request: web.Request) -> web.Response:
+        """How many times config tasks saved the halconfig since the last reset (refused writes save nothing)."""
+        return web.json_response({"configWrites": self.daemon.config_writes})
 
     async def _c_concurrency(self, request: web.Request) -> web.Response:
         return web.json_response(self.concurrency_report())
