@@ -32,10 +32,11 @@ log = logging.getLogger("spinop")
 
 #: The apiserver stores objects nested up to 10,000 levels (Go's encoding/json maxNestingDepth), but Python's json
 #: decoder, repr, copy.deepcopy (two frames a level) and kopf's diff recurse per level under a limit of 1,000. Below
-#: this, one tenant's deep object raises RecursionError in kopf's watch stream and initial list: the watch of its
-#: kind restarts forever and, after a restart, its indexes never fill, so nothing reconciles. Python 3.11 keeps
-#: Python-to-Python calls off the C stack; the C recursion of json/repr at 10,000 levels needs about 3 MiB of stack,
-#: so worker threads get THREAD_STACK_BYTES whatever the platform's default (2 MiB segfaults, measured).
+#: this, one tenant's deep object raises RecursionError in kopf's watch stream: the watcher fails, then kopf's root
+#: task, and the whole operator stops; a restart meets the same object in its first list, so nothing reconciles and no
+#: token is renewed (seen with kopf 1.45.2). Python 3.11 keeps Python-to-Python calls off the C stack; the C
+#: recursion of json/repr at 10,000 levels needs about 3 MiB of stack, so worker threads get THREAD_STACK_BYTES
+#: whatever the platform's default (2 MiB segfaults, measured).
 RECURSION_LIMIT = 50_000
 THREAD_STACK_BYTES = 16 * 1024 * 1024
 
@@ -94,7 +95,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     ctx = OperatorContext(
         config=config,
         mgmt=mgmt,
-        clusters=RemoteClusters(mgmt, config.credentials_namespace),
+        clusters=RemoteClusters(
+            mgmt, config.credentials_namespace, refuse_powerful=config.refuse_powerful_admin_credentials
+        ),
         sync=None,
     )
     ctx.gate = await build_gate(config, mgmt)
