@@ -48,6 +48,31 @@ def is_plain_reference(text: str) -> bool:
     return EXPRESSION_PREFIX not in _SAFE.sub("", text)
 
 
+_CONDITION_TOKEN = re.compile(
+    rf"\s*(?:(?P<value>{_ROOT}{_ACCESS}*(?![A-Za-z0-9_])|(?:{_QUOTED})|-?\d+(?:\.\d+)?(?![A-Za-z0-9_])"
+    r"|(?:true|false|null)(?![A-Za-z0-9_]))|(?P<open>\()|(?P<close>\))"
+    r"|(?P<op>==|!=|<=|>=|<|>|&&|\|\||!|(?:and|or|not)(?![A-Za-z0-9_])))"
+)
+
+
+def is_plain_condition(text: str) -> bool:
+    """A bare expression Orca wraps in `${...}` itself (a stage's `stageEnabled.expression`, an `expression`
+    precondition): only references, literals, comparisons, `!`/`&&`/`||`/`and`/`or`/`not` and parentheses; a `(`
+    may not follow a value (that would be a method call)."""
+    if EXPRESSION_PREFIX in text or _FORBIDDEN_NAMES.search(text) or not text.strip():
+        return False
+    pos, previous, end = 0, "op", len(text.rstrip())
+    while pos < end:
+        match = _CONDITION_TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            return False
+        kind = match.lastgroup or ""
+        if kind in ("value", "open") and previous in ("value", "close"):
+            return False
+        previous, pos = kind, match.end()
+    return True
+
+
 def _tokens(parts: Iterable[PathPart]) -> tuple[str, ...]:
     return tuple("[]" if isinstance(p, int) else p for p in parts)
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from .expressions import field_matches, field_patterns, has_expression, is_plain_reference
+from .expressions import field_matches, field_patterns, has_expression, is_plain_condition, is_plain_reference
 from .ids import managed_service_account
 from .paths import PathPart, Violation, format_path
 
@@ -530,6 +530,7 @@ class _Guard:
 
         self.check_manifests(path, stage, kind, namespaces)
         self.check_artifact_refs(path, stage, declared[1])
+        self.check_bare_expressions(path, stage)
         if kind == "webhook":
             self.check_webhook(path, stage)
         if kind in MANIFEST_STAGES:
@@ -537,6 +538,27 @@ class _Guard:
         if "patchBody" in stage:
             self.check_patch_body((*path, "patchBody"), stage["patchBody"])
         self.check_notifications((*path, "notifications"), stage.get("notifications"))
+
+    def check_bare_expressions(self, path: tuple[PathPart, ...], stage: Mapping[str, Any]) -> None:
+        """Strings Orca evaluates without `${`: it wraps them itself (orca OptionalStageSupport for
+        `stageEnabled.expression`, ExpressionPreconditionTask for `expression` preconditions), and
+        EvaluateVariablesStage turns a variable's `sourceExpression` `{` into `${` on a restart."""
+        conditions: list[tuple[tuple[PathPart, ...], Any]] = []
+        enabled = stage.get("stageEnabled")
+        if isinstance(enabled, Mapping) and "expression" in enabled:
+            conditions.append(((*path, "stageEnabled", "expression"), enabled["expression"]))
+        for sub, key, value in _every(stage, path):
+            if key == "sourceExpression":
+                self.refuse(sub, "sourceExpression is Orca's own record of an evaluated variable: write value instead")
+            elif key == "expression" and sub[-2:-1] == ("context",) and isinstance(value, str | int | float):
+                conditions.append((sub, value))
+        for where, value in conditions:
+            if not isinstance(value, str) or not is_plain_condition(value):
+                self.refuse(
+                    where,
+                    f"Orca evaluates {value!r} as an expression: only references (trigger, parameters, execution, "
+                    "#stage('name')), literals, comparisons and !, &&, ||, and, or, not are allowed here",
+                )
 
     def check_webhook(self, path: tuple[PathPart, ...], stage: Mapping[str, Any]) -> None:
         """orca-webhook WebhookStage.StageData: `url`, `statusEndpoint`, `cancelEndpoint` are called by Orca."""

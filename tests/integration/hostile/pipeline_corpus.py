@@ -244,6 +244,42 @@ CORPUS: list[HostilePipeline] = [
         ),
         ("spec.pipeline.expectedArtifacts[0].defaultArtifact.reference",),
     ),
+    HostilePipeline(
+        "stage-enabled-from-url",
+        "stageEnabled.expression (Orca wraps it in ${...} itself) reading cloud metadata",
+        lambda c, s: _stage(s).update(
+            stageEnabled={"type": "expression", "expression": "#jsonFromUrl('" + METADATA + "') != null"}
+        ),
+        (S0 + ".stageEnabled.expression",),
+    ),
+    HostilePipeline(
+        "precondition-expression",
+        "an expression precondition (evaluated without ${) that runs a process",
+        add_stage(
+            lambda c: {
+                "type": "checkPreconditions",
+                "preconditions": [
+                    {
+                        "type": "expression",
+                        "failPipeline": True,
+                        "context": {"expression": "T(java.lang.Runtime).getRuntime().exec('id') != null"},
+                    }
+                ],
+            }
+        ),
+        (S1 + ".preconditions[0].context.expression",),
+    ),
+    HostilePipeline(
+        "variable-source-expression",
+        "an evaluateVariables sourceExpression, which Orca turns into ${...} on a restart",
+        add_stage(
+            lambda c: {
+                "type": "evaluateVariables",
+                "variables": [{"key": "v", "value": "x", "sourceExpression": "{#fromUrl('" + HALYARD + "')}"}],
+            }
+        ),
+        (S1 + ".variables[0].sourceExpression",),
+    ),
     # ---- item 3: making Spinnaker call internal services ---------------------------------------------------------
     HostilePipeline(
         "webhook-halyard", "a webhook stage calling Halyard's REST API", webhook(url=HALYARD), (S1 + ".url",)

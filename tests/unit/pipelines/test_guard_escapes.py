@@ -240,3 +240,21 @@ def test_many_refusals_cost_linear_time():
     started = time.monotonic()
     assert len(paths(body)) == 40_000
     assert time.monotonic() - started < 15
+
+
+def test_bare_expressions_orca_wraps_itself_are_conditions_only():
+    # orca OptionalStageSupport (stageEnabled) and ExpressionPreconditionTask evaluate "${" + expression + "}".
+    body = build_to_dev()
+    body["stages"][0]["stageEnabled"] = {"type": "expression", "expression": "trigger.tag != null && !parameters.x"}
+    assert paths(body) == []
+    body["stages"][0]["stageEnabled"]["expression"] = "#fromUrl('http://169.254.169.254/') != null"
+    assert paths(body) == ["stages[0].stageEnabled.expression"]
+    body = with_stage(
+        {
+            "type": "checkPreconditions",
+            "preconditions": [{"type": "expression", "context": {"expression": "trigger.tag.length() > 0"}}],
+        }
+    )
+    assert paths(body) == ["stages[1].preconditions[0].context.expression"]
+    body = with_stage({"type": "evaluateVariables", "variables": [{"key": "a", "sourceExpression": "{1}"}]})
+    assert paths(body) == ["stages[1].variables[0].sourceExpression"]

@@ -22,6 +22,10 @@ Read upstream (bare clones via the fetch tool):
 - github:spinnaker/orca orca-clouddriver/.../pipeline/manifest/*Stage.java PIPELINE_CONFIG_TYPE: deployManifest,
   deleteManifest, patchManifest, scaleManifest, undoRolloutManifest, disableManifest, enableManifest,
   rollingRestartManifest, pauseRolloutManifest, resumeRolloutManifest (and runJobManifest, RunJobManifestContext).
+- github:spinnaker/orca orca-core/.../pipeline/model/OptionalStageSupport.java (`format("${%s}", expression)` for
+  `stageEnabled: {type: expression}`), orca-core/.../pipeline/tasks/ExpressionPreconditionTask.java
+  (`"${" + stageData.expression + '}'`) and orca-core/.../pipeline/EvaluateVariablesStage.java
+  (`prepareStageForRestart`: `sourceExpression.replace("{", "${")`): three strings Orca evaluates without `${`.
 - github:spinnaker/clouddriver clouddriver-kubernetes/.../description/manifest/KubernetesManifestAnnotater.java:
   the application annotation is "moniker." + "spinnaker.io" + "/application".
 - github:spinnaker/clouddriver clouddriver-artifacts/.../*ArtifactCredentials.java `types`: http/file, github/file,
@@ -95,3 +99,22 @@ def test_clouddrivers_moniker_application_annotation() -> None:
 
 def test_clouddrivers_url_fetching_artifact_types() -> None:
     assert {"http/file", "github/file", "gitlab/file", "bitbucket/file", "git/repo"} == guard.URL_ARTIFACT_TYPES
+
+
+def test_strings_orca_wraps_in_dollar_brace_itself_are_checked() -> None:
+    scope = guard.TenantScope(namespace="t", accounts={}, applications={"a"})
+    stage = {"refId": "1", "type": "wait", "stageEnabled": {"type": "expression", "expression": "#fromUrl('x')"}}
+    precondition = {"type": "expression", "context": {"expression": "#readJson('{}')"}}
+    body = {
+        "application": "a",
+        "stages": [
+            stage,
+            {"refId": "2", "type": "checkPreconditions", "preconditions": [precondition]},
+            {"refId": "3", "type": "evaluateVariables", "variables": [{"key": "k", "sourceExpression": "{1}"}]},
+        ],
+    }
+    assert [v.path for v in guard.check_pipeline(body, scope)] == [
+        "spec.pipeline.stages[0].stageEnabled.expression",
+        "spec.pipeline.stages[1].preconditions[0].context.expression",
+        "spec.pipeline.stages[2].variables[0].sourceExpression",
+    ]
