@@ -228,6 +228,11 @@ class OperatorConfig(_Settings):
     )
     drift_interval_seconds: float = Field(default=300.0, gt=0)
     cluster_probe_seconds: float = Field(default=60.0, gt=0)
+    refuse_powerful_admin_credentials: bool = Field(
+        default=False,
+        description="refuse to use an admin kubeconfig that can do more than deploy/remote grants (SpinnakerCluster "
+        "Reachable=False and account RemoteProvisioned=False, reason CredentialsTooPowerful) instead of only warning",
+    )
     reconcile_concurrency: int = Field(default=8, ge=1, le=64)
     guardrail_rollout: GuardrailRolloutSettings = Field(default_factory=GuardrailRolloutSettings)
     worker_threads: int = Field(default=16, ge=2, le=128)

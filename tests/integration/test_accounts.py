@@ -18,9 +18,10 @@ from kubernetes.client.rest import ApiException
 
 from spinop.api.v1alpha1 import Profile
 from spinop.devcluster.controlplane import ControlPlanes
+from spinop.errors import InvalidRequest
 from spinop.redact import Redacted
 from spinop.remote.access import expected_access
-from spinop.remote.cluster import RemoteCluster
+from spinop.remote.cluster import ClusterConnection, RemoteCluster, RemoteClusters
 from spinop.remote.profiles import rules_for
 from spinop.remote.verify import verify_access
 from tests.integration import objects
@@ -718,3 +719,28 @@ def test_spinops_remote_identity_may_write_roles_only_with_profile_and_allowed_e
     finally:
         client.close()
     assert not remote.rbac.list_namespaced_role(namespace).items
+
+
+def test_with_the_refuse_policy_an_admin_kubeconfig_beyond_deploy_remote_is_not_used(
+    mgmt: Cluster, remotes: dict[str, Cluster], admin_kubeconfig_secrets: dict[str, str]
+) -> None:
+    """Operator setting refuse_powerful_admin_credentials: spinop's client registry refuses the cluster-admin
+    kubeconfig with CredentialsTooPowerful (the cluster probe and every account on it report that reason) and
+    accepts deploy/remote's identity."""
+    suffix = objects.short_id()
+    secret = store_admin_kubeconfig(
+        mgmt,
+        yaml.safe_load(remotes["dev"].kubeconfig.read_text()),
+        name=f"refuse-{suffix}-admin-kubeconfig",
+        namespace=CREDENTIALS_NAMESPACE,
+    )
+    registry = RemoteClusters(mgmt.api, CREDENTIALS_NAMESPACE, refuse_powerful=True)
+    try:
+        with pytest.raises(InvalidRequest) as refused:
+            registry.get(ClusterConnection(name=f"refuse-{suffix}", secret_name=secret))
+        assert refused.value.reason == "CredentialsTooPowerful"
+        assert "* *.* in namespace kube-system" in refused.value.message, refused.value.message
+        limited = registry.get(ClusterConnection(name="dev", secret_name=admin_kubeconfig_secrets["dev"]))
+        assert registry.version(limited)
+    finally:
+        mgmt.core.delete_namespaced_secret(secret, CREDENTIALS_NAMESPACE)

@@ -19,7 +19,8 @@ import yaml
 from kubernetes.client import ApiClient
 
 from spinop.errors import InvalidRequest
-from spinop.kube.clients import call, client_from_kubeconfig, get_or_none
+from spinop.kube.clients import call, client_from_kubeconfig, get_or_none, remote_errors
+from spinop.remote.identity import beyond_remote_identity
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,19 @@ def _current_cluster_entry(kubeconfig: dict[str, Any]) -> dict[str, Any]:
 class RemoteClusters:
     """The registry of remote cluster clients, shared by every handler."""
 
-    def __init__(self, mgmt: ApiClient, credentials_namespace: str, refresh_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        mgmt: ApiClient,
+        credentials_namespace: str,
+        refresh_seconds: float = 60.0,
+        *,
+        refuse_powerful: bool = False,
+    ) -> None:
         self.mgmt = mgmt
         self.credentials_namespace = credentials_namespace
         self.refresh_seconds = refresh_seconds
+        # Policy: an admin kubeconfig beyond deploy/remote is refused, not only reported (CredentialsTooPowerful).
+        self.refuse_powerful = refuse_powerful
         self._lock = threading.Lock()
         self._cache: dict[str, RemoteCluster] = {}
         self._ca_dir = tempfile.TemporaryDirectory(prefix="spinop-ca-")
@@ -117,6 +127,18 @@ class RemoteClusters:
                 f"not a usable kubeconfig ({type(err).__name__})",
                 reason="ClusterSecretInvalid",
             ) from None
+        if self.refuse_powerful:
+            with remote_errors(connection.name):
+                beyond = beyond_remote_identity(api)
+            if beyond:
+                api.close()
+                raise InvalidRequest(
+                    f"the admin kubeconfig of SpinnakerCluster {connection.name} can do more than deploy/remote grants "
+                    f"({'; '.join(c.describe() for c in beyond[:3])}{'; ...' if len(beyond) > 3 else ''}) and this "
+                    "operator refuses such credentials: give spinop deploy/remote's identity (docs/install.md)",
+                    reason="CredentialsTooPowerful",
+                    retry_after=60,
+                )
         ca_data = connection.ca_data_override or entry.get("certificate-authority-data")
         ca_file = None
         if ca_data:
