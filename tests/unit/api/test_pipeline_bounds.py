@@ -3,7 +3,9 @@ the apiserver accepts (up to 10,000 levels, 1.5 MB) must be refused with a field
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -67,7 +69,7 @@ def test_a_realistic_pipeline_is_accepted() -> None:
 )
 def test_a_body_larger_than_the_bound_is_refused_with_its_size(pipeline: dict[str, Any]) -> None:
     (error,) = _errors(pipeline)
-    assert error.startswith("spec.pipeline: is ") and f"at most {MAX_PIPELINE_BYTES} bytes" in error, error
+    assert error.startswith("spec.pipeline: ") and f"at most {MAX_PIPELINE_BYTES} bytes are accepted" in error, error
 
 
 def test_too_many_top_level_keys_are_refused_as_the_crd_does() -> None:
@@ -76,3 +78,15 @@ def test_too_many_top_level_keys_are_refused_as_the_crd_does() -> None:
     schema = yaml.safe_load((repo_crd_dir() / "spinnakerpipelines.yaml").read_text())
     spec = schema["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert spec["properties"]["pipeline"]["maxProperties"] == MAX_PIPELINE_KEYS
+
+
+def test_the_check_stops_walking_once_the_body_cannot_fit() -> None:
+    """A value takes at least 2 bytes of JSON, so counting values bounds the walk (the check runs in the event loop)."""
+    body = {"stages": [{f"k{i}": i for i in range(200_000)}]}
+    started = time.perf_counter()
+    (error,) = _errors(body)
+    assert error.startswith(f"spec.pipeline: has more than {MAX_PIPELINE_BYTES // 2} values"), error
+    assert time.perf_counter() - started < 1.0
+    minimal = [0] * (MAX_PIPELINE_BYTES // 2 - 6)  # {"stages":[0,...,0]} of exactly MAX_PIPELINE_BYTES bytes
+    assert len(json.dumps({"stages": minimal}, separators=(",", ":"))) == MAX_PIPELINE_BYTES
+    assert _errors({"stages": minimal}) == []

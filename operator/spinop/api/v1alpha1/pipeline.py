@@ -69,12 +69,20 @@ def pipeline_body_problem(body: Any) -> str | None:
     """Why a pipeline body is too deep or too large, or None. Iterative: any shape or depth gives an answer, never a
     RecursionError."""
     stack: list[tuple[Any, int, tuple[str, Any] | None]] = [(body, 1, None)]
+    seen = 0  # values taken off the stack
     while stack:
         value, depth, link = stack.pop()
+        seen += 1
         if depth > MAX_PIPELINE_DEPTH:
             return (
                 f"is nested more than {MAX_PIPELINE_DEPTH} levels deep (at {_shown(link)}); a Spinnaker pipeline "
                 "needs far fewer"
+            )
+        if isinstance(value, dict | list) and seen + len(stack) + len(value) > MAX_PIPELINE_BYTES // 2:
+            # Each value takes 2 bytes of JSON at least: stop before walking (and sizing) a body that cannot fit.
+            return (
+                f"has more than {MAX_PIPELINE_BYTES // 2} values, so more than {MAX_PIPELINE_BYTES} bytes as JSON; at "
+                f"most {MAX_PIPELINE_BYTES} bytes are accepted"
             )
         if isinstance(value, dict):
             stack.extend((v, depth + 1, (str(k), link)) for k, v in value.items())
