@@ -789,7 +789,7 @@ def derive_tenant(pattern: str, namespace: str, *, environment: str, cluster: st
         elif piece == "{cluster}":
             regex += re.escape(cluster)
         elif piece == "*":
-            regex += "[a-z0-9-]+"
+            regex += "[a-z0-9]+"  # one segment, as tenancy.namespacePattern's `*`
         else:
             regex += re.escape(piece)
     match = re.fullmatch(regex, namespace)
