@@ -142,6 +142,27 @@ def definition_differs(desired: DesiredSpinnakerAccount, live: Mapping[str, Any]
     return as_clouddriver_stores(wanted) != as_clouddriver_stores(live)
 
 
+def holds_our_kubeconfig(desired: DesiredSpinnakerAccount, stored: Mapping[str, Any] | None) -> bool:
+    """Whether a stored definition carries spinop's kubeconfig for this account: only spinop holds that token, so
+    this proves a write of spinop's own whose answer was lost."""
+    if stored is None:
+        return False
+    contents = stored.get("kubeconfigContents")
+    text = contents.reveal() if isinstance(contents, Redacted) else contents
+    return isinstance(text, str) and text == desired.kubeconfig.reveal()
+
+
+def someone_elses(name: str) -> Outcome:
+    return Outcome(
+        False,
+        "AccountExistsInSpinnaker",
+        f"someone else created a Spinnaker account named {name} while spinop was creating it; spinop will not change "
+        "it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
+        needs_user=True,
+        disown=True,
+    )
+
+
 def gate_failure(err: GateError, *, action: str) -> Outcome:
     """Gate's answer to one account write as the account's outcome (Gate's words; the client scrubbed secrets)."""
     if isinstance(err, GateRateLimited):
@@ -370,6 +391,10 @@ class AccountsApiBackend:
         if existing is not None and not definition_differs(desired, existing):
             batch.unchanged.append(name)
             return
+        if existing is not None and not (item.owned or desired.adopt or holds_our_kubeconfig(desired, existing)):
+            # Only written ahead by an earlier attempt, and what is stored is not spinop's write: someone else's.
+            batch.outcomes[name] = someone_elses(name)
+            return
         if batch.refused_connection is not None:
             batch.outcomes[name] = gate_failure(batch.refused_connection, action=f"wrote account {name}")
             return
@@ -400,16 +425,10 @@ class AccountsApiBackend:
         name = desired.name
         stored = await gate.list_accounts(ACCOUNT_TYPE, page_size=1, starting_name=name, pages=1)
         current = next((a for a in stored if a.get("name") == name), None)
-        ours = item.owned or (current is None and name in self._recently_deleted)
+        ours = item.owned or holds_our_kubeconfig(desired, current)
+        ours = ours or (current is None and name in self._recently_deleted)
         if not ours and (not desired.adopt or current is None):  # nothing stored: static config, never adoptable
-            batch.outcomes[name] = Outcome(
-                False,
-                "AccountExistsInSpinnaker",
-                f"someone else created a Spinnaker account named {name} while spinop was creating it; spinop will "
-                "not change it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
-                needs_user=True,
-                disown=True,
-            )
+            batch.outcomes[name] = someone_elses(name)
             return
         if current is not None and not definition_differs(desired, current):
             batch.created.append(name)

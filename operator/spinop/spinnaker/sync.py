@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class Upsert:
     desired: DesiredSpinnakerAccount
     existing: dict[str, Any] | None  # the live account, None when Spinnaker does not have it yet
-    owned: bool = False  # in spinop's inventory before this batch (spinop stored or adopted it earlier)
+    owned: bool = False  # in spinop's inventory before this batch, and confirmed stored or adopted
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,8 @@ class SpinnakerSync:
                     needs_user=True,
                 )
                 continue
-            upserts.append(Upsert(desired, live.get(name), owned=ours))
+            # An entry still "adding" was only written ahead: the account may be someone else's (the backend checks).
+            upserts.append(Upsert(desired, live.get(name), owned=entry is not None and entry.state != "adding"))
 
         # Write-ahead: the inventory knows about every account before Spinnaker does.
         for upsert in upserts:

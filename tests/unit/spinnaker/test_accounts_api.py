@@ -196,7 +196,7 @@ async def apply(
 ) -> BatchResult:
     live = await b.list_accounts()
     return await b.apply(
-        [Upsert(d, live.get(d.name)) for d in upserts],
+        [Upsert(d, live.get(d.name), owned=d.name in live) for d in upserts],  # as the sync's inventory says
         [Removal(AccountOwner("team", n, f"uid-{n}"), n) for n in removals],
     )
 
@@ -337,6 +337,23 @@ async def test_a_name_someone_else_creates_meanwhile_is_refused_and_left_alone(
     )
     assert gate.state.accounts["contested"]["namespaces"] == ["kube-system"]
     assert gate.request_count("PUT") == 0
+
+
+async def test_an_account_only_written_ahead_is_spinops_only_if_it_holds_spinops_kubeconfig(
+    gate: GateStandin, client: GateClient
+) -> None:
+    # The inventory entry is still "adding" (an earlier attempt failed): ownership is proven by the stored token.
+    b = backend(client)
+    theirs = {"type": "kubernetes", "name": "taken", "namespaces": ["x"], "kubeconfigContents": "theirs"}
+    gate.state.create_account(theirs, "alice")
+    gate.state.create_account({**theirs, "name": "lost-answer", "kubeconfigContents": kubeconfig().reveal()}, "spinop")
+    gate.state.poll_credentials()
+    live = await b.list_accounts()
+    result = await b.apply([Upsert(desired(n), live[n], owned=False) for n in ("taken", "lost-answer")], [])
+    assert (result.outcomes["taken"].reason, result.outcomes["taken"].disown) == ("AccountExistsInSpinnaker", True)
+    assert gate.state.accounts["taken"]["namespaces"] == ["x"]
+    assert result.outcomes["lost-answer"].ok
+    assert gate.state.accounts["lost-answer"]["namespaces"] == ["team-dev"]
 
 
 async def test_a_name_spinop_already_owns_converges_after_a_refused_post(gate: GateStandin, client: GateClient) -> None:
