@@ -254,7 +254,8 @@ def test_rotation_reaches_clouddriver(
 def test_a_deleted_account_can_be_created_again(
     operator: OperatorProcess, spinnaker: SpinnakerView, mgmt: Cluster, tenant: Tenant
 ) -> None:
-    """The accounts API refuses to POST a name it deleted before (it must be restored with PUT): same outcome.
+    """A deleted name can be created again (the accounts API refuses the POST only while clouddriver still has the
+    name loaded; spinop then converges with PUT, its own deletion being recent): same outcome for every backend.
 
     The second account targets another namespace: a retained namespace stays its first account's (Retain).
     """
