@@ -622,7 +622,10 @@ def _account_error(method: str, path: str, response: _Response) -> GateRejected:
     text = f"{method} {path}: {response.status}: {message}"
     if response.status == 404:
         return GateNotFound(text, status=404)
-    if "Cannot create an account which already exists" in message:
+    if "Cannot create an account which already exists" in message or (
+        # clouddriver-sql SqlAccountDefinitionRepository.create wraps the failed insert (a UserException: 400)
+        method == "POST" and "Cannot create account with definition" in message
+    ):
         return GateAccountExists(text, status=response.status)
     if "without enabling AccountDefinitionService" in message:
         return GateAccountsApiDisabled(text, status=response.status)

@@ -427,6 +427,10 @@ class AccountsApiBackend:
         current = next((a for a in stored if a.get("name") == name), None)
         ours = item.owned or holds_our_kubeconfig(desired, current)
         ours = ours or (current is None and name in self._recently_deleted)
+        if current is None and not ours and name not in kubernetes_view(await gate.list_credentials(expand=False)):
+            # Neither stored nor loaded: the refusal was not about this name after all (e.g. a failed insert).
+            batch.outcomes[name] = gate_failure(GateAccountExists(f"POST {name} failed"), action=f"wrote {name}")
+            return
         if not ours and (not desired.adopt or current is None):  # nothing stored: static config, never adoptable
             batch.outcomes[name] = someone_elses(name)
             return

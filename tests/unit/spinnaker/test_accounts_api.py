@@ -36,7 +36,7 @@ from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.inventory import InventoryEntry
 from spinop.spinnaker.migration import plan_migration
 from spinop.spinnaker.sync import BackendUnavailable, BatchResult, Removal, Upsert
-from tests.standins.gate import GateStandin
+from tests.standins.gate import GateStandin, Rejected
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.token-of-the-tenant"
 
@@ -398,3 +398,18 @@ async def test_fiat_refuses_an_account_that_locks_spinop_out_with_its_own_reason
         assert gate.state.accounts == {}
         gate.set_accounts_api(admins=["anonymous"])
         assert (await b.apply([Upsert(desired("locked"), None)], [])).outcomes["locked"].ok
+
+
+async def test_a_failed_insert_for_a_name_nobody_has_is_retried_not_blamed_on_someone(
+    gate: GateStandin, client: GateClient
+) -> None:
+    # clouddriver-sql SqlAccountDefinitionRepository.create turns any failed insert into a 400 "Cannot create
+    # account with definition ..."; when the name is neither stored nor loaded it was not someone else's.
+    def failed_insert(definition: dict[str, Any], user: str, roles: list[str] | None = None) -> dict[str, Any]:
+        raise Rejected("Cannot create account with definition {}", 400)
+
+    gate.state.create_account = failed_insert  # type: ignore[method-assign,assignment]
+    result = await backend(client).apply([Upsert(desired("flaky"), None)], [])
+    outcome = result.outcomes["flaky"]
+    assert (outcome.reason, outcome.needs_user, outcome.disown) == ("AccountCreatedConcurrently", False, False)
+    assert gate.request_count("PUT") == 0

@@ -128,6 +128,9 @@ def test_put_sends_the_same_body_as_post() -> None:
         # clouddriver-core security/AccountDefinitionService.java createAccount (InvalidRequestException -> 400 by
         # kork-web GenericExceptionHandlers), decided by accountCredentialsProvider, i.e. what is *loaded*.
         (400, "Cannot create an account which already exists (name: a)", GateAccountExists),
+        # clouddriver-sql SqlAccountDefinitionRepository.create: a failed insert (the name stored, not yet loaded)
+        # becomes SqlAccountDefinitionException, a kork UserException (400); measured as a 500 duplicate key too.
+        (400, "Cannot create account with definition <redacted>", GateAccountExists),
         # clouddriver-web controllers/CredentialsController.java validateAccountStorageEnabled: kork's
         # ConfigurationException is a UserException -> 400 (not 404).
         (
