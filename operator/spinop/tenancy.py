@@ -570,12 +570,12 @@ def check_account_name_owned(
     defaults = _default_name_owners(account_name, tenant=tenant, boundaries=boundaries)
     foreign = [(c, ns, owners) for c, ns, owners in defaults if owners and owners != [tenant]]
     if foreign:
-        cluster_name, namespace, owners = foreign[0]
+        cluster_name, namespace, _owners = foreign[0]
         return [
             FieldError(
                 "spec.accountName",
                 f"{account_name!r} is the default Spinnaker account name of namespace {namespace} on SpinnakerCluster "
-                f"{cluster_name}, which belongs to tenant {', '.join(owners)}; choose a name starting with "
+                f"{cluster_name}, which belongs to another tenant; choose a name starting with "
                 f"{tenant + '-'!r}, or omit spec.accountName for {default_name!r}",
             )
         ]
