@@ -30,6 +30,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.config import new_client_from_config
 
 from spinop import GROUP, VERSION
+from spinop.api.reasons import NEEDS_A_PERSON  # what the demo explains at once: only a person can fix it
 from spinop.devcluster.build import ensure_binaries
 from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes, kubeconfig_dict
 from spinop.devcluster.paths import build_dir, project_root
@@ -39,22 +40,6 @@ REMOTES = ("dev", "staging", "prod")
 CREDENTIALS_NAMESPACE = "devops"
 DEMO_TOKEN_DURATION = "24h"  # spinop's remote tokens in the demo; a real install re-runs admin-kubeconfig.sh
 OPERATOR_NAMESPACE = "spinop-system"
-# Conditions whose False status only a person can fix: the demo explains them at once.
-NEEDS_A_PERSON = {
-    "NamespaceNotAllowed",
-    "TenantNotAllowed",
-    "ProfileNotAllowed",
-    "ExtraRulesNotAllowed",
-    "AccountNameTaken",
-    "AdoptNotAllowed",
-    "CredentialsSecretConflict",
-    "NamespaceOwnedByAnotherAccount",
-    "ClusterNotFound",
-    "PermissionsMismatch",
-    "HalyardRejected",
-    "AccountExistsInSpinnaker",
-    "PipelineNotAllowed",
-}
 
 
 def say(message: str) -> None:

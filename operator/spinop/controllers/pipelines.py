@@ -22,7 +22,7 @@ import enum
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import kopf
@@ -400,6 +400,9 @@ class _Work:
     generation: int | None
     pipeline_id: str
     out: Outcome
+    #: The scope once the namespace's SpinnakerAccounts still on their way are Ready, and their names.
+    pending_scope: TenantScope | None = None
+    pending_accounts: tuple[str, ...] = ()
 
     @property
     def owner(self) -> str:
@@ -445,7 +448,16 @@ async def reconcile(
     me = claim_from_body(body)
     if me is not None and all(c.uid != me.uid for c in claims):
         claims.append(me)  # the index may not have seen this object yet
+    account_claims = list(account_claims)
     scope = tenant_scope(namespace, account_claims, claims, ctx.config.pipelines, clusters)
+    pending = pending_accounts(namespace, account_claims)
+    pending_scope = (
+        tenant_scope(
+            namespace, [replace(c, ready=True) for c in account_claims], claims, ctx.config.pipelines, clusters
+        )
+        if pending
+        else None
+    )
     observed = Observed.of(body)
     async with ctx.locks.hold(ref.uid or ref.name), ctx.slots:
         out = Outcome()
@@ -469,6 +481,8 @@ async def reconcile(
                 generation=generation,
                 pipeline_id=observed.pipeline_id or pipeline_id(namespace, name),
                 out=out,
+                pending_scope=pending_scope,
+                pending_accounts=tuple(f"{c.tenant}/{c.name}" for c in pending),
             )
             try:
                 await _sync(work)
@@ -505,8 +519,21 @@ def _guard(work: _Work) -> list[Violation]:
     return violations
 
 
+def pending_accounts(namespace: str, account_claims: Iterable[Claim]) -> list[Claim]:
+    """The namespace's SpinnakerAccounts that are not Ready (yet) and not being deleted."""
+    return [c for c in account_claims if c.tenant == namespace and not c.ready and not c.deleting]
+
+
 async def _sync(work: _Work) -> None:
     violations = _guard(work)
+    if violations and work.pending_scope is not None and not check_pipeline(work.render(), work.pending_scope):
+        # Refused only because accounts of the namespace are still on their way: wait for them, nothing is saved.
+        raise Waiting(
+            f"waiting for SpinnakerAccount {', '.join(work.pending_accounts)} to become Ready; "
+            f"until then: {describe_violations(violations)}",
+            reason="WaitingForAccount",
+            retry_after=10,
+        )
     if violations:
         reason = "ApplicationNotOwned" if any(v.path == "spec.application" for v in violations) else "PipelineRefused"
         raise InvalidRequest(describe_violations(violations), reason=reason)

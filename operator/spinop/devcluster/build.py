@@ -1,4 +1,5 @@
-"""Build kube-apiserver, kube-controller-manager, kubectl and etcd from the Go modules pinned in tools/controlplane.
+"""Build kube-apiserver, kube-controller-manager, kubectl and etcd from the Go modules pinned in tools/controlplane,
+and the kstatus verdict printer from tools/kstatus.
 
 The binaries are build outputs under `.build/bin/` (git-ignored). They are rebuilt only when missing or when the
 pinned module files change; a stamp file records the hash of go.mod + go.sum they were built from.
@@ -144,8 +145,9 @@ def _build_module(
     ldflags: str,
     out_dir: Path,
     progress: Progress,
+    module_dir: Path | None = None,
 ) -> None:
-    module_dir = _module_dir(name)
+    module_dir = module_dir or _module_dir(name)
     stamp_file = out_dir / ".stamp"
     wanted = _stamp(module_dir)
     if stamp_file.exists() and stamp_file.read_text() == wanted and all((out_dir / b).exists() for b in packages):
@@ -214,3 +216,17 @@ def ensure_binaries(progress: Progress = print_progress) -> Binaries:
         kubernetes_version=k8s_version,
         etcd_version=etcd_version,
     )
+
+
+KSTATUS_MODULE = "sigs.k8s.io/cli-utils"
+
+
+def ensure_kstatus(progress: Progress = print_progress) -> Path:
+    """The `kstatus` verdict printer of tools/kstatus (sigs.k8s.io/cli-utils' status.Compute, what Flux reads),
+    built from its pinned Go module like the control planes."""
+    module_dir = project_root() / "tools" / "kstatus"
+    version = pinned_version(module_dir, KSTATUS_MODULE)
+    source = hashlib.sha256((module_dir / "main.go").read_bytes()).hexdigest()[:12]
+    out_dir = build_dir() / "bin" / f"kstatus-{version}-{source}"
+    _build_module("kstatus", {"kstatus": "."}, version, "-s -w", out_dir, progress, module_dir=module_dir)
+    return out_dir / "kstatus"
