@@ -349,8 +349,8 @@ def namespace_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> Con
     if holder != owner.mgmt_namespace:
         return Conflict(
             "NamespaceOwnedByAnotherTenant",
-            f"namespace {desired.namespace} on cluster {owner.cluster} was created by spinop for tenant "
-            f"{holder or 'unknown'}, not {owner.mgmt_namespace}. Choose another namespace.",
+            f"namespace {desired.namespace} on cluster {owner.cluster} was created by spinop for another tenant, "
+            f"not {owner.mgmt_namespace}. Choose another namespace.",
         )
     return None
 
