@@ -9,6 +9,7 @@ and `message`. argocd-cm keys are `resource.customizations.health.<group>_<kind>
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,28 @@ def test_argocd_cm_patch_carries_the_script_for_each_kind() -> None:
     patch = yaml.safe_load(PATCH.read_text())
     assert (patch["kind"], patch["metadata"]["name"]) == ("ConfigMap", "argocd-cm")
     assert patch["data"] == {f"resource.customizations.health.spinop.io_{k}": HEALTH_LUA.read_text() for k in KINDS}
+
+
+def test_component_merges_the_checks_into_an_existing_argocd_cm(tmp_path: Path) -> None:
+    """What docs/install.md tells an Argo CD admin: `components: [deploy/argocd]` next to Argo CD's own install
+    keeps argocd-cm's other settings and adds the three keys (real kubectl kustomize)."""
+    from tests.unit.test_deploy_manifests import _kustomize
+
+    existing = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": "argocd", "labels": {"app.kubernetes.io/part-of": "argocd"}},
+        "data": {"url": "https://argocd.example.com"},
+    }
+    (tmp_path / "argocd-cm.yaml").write_text(yaml.safe_dump(existing))
+    overlay = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": ["argocd-cm.yaml"],
+        "components": [os.path.relpath(HEALTH_LUA.parent, tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    [rendered] = _kustomize(tmp_path)
+    assert rendered["data"]["url"] == "https://argocd.example.com"
+    for kind in KINDS:
+        assert rendered["data"][f"resource.customizations.health.spinop.io_{kind}"] == HEALTH_LUA.read_text()
