@@ -272,3 +272,29 @@ def test_a_refusal_never_names_the_other_tenants_objects(world: World) -> None:
     assert taken not in world.halyard.accounts() or world.halyard.accounts()[taken].get("namespaces") == [
         f"{world.b}-dev-holder"
     ]
+
+
+@pytest.mark.timeout(300)
+def test_a_failed_halyard_deploy_tells_an_account_nothing_about_other_tenants(world: World) -> None:
+    """One failing Halyard deploy used to write the same message (every problem of the batch) into every
+    account's status: here the problem is about the other tenant's account, so this tenant learns only that
+    something else in the deploy failed."""
+    other = world.holder_account_name
+    world.halyard.faults(
+        fail_next={
+            "message": f"No context specified in kubernetes account {other} and no 'current-context' in "
+            f"/home/spinnaker/.hal/spinop/kubeconfigs/{other}.yaml",
+            "match": "Apply deployment",
+        }
+    )
+    try:
+        assert world.tenant.create(world.account("batch", deletionPolicy="Delete")).accepted
+        obj = objects.wait_condition(
+            world.mgmt, "SpinnakerAccount", "batch", world.a, "SpinnakerSynced", "False", "DeployFailed", timeout=180
+        )
+    finally:
+        world.halyard.clear_faults()
+    message = (objects.condition(obj, "SpinnakerSynced") or {}).get("message") or ""
+    assert other not in message and world.b not in message, message
+    assert "problem(s) with other accounts of the same Halyard deploy" in message, message
+    objects.wait_condition(world.mgmt, "SpinnakerAccount", "batch", world.a, "Ready", timeout=180)
