@@ -148,6 +148,7 @@ class ScaleResult:
     accounts: int
     seconds_to_ready: float
     deploys: int
+    halyard_config_writes: int  # halconfig saves by Halyard config tasks during the burst (target: <= 2)
     requests: dict[str, dict[str, int]]
     writes_per_account: dict[str, float]
     reviews_per_account: dict[str, float]
@@ -189,6 +190,7 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
         specs.append(objects.spinnaker_account(tenant, f"a{i:04d}", clusters[remote], f"{tenant}-{remote}-{i:04d}"))
 
     deploys_before = len(env.standin.deploys())
+    writes_before = env.standin.config_writes()
     since = mark(env.audit_logs())
     cpu_before = _proc_cpu_seconds(env.operator.proc.pid)  # type: ignore[union-attr]
     started = time.monotonic()
@@ -215,6 +217,7 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
         accounts=n,
         seconds_to_ready=round(seconds, 1),
         deploys=len(env.standin.deploys()) - deploys_before,
+        halyard_config_writes=env.standin.config_writes() - writes_before,
         requests={group: dict(c.by_verb) for group, c in counts.items()},
         writes_per_account={group: round(c.writes / n, 2) for group, c in counts.items()},
         reviews_per_account={group: round(c.reviews / n, 2) for group, c in counts.items()},

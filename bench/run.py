@@ -62,7 +62,10 @@ def main() -> None:
         try:
             for n in sizes:
                 result = run_scale(env, n, label=f"s{n}")
-                say(f"{n} accounts Ready in {result.seconds_to_ready}s, {result.deploys} deploy(s)")
+                say(
+                    f"{n} accounts Ready in {result.seconds_to_ready}s, {result.deploys} deploy(s), "
+                    f"{result.halyard_config_writes} Halyard config write(s)"
+                )
                 if n == max(sizes):
                     results["steady"] = asdict(run_steady(env, n, args.steady_window, args.drift_interval))
                     results["latency"] = run_latency(env, args.latency_samples)

@@ -14,6 +14,7 @@ def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(tmp_path: Pa
         result = run_scale(env, 3, label="smoke")
         assert result.accounts == 3 and result.seconds_to_ready > 0
         assert result.deploys == 1, "one burst, one deploy"
+        assert 1 <= result.halyard_config_writes <= 2, "one burst, one Halyard provider write (issue 17)"
         # The audit log was read: the operator wrote on MGMT and on the remote clusters for these accounts.
         assert result.writes_per_account.get("operator on MGMT", 0) > 0, result.writes_per_account
         assert result.writes_per_account.get("operator on remote clusters", 0) > 0, result.writes_per_account
