@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration import objects
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.operator_process import OperatorProcess
+from tests.integration.reliability.tenant import Tenant as RestrictedTenant
 from tests.integration.spinnaker.conftest import Tenant, create_accounts, halyard_settings, wait_ready
 from tests.integration.spinnaker.standins import HalyardStandinProcess
 
+KIND = "SpinnakerAccount"
 UNMANAGED = "ops-legacy"
 UNMANAGED_KUBECONFIG = "/home/spinnaker/.hal/legacy/ops.yaml"
 
@@ -104,3 +107,46 @@ def test_twenty_accounts_cost_at_most_two_config_writes_and_leave_others_byte_id
     assert {f"{tenant.cluster}-{tenant.target(n)}" for n in names} <= set(halyard.accounts())
     assert _stored(halyard, UNMANAGED) == before, "an account spinop does not manage changed"
     operator.assert_clean()
+
+
+def test_an_account_halyard_refuses_in_a_burst_blocks_no_other_tenant_and_names_none(
+    operator: OperatorProcess,
+    halyard: HalyardStandinProcess,
+    mgmt: Cluster,
+    tenant: Tenant,
+    fresh_namespace: Callable[..., str],
+) -> None:
+    """Tenant B's account is refused by Halyard's validation in the same burst as five of tenant A's. The provider
+    write is refused as a whole (Halyard validates the whole provider); spinop bisects it, so A's accounts are
+    written and deployed, B's alone is refused, and B's status names none of A's accounts."""
+    other = Tenant(fresh_namespace("mgmt", "sp", labels=objects.TENANT_LABEL), tenant.cluster)
+    bad = f"{other.cluster}-{other.target('bad')}"
+    good = [f"g{i}" for i in range(5)]
+    good_names = [f"{tenant.cluster}-{tenant.target(n)}" for n in good]
+    halyard.faults(refused_accounts=[bad])
+    deploys = len(halyard.deploys())
+    a, b = RestrictedTenant(mgmt, tenant.namespace), RestrictedTenant(mgmt, other.namespace)
+    try:
+        for n in good:
+            answer = a.create(objects.spinnaker_account(tenant.namespace, n, tenant.cluster, tenant.target(n)))
+            assert answer.accepted, str(answer)
+        answer = b.create(objects.spinnaker_account(other.namespace, "bad", other.cluster, other.target("bad")))
+        assert answer.accepted, str(answer)
+
+        _wait_deployed(halyard, mgmt, tenant, good, deploys)
+        refused = objects.wait_condition(
+            mgmt, KIND, "bad", other.namespace, "SpinnakerSynced", "False", "HalyardRejected", timeout=240
+        )
+        synced = objects.condition(refused, "SpinnakerSynced")
+        assert synced is not None and bad in synced["message"]
+        assert not any(n in synced["message"] for n in good_names), synced["message"]
+        assert tenant.namespace not in synced["message"], synced["message"]
+        assert bad not in halyard.accounts() and set(good_names) <= set(halyard.accounts())
+        assert all(bad not in d["kubeconfigs"] for d in halyard.deploys()[deploys:])
+        operator.assert_clean()
+    finally:
+        halyard.clear_faults()
+        a.close()
+        b.close()
+        objects.delete(mgmt, KIND, "bad", other.namespace)
+        objects.wait_gone(mgmt, KIND, "bad", other.namespace, timeout=180)

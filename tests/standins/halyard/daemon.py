@@ -147,6 +147,9 @@ class Faults:
     # Fields this emulated Halyard build's KubernetesAccount lacks (an older release): dropped from request bodies
     # like any unknown field, as the daemon's DefaultObjectMapper does.
     absent_account_fields: list[str] = field(default_factory=list)
+    # Accounts a validator of this Halyard refuses (an ERROR at the account's location, as KubernetesAccountValidator
+    # reports one), so a test can make one account of a batch unacceptable without touching the others.
+    refused_accounts: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -414,12 +417,27 @@ class HalyardDaemon:
         if vs.validate:
             task.new_stage("Running validation")
             await self._fetch_versions(task)
-            problems = validator(hc)
+            problems = validator(hc) + self._injected_refusals(hc)
         throw_if_severity_exceeds(problems, vs.severity)  # "revert": the in-memory copy is simply dropped
         task.raise_injected_failure()
         self.store.save(hc)
         self.config_writes += 1
         return TaskOutcome(None, problems)
+
+    def _injected_refusals(self, hc: dict[str, Any]) -> list[Problem]:
+        refused = set(self.faults.refused_accounts)
+        if not refused:
+            return []
+        return [
+            Problem(
+                f"Injected: this Halyard refuses the kubernetes account {account.get('name')}",
+                Severity.ERROR,
+                f"{dep['name']}.provider.kubernetes.{account.get('name')}",
+            )
+            for dep in hc.get("deploymentConfigurations") or []
+            for account in ((dep.get("providers") or {}).get("kubernetes") or {}).get("accounts") or []
+            if account.get("name") in refused
+        ]
 
     async def _fetch_versions(self, task: DaemonTask) -> None:
         """Validation always visits the deployment node (NodeFilter), whose validator reads versions.yml and the BOM

@@ -318,7 +318,7 @@ class HalyardStandin:
         """Body keys (all optional): down ("refuse"|"drop"|null), http500 {count, path}, latency_s,
         fail_next {message, severity, location, remediation, match, reads}, timeout_next {match, reads},
         deploy_fail {service}, airgapped {network_timeout_s, config_task_timeout_s},
-        absent_account_fields [names]."""
+        absent_account_fields [names], refused_accounts [account names validation refuses]."""
         body = await request.json()
         if "down" in body:
             if body["down"]:
@@ -351,6 +351,8 @@ class HalyardStandin:
             )
         if "absent_account_fields" in body:
             self.lack_account_fields(*(body["absent_account_fields"] or []))
+        if "refused_accounts" in body:
+            self.daemon.faults.refused_accounts = [str(n) for n in body["refused_accounts"] or []]
         if "deploy_fail" in body:
             self.fail_next_deploy((body["deploy_fail"] or {}).get("service"))
         return web.json_response(self._faults_json())
