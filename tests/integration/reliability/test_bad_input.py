@@ -107,7 +107,8 @@ class World:
         self.fleet = Fleet(self.mgmt, {REMOTE: self.remote}, self.a, {REMOTE: self.open})
 
     def target(self, suffix: str) -> str:
-        return f"{self.a}-dev-{suffix}"
+        # `*` in the pattern is one segment (issue 16 item 1): case names like valid-0 lose their hyphens.
+        return f"{self.a}-dev-{suffix.replace('-', '')}"
 
     def account(self, name: str, target: str | None = None, **spec: Any) -> dict[str, Any]:
         return objects.spinnaker_account(self.a, name, self.open, target or self.target(name), **spec)
@@ -683,7 +684,8 @@ def test_tenant_cannot_overwrite_a_secret_it_does_not_own_in_the_credentials_nam
 ) -> None:
     # A platform admin's SpinnakerCluster named spinop-<x>, with its Secret named as docs/install.md says.
     suffix = objects.short_id()
-    cluster = f"spinop-{suffix}"
+    # Named after the tenant, so that an account name carrying the tenant (issue 16 item 4) can still aim at it.
+    cluster = f"spinop-{world.a}-{suffix}"
     admin = world.mgmt.core.read_namespaced_secret(admin_kubeconfig_secrets[REMOTE], CREDENTIALS_NAMESPACE)
     kubeconfig = yaml.safe_load(base64.b64decode(admin.data["kubeconfig"]))
     secret = store_admin_kubeconfig(world.mgmt, kubeconfig, name=f"{cluster}-admin-kubeconfig")
@@ -691,7 +693,7 @@ def test_tenant_cannot_overwrite_a_secret_it_does_not_own_in_the_credentials_nam
     try:
         before = world.mgmt.core.read_namespaced_secret(secret, CREDENTIALS_NAMESPACE).data
         answer = world.tenant.create(
-            world.account("clash", accountName=f"{suffix}-admin-kubeconfig", deletionPolicy="Delete")
+            world.account("clash", accountName=f"{world.a}-{suffix}-admin-kubeconfig", deletionPolicy="Delete")
         )
         if answer.accepted:
 
