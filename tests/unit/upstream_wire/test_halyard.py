@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from spinop.halyard import exec_transport, hal_argv
+from spinop.halyard import HalyardClient, HalyardRejected, exec_transport, hal_argv
 from spinop.halyard.hal_argv import add_flags, custom_resource_flags, plan_edit
 from spinop.halyard.model import ACCOUNT_FIELDS, LEGACY_ACCOUNT_FIELDS, NESTED_ACCOUNT_FIELDS, unknown_account_fields
 from tests.standins.halyard.halconfig import ACCOUNT_ALIASES, ACCOUNT_KEYS
 from tests.standins.halyard.tasks import DaemonTask, Kind
+from tests.unit.halyard.conftest import make_standin
 
 REPO = Path(__file__).resolve().parents[3]
 CLI_FLAGS = REPO.parent / "shared" / "contracts" / "halyard-cli-flags.txt"
@@ -244,3 +245,30 @@ def test_every_flag_spinop_can_build_is_a_hal_flag() -> None:
     assert used <= known, used - known
     for never in ("--kubeconfig-contents", "--execute-permissions", "--permissions", "--namespace"):
         assert never not in used
+
+
+async def test_a_provider_put_is_one_task_that_saves_the_halconfig_once_or_not_at_all(tmp_path: Path) -> None:
+    """halyard-web/.../controllers/v1/ProviderController.java `setProvider`: `PUT /v1/config/deployments/{d}/providers/
+    {p}` (the CLI's paths end in `/`) with the whole provider as the body, run by halyard-web/.../util/v1/
+    GenericUpdateRequest.java; CORE/DaemonResponse.java `UpdateRequestBuilder.build`: update, validate
+    (CFG/services/v1/ProviderService.java `validateProvider`: the provider and every account), then save once,
+    or revert and save nothing when a problem exceeds the severity."""
+    standin = make_standin(tmp_path)
+    await standin.start()
+    client = HalyardClient.rest(standin.daemon_url, poll_interval=0.01, request_timeout=3.0, task_timeout=10.0)
+    try:
+        provider = await client.get_provider()
+        good = {"name": "a", "providerVersion": "V2", "context": "c", "kinds": ["deployment"]}
+        bad = {**good, "name": "b", "omitKinds": ["secret"]}  # KubernetesAccountValidator: ERROR
+        writes = standin.daemon.config_writes
+        await client.set_provider({**provider, "enabled": True, "accounts": [good]}, validate=True)
+        assert standin.daemon.config_writes == writes + 1
+        put = [r for r in standin.daemon.requests if r["method"] == "PUT"][-1]
+        assert put["path"].split("?")[0] == "/v1/config/deployments/default/providers/kubernetes/"
+        text = standin.halconfig_text()
+        with pytest.raises(HalyardRejected):
+            await client.set_provider({**provider, "enabled": True, "accounts": [good, bad]}, validate=True)
+        assert standin.daemon.config_writes == writes + 1 and standin.halconfig_text() == text
+    finally:
+        await client.close()
+        await standin.stop()
