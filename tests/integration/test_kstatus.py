@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from spinop import GROUP, VERSION
 from spinop.controllers.accounts import claim_from_body
 from spinop.devcluster.build import ensure_kstatus
 from tests.argocd.lua_health import argocd_health
@@ -26,6 +27,7 @@ from tests.integration.conftest import CREDENTIALS_NAMESPACE
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.pipelines.builders import deploy_pipeline, spinnaker_pipeline
 from tests.integration.pipelines.conftest import (  # noqa: F401 (fixtures)
+    GateProcess,
     Tenant,
     gate,
     make_tenant,
@@ -33,6 +35,7 @@ from tests.integration.pipelines.conftest import (  # noqa: F401 (fixtures)
     spinnaker_clusters,
 )
 from tests.integration.rbac_manifests import store_admin_kubeconfig
+from tests.integration.reliability.tenant import Tenant as RestrictedTenant
 
 #: kstatus verdict -> the Argo CD health deploy/argocd/health.lua must give the same object.
 ARGOCD = {"Current": "Healthy", "InProgress": "Progressing", "Failed": "Degraded"}
@@ -145,10 +148,21 @@ def test_spinnaker_account_current_inprogress_failed(
     judge(kstatus, mgmt, "SpinnakerAccount", "nowhere", tenant.namespace, "Failed", "refused")
 
 
+def create_pipeline(tenant: RestrictedTenant, body: dict[str, Any]) -> bool:
+    answer = tenant.attempt(
+        tenant.custom.create_namespaced_custom_object, GROUP, VERSION, tenant.namespace, "spinnakerpipelines", body
+    )
+    assert answer.accepted, answer
+    return True
+
+
 def test_spinnaker_pipeline_current_waiting_for_account_failed(
-    kstatus: Path, mgmt: Cluster, make_tenant: Callable[..., Tenant], unreachable_cluster: str
+    kstatus: Path, mgmt: Cluster, gate: GateProcess, make_tenant: Callable[..., Tenant], unreachable_cluster: str
 ) -> None:
+    """Played as the tenant under deploy/base's tenant RBAC: a pipeline for an account spinop has not proven yet
+    waits (progress), and neither it nor a refused one reaches Gate."""
     tenant = make_tenant("kp")
+    restricted = RestrictedTenant(mgmt, tenant.namespace)
     application = f"{tenant.namespace}-web"
     ready_body = deploy_pipeline(
         application=application, account=tenant.accounts["dev"], namespace=tenant.target("dev"), tenant=tenant.namespace
@@ -157,15 +171,18 @@ def test_spinnaker_pipeline_current_waiting_for_account_failed(
     judge(kstatus, mgmt, "SpinnakerPipeline", "ready", tenant.namespace, "Current", "ready")
 
     # A pipeline for an account that is still being provisioned waits for it: progress, never a refusal.
-    pending = objects.create(
-        mgmt, objects.spinnaker_account(tenant.namespace, "later", unreachable_cluster, tenant.target("dev"))
+    answer = restricted.create(
+        objects.spinnaker_account(tenant.namespace, "later", unreachable_cluster, tenant.target("dev"))
     )
-    claim = claim_from_body(pending)
+    assert answer.accepted and answer.obj is not None, answer
+    claim = claim_from_body(answer.obj)
     assert claim is not None
     waiting_body = deploy_pipeline(
         application=application, account=claim.account_name, namespace=claim.namespace, tenant=tenant.namespace
     )
-    objects.create(mgmt, spinnaker_pipeline(tenant.namespace, "waiting", application, "waiting", waiting_body))
+    assert create_pipeline(
+        restricted, spinnaker_pipeline(tenant.namespace, "waiting", application, "waiting", waiting_body)
+    )
     judge(kstatus, mgmt, "SpinnakerPipeline", "waiting", tenant.namespace, "InProgress", "provisioning")
     waiting = objects.wait_condition(mgmt, "SpinnakerPipeline", "waiting", tenant.namespace, "Ready", "False")
     assert objects.condition(waiting, "Ready")["reason"] == "WaitingForAccount"  # type: ignore[index]
@@ -174,5 +191,10 @@ def test_spinnaker_pipeline_current_waiting_for_account_failed(
     refused_body = deploy_pipeline(
         application=application, account="someone-elses-account", namespace="elsewhere", tenant=tenant.namespace
     )
-    objects.create(mgmt, spinnaker_pipeline(tenant.namespace, "refused", application, "refused", refused_body))
+    assert create_pipeline(
+        restricted, spinnaker_pipeline(tenant.namespace, "refused", application, "refused", refused_body)
+    )
     judge(kstatus, mgmt, "SpinnakerPipeline", "refused", tenant.namespace, "Failed", "refused")
+    assert {p["name"] for p in gate.pipelines(application)} == {"ready"}
+    assert not [w for w in gate.writes() if "waiting" in json.dumps(w) or "refused" in json.dumps(w)]
+    restricted.close()
