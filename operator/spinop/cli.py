@@ -151,7 +151,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from spinop.demo import run_demo
 
-    return run_demo(Path(args.dir) if args.dir else None, exit_when_ready=args.exit_when_ready)
+    return run_demo(Path(args.dir) if args.dir else None, exit_when_ready=args.exit_when_ready, resume=args.resume)
+
+
+def _cmd_dev_kubectl(args: argparse.Namespace) -> int:
+    from spinop.demo import default_root, run_kubectl
+
+    return run_kubectl(Path(args.dir) if args.dir else default_root(), list(args.kubectl_args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--exit-when-ready", action="store_true", help="stop everything and exit once all resources are Ready"
     )
+    demo.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the previous demo's clusters and objects (default: start clean)",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     from spinop.importer import add_import_command
@@ -219,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
         "build", help="build kube-apiserver, kube-controller-manager, kubectl and etcd from Go modules"
     )
     build.set_defaults(func=_cmd_dev_build)
+    kubectl = dev_sub.add_parser(
+        "kubectl",
+        help="the built kubectl with the demo's kubeconfig: spinop dev kubectl [--dir DIR] ARGS",
+        description="Run the kubectl spinop built (no kubectl on PATH needed) against the demo's clusters (context "
+        "mgmt; --context dev|staging|prod for the others). Everything after the options goes to kubectl.",
+    )
+    kubectl.add_argument("--dir", default=None, help="cluster set directory (default .build/clusters/demo)")
+    kubectl.add_argument("kubectl_args", nargs=argparse.REMAINDER, help="arguments for kubectl")
+    kubectl.set_defaults(func=_cmd_dev_kubectl)
     cluster = dev_sub.add_parser("cluster", help="start, stop or inspect the local control planes")
     cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True, metavar="ACTION")
     for name, func, text in (
@@ -240,7 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["dev", "kubectl"]:
+        # Everything after `dev kubectl [--dir DIR]` is kubectl's, even options argparse would claim (`-n team-a`).
+        head, rest = argv[:2], argv[2:]
+        if rest[:1] == ["--dir"] and len(rest) > 1:
+            head, rest = [*head, *rest[:2]], rest[2:]
+        args = parser.parse_args(head)
+        args.kubectl_args = rest[1:] if rest[:1] == ["--"] else rest
+    else:
+        args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

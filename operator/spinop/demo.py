@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,6 +225,8 @@ class Demo:
             },
             "admission": {"enabled": True, "managed": "spinop-demo.spinop.io", "port": 0},
             "drift_interval_seconds": 60,
+            # No fixed metrics port: another process on 8081 (or a second demo) must not stop this one.
+            "metrics": {"port": 0},
         }
         config = self.root / "spinop-config.yaml"
         config.write_text(yaml.safe_dump(settings, sort_keys=False))
@@ -269,11 +273,11 @@ class Demo:
             for obj in [*accounts, *pipelines]:
                 ready = _condition(obj, "Ready")
                 if ready and ready.get("status") == "False" and ready.get("reason") in NEEDS_A_PERSON:
-                    key = (obj["metadata"]["uid"], str(ready.get("reason")))
+                    key = (_field(obj, "metadata", "uid"), str(ready.get("reason")))
                     if key not in explained:
                         explained.add(key)
                         say(
-                            f"{obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']} is not Ready: "
+                            f"{_field(obj, 'kind')} {'/'.join(_name(obj))} is not Ready: "
                             f"{ready.get('reason')}: {ready.get('message')}"
                         )
             everything = [*accounts, *pipelines]
@@ -284,11 +288,13 @@ class Demo:
                 announced = True
                 deploys = _halyard_deploys(halyard)
                 say(
-                    f"all {len(accounts)} accounts on {len({a['spec']['cluster'] for a in accounts})} clusters and "
+                    f"all {len(accounts)} accounts on {len({_field(a, 'spec', 'cluster') for a in accounts})} clusters "
+                    f"and "
                     f"{len(pipelines)} pipelines are Ready after {time.monotonic() - started:.0f}s "
                     f"({deploys} Halyard deploy(s) of clouddriver)"
                 )
-                say("try: KUBECONFIG=" + str(self.root / "kubeconfig") + " kubectl get spinnaker -A")
+                for hint in hints(self.root):
+                    say(f"try: {hint}")
                 if exit_when_ready:
                     return 0
                 say("press Ctrl-C to stop everything")
@@ -317,39 +323,113 @@ class Demo:
 
 
 def render_table(accounts: list[dict[str, Any]], pipelines: list[dict[str, Any]]) -> str:
+    """The live table; any stored shape renders (a field that is missing or odd shows as `-`), never an exception."""
     rows = [("ACCOUNT", "CLUSTER", "REMOTE NAMESPACE", "SPINNAKER ACCOUNT", "READY", "REASON")]
-    for a in sorted(accounts, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"])):
+    for a in sorted(accounts, key=_name):
         ready = _condition(a, "Ready") or {}
         rows.append(
             (
-                f"{a['metadata']['namespace']}/{a['metadata']['name']}",
-                a["spec"]["cluster"],
-                a["spec"]["namespace"],
-                (a.get("status") or {}).get("spinnakerAccountName", "-"),
-                ready.get("status", "-"),
-                ready.get("reason", "-"),
+                "/".join(_name(a)),
+                _field(a, "spec", "cluster"),
+                _field(a, "spec", "namespace"),
+                _field(a, "status", "spinnakerAccountName"),
+                _field(ready, "status"),
+                _field(ready, "reason"),
             )
         )
     rows.append(("", "", "", "", "", ""))
     rows.append(("PIPELINE", "APPLICATION", "NAME", "PIPELINE ID", "READY", "REASON"))
-    for p in sorted(pipelines, key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"])):
+    for p in sorted(pipelines, key=_name):
         ready = _condition(p, "Ready") or {}
         rows.append(
             (
-                f"{p['metadata']['namespace']}/{p['metadata']['name']}",
-                p["spec"]["application"],
-                p["spec"]["name"],
-                ((p.get("status") or {}).get("pipelineId") or "-")[:8],
-                ready.get("status", "-"),
-                ready.get("reason", "-"),
+                "/".join(_name(p)),
+                _field(p, "spec", "application"),
+                _field(p, "spec", "name"),
+                _field(p, "status", "pipelineId")[:8],
+                _field(ready, "status"),
+                _field(ready, "reason"),
             )
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(6)]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+MAX_CELL = 80
+
+
+def _field(obj: Any, *path: str) -> str:
+    """A scalar at `path` as short text, `-` when it is missing or not a scalar."""
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    if obj is None or isinstance(obj, dict | list) or obj == "":
+        return "-"
+    return str(obj)[:MAX_CELL]
+
+
+def _name(obj: Any) -> tuple[str, str]:
+    return (_field(obj, "metadata", "namespace"), _field(obj, "metadata", "name"))
+
+
+def _condition(obj: Any, type_: str) -> dict[str, Any] | None:
+    status = obj.get("status") if isinstance(obj, dict) else None
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    if not isinstance(conditions, list):
+        return None
+    return next((c for c in conditions if isinstance(c, dict) and c.get("type") == type_), None)
+
+
+# ------------------------------------------------------------------------------------- hints and a clean start
+
+
+def default_root() -> Path:
+    return build_dir() / "clusters" / "demo"
+
+
+def spinop_command() -> str:
+    """How to run this spinop from a shell here: `spinop` when PATH finds this one, else its path."""
+    ours = Path(sys.executable).parent / "spinop"
+    on_path = shutil.which("spinop")
+    if on_path and Path(on_path).resolve() == ours.resolve():
+        return "spinop"
+    try:
+        return str(ours.relative_to(Path.cwd()))
+    except ValueError:
+        return str(ours)
+
+
+def hints(root: Path) -> list[str]:
+    """Commands the demo suggests; each runs as printed on a fresh machine (no kubectl on PATH needed)."""
+    spinop = spinop_command()
+    where = "" if root.resolve() == default_root().resolve() else f" --dir {shlex.quote(str(root))}"
+    return [
+        f"{spinop} dev kubectl{where} get spinnaker -A",
+        f"{spinop} dev kubectl{where} describe spinnakeraccounts -n team-a",
+    ]
+
+
+def prepare_root(root: Path, *, resume: bool) -> None:
+    """Start clean unless `resume`: stop whatever a previous demo in `root` left running and remove its state.
+
+    Only a directory that holds a demo (its state.json) is removed; anything else there is refused.
+    """
+    if resume or not root.exists() or not any(root.iterdir()):
+        return
+    if not (root / "state.json").is_file():
+        raise RuntimeError(f"{root} is not empty and holds no demo; choose another --dir")
+    say(f"starting clean: removing the previous demo's clusters in {root} (--resume keeps them)")
+    ControlPlanes(root).down()
+    shutil.rmtree(root)
+
+
+def run_kubectl(root: Path, args: list[str]) -> int:
+    """`spinop dev kubectl`: the built kubectl with the demo's (or a dev cluster set's) kubeconfig."""
+    kubeconfig = root / "kubeconfig"
+    if not kubeconfig.is_file():
+        print(f"no clusters in {root}: start them with `{spinop_command()} demo`", file=sys.stderr)
+        return 1
+    binaries = ensure_binaries()
+    return subprocess.run([str(binaries.kubectl), f"--kubeconfig={kubeconfig}", *args], check=False).returncode
 
 
 def _halyard_deploys(halyard: dict[str, Any]) -> int | str:
@@ -362,9 +442,18 @@ def _halyard_deploys(halyard: dict[str, Any]) -> int | str:
         return "?"
 
 
-def run_demo(root: Path | None = None, *, exit_when_ready: bool = False) -> int:
-    """Run until Ctrl-C/SIGTERM (or until everything is Ready with `exit_when_ready`); returns the exit code."""
-    demo = Demo(root or build_dir() / "clusters" / "demo")
+def run_demo(root: Path | None = None, *, exit_when_ready: bool = False, resume: bool = False) -> int:
+    """Run until Ctrl-C/SIGTERM (or until everything is Ready with `exit_when_ready`); returns the exit code.
+
+    Starts clean unless `resume` (a previous demo's clusters, and whatever broke them, are removed first).
+    """
+    root = root or default_root()
+    try:
+        prepare_root(root, resume=resume)
+    except RuntimeError as err:
+        say(f"failed: {err}")
+        return 1
+    demo = Demo(root)
 
     def request_stop(signum: int, frame: object) -> None:
         demo.stop_requested = True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +48,8 @@ def test_demo_shows_accounts_and_pipelines_ready_and_ctrl_c_leaves_no_process(tm
         assert "(1 Halyard deploy(s) of clouddriver)" in text, text
         started_here = _processes_mentioning(str(root))
         assert started_here, "the demo's control planes should be running"
+        (tmp_path / "empty-path").mkdir()
+        _run_hints_as_printed(text, tmp_path / "empty-path")
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert demo.wait(timeout=120) == 0, log.read_text()
         deadline = time.monotonic() + 30
@@ -56,3 +60,25 @@ def test_demo_shows_accounts_and_pipelines_ready_and_ctrl_c_leaves_no_process(tm
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
+
+
+def _run_hints_as_printed(text: str, fresh_path: Path) -> None:
+    """Every command the demo suggests runs as printed, by a shell on a PATH without kubectl, from the directory the
+    demo was started in, and shows the sample accounts. `fresh_path` is an empty directory: not even kubectl is on
+    PATH (issue 19 item 5)."""
+    hints = [line.split("try: ", 1)[1] for line in text.splitlines() if line.startswith("[spinop demo] try: ")]
+    assert hints, text
+    assert shutil.which("kubectl", path=str(fresh_path)) is None
+    for hint in hints:
+        assert shlex.split(hint)[0] != "kubectl", hint
+        result = subprocess.run(  # noqa: S602 (the command exactly as a person pastes it into a shell)
+            hint,
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PATH": str(fresh_path)},
+            check=False,
+        )
+        assert result.returncode == 0, f"{hint!r} failed: {result.stderr}"
+        assert "team-a" in result.stdout, (hint, result.stdout)
