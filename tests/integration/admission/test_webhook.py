@@ -187,7 +187,8 @@ def test_duplicate_account_name_across_namespaces_is_refused_at_once(
         )
     )
     assert_refused_by_webhook(status, "spec.accountName", 403)
-    assert f"already held by SpinnakerAccount {a}/first" in status["message"]
+    # Taken, but not by whom: another tenant's objects are none of b's business (issue 15 item 7).
+    assert "already held by another tenant" in status["message"] and f"{a}/first" not in status["message"]
     assert objects.get(mgmt, "SpinnakerAccount", "second", b) is None
     objects.wait_condition(mgmt, "SpinnakerAccount", "first", a, "Ready")
 
