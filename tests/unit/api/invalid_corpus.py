@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from spinop.controllers import accounts
+from spinop.controllers.accounts import TenancyJudge
 
 API_VERSION = "spinop.io/v1alpha1"
 TENANT = "corpus-a"
@@ -979,8 +979,8 @@ class TenancyWorld:
                 world.accounts.append(obj)
         return world
 
-    def judge(self) -> accounts.TenancyJudge:
+    def judge(self) -> TenancyJudge:
         """Every namespace and cluster, as `observe.account_world` and the reconcile see them."""
-        return accounts.TenancyJudge(
+        return TenancyJudge(
             namespace_labels=self.namespace_labels, cluster_bodies=self.clusters, reserved=OPERATOR_NAMESPACES
         )
