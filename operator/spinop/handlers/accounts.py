@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes.client.rest import ApiException
 
 from spinop.controllers import accounts
 from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import ACCOUNTS, claims, one
+from spinop.handlers.retry import api_failures_retried
 
 log = logging.getLogger("spinop")
 
@@ -29,7 +29,7 @@ async def _reconcile_account(body: kopf.Body, memo: kopf.Memo, indexes: Mapping[
         cluster_bodies={name: one(clusters, name) for name in clusters},
         reserved=ctx.config.reserved_namespaces,
     )
-    try:
+    with api_failures_retried():
         return await accounts.reconcile(
             ctx,
             body,
@@ -38,8 +38,6 @@ async def _reconcile_account(body: kopf.Body, memo: kopf.Memo, indexes: Mapping[
             tenant_labels=one(namespaces, body.metadata.namespace) or {},
             judge=judge,
         )
-    except ApiException as err:
-        raise kopf.TemporaryError(f"the MGMT API answered HTTP {err.status}; will retry", delay=10) from None
 
 
 @kopf.on.resume(*ACCOUNTS, id="reconcile")

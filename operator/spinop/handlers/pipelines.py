@@ -13,6 +13,7 @@ import kopf
 from spinop.controllers import pipelines
 from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import PIPELINES, cluster_specs, pipeline_inputs
+from spinop.handlers.retry import api_failures_retried
 
 log = logging.getLogger("spinop")
 
@@ -48,9 +49,10 @@ def _current_scope(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, 
 async def _reconcile(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, Any]) -> float:
     accounts, claims, scope = _inputs(ctx, body, indexes)
     ctx.extras.setdefault("pipeline_scopes", {})[body.metadata.uid] = scope
-    return await pipelines.reconcile(
-        ctx, body, account_claims=accounts, pipeline_claims=claims, clusters=cluster_specs(indexes, accounts)
-    )
+    with api_failures_retried():
+        return await pipelines.reconcile(
+            ctx, body, account_claims=accounts, pipeline_claims=claims, clusters=cluster_specs(indexes, accounts)
+        )
 
 
 @kopf.on.resume(*PIPELINES, id="reconcile")
