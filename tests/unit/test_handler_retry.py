@@ -14,7 +14,10 @@ from spinop.handlers.retry import api_failures_retried
     ("error", "says"),
     [
         (ApiException(status=503, reason="Service Unavailable"), "HTTP 503"),
-        (urllib3.exceptions.ReadTimeoutError(None, "/apis", "Read timed out."), "ReadTimeoutError"),
+        (
+            urllib3.exceptions.ReadTimeoutError(urllib3.HTTPConnectionPool("127.0.0.1"), "/apis", "Read timed out."),
+            "ReadTimeoutError",
+        ),
         (urllib3.exceptions.ProtocolError("Connection aborted."), "ProtocolError"),
     ],
 )
