@@ -1,5 +1,6 @@
 """deploy/argocd's health check (Argo CD resource customization in Lua) on the status objects captured from the real
-control planes by tests/integration/test_kstatus.py, run with a Lua 5.1 runtime (Argo CD's gopher-lua is 5.1).
+control planes by tests/integration/test_kstatus.py (refresh: SPINOP_CAPTURE_STATUS=1), run with a Lua 5.1
+runtime (Argo CD's gopher-lua is 5.1).
 
 Argo CD's contract (argoproj/argo-cd util/lua/lua.go, resource_customizations/*/*/health.lua): the object is the
 global `obj`; the script returns a table with `status` (Healthy, Progressing, Degraded, Suspended, Missing, Unknown)
@@ -54,7 +55,13 @@ def test_no_status_yet_and_deleting_are_progressing() -> None:
 
 
 def test_odd_shapes_never_break_the_script() -> None:
-    for status in ({}, {"conditions": []}, {"conditions": [{"type": "Ready"}]}, {"observedGeneration": 1}):
+    shapes: list[dict[str, Any]] = [
+        {},
+        {"conditions": []},
+        {"conditions": [{"type": "Ready"}]},
+        {"observedGeneration": 1},
+    ]
+    for status in shapes:
         health = argocd_health({"metadata": {"generation": 1}, "status": status})
         assert health["status"] == "Progressing", (status, health)
 
