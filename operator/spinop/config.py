@@ -118,13 +118,21 @@ class AdmissionSettings(_Settings):
         description="name of a ValidatingWebhookConfiguration spinop creates and keeps pointed at itself (needs "
         "create/patch on validatingwebhookconfigurations); unset: the install provides a static one",
     )
+    ca_bundle_for: str | None = Field(
+        default=None,
+        description="self-signed mode (deploy/base/components/webhook-self-signed): name of the install's "
+        "ValidatingWebhookConfiguration whose caBundle spinop keeps pointed at the CA it generates and rotates "
+        "(needs get/patch on that one configuration); the serving certificate is for `host`",
+    )
     failure_policy: Literal["Ignore", "Fail"] = Field(
         default="Ignore",
         description="managed mode: the configuration's failurePolicy; both modes: what the webhook answers when it "
         "cannot read what it needs (Ignore: admit with a warning, Fail: refuse)",
     )
 
-    @field_validator("managed", "listen_address", "host", "cert_file", "key_file", "ca_file", mode="before")
+    @field_validator(
+        "managed", "ca_bundle_for", "listen_address", "host", "cert_file", "key_file", "ca_file", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -133,7 +141,17 @@ class AdmissionSettings(_Settings):
     def _complete(self) -> AdmissionSettings:
         if bool(self.cert_file) != bool(self.key_file):
             raise ValueError("admission.cert_file and admission.key_file go together")
-        if self.enabled and not self.managed and not self.cert_file:
+        if self.ca_bundle_for and (self.managed or self.cert_file):
+            raise ValueError(
+                "admission.ca_bundle_for (spinop generates and rotates its own certificate) excludes admission.managed "
+                "and admission.cert_file/key_file: choose one way of providing the serving certificate"
+            )
+        if self.ca_bundle_for and not self.host:
+            raise ValueError(
+                "admission.ca_bundle_for needs admission.host: the name the apiserver calls (the webhook Service's "
+                "DNS name, e.g. spinop-webhook.spinop-system.svc), which the generated certificate is issued for"
+            )
+        if self.enabled and not self.managed and not self.cert_file and not self.ca_bundle_for:
             raise ValueError(
                 "admission is enabled without admission.managed, so the install provides the "
                 "ValidatingWebhookConfiguration and its CA: set admission.cert_file and admission.key_file to the "

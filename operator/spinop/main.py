@@ -108,7 +108,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     if config.admission.enabled:
         # Registered here, not at import: kopf refuses to start with admission handlers but no server.
         admission_handlers.register(config.admission)
-        await asyncio.to_thread(admission_server.configure, settings, config.admission)
+        signer = await asyncio.to_thread(admission_server.configure, settings, config.admission, mgmt)
+        if signer is not None:  # self-signed mode: rotate the certificate while the operator runs
+            memo["admission_rotation"] = asyncio.create_task(signer.keep_rotated())
         log.info(
             "admission webhook on %s:%s (%s configuration %s, failurePolicy %s)",
             config.admission.address,
@@ -128,6 +130,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: OperatorContext | None = memo.get("ctx")
+    rotation: asyncio.Task[None] | None = memo.get("admission_rotation")
+    if rotation is not None:
+        rotation.cancel()
     if ctx is not None and ctx.sync is not None:
         await ctx.sync.stop()
     if ctx is not None and ctx.gate is not None:

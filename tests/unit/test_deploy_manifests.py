@@ -77,7 +77,10 @@ def _render_with_components(components: Iterable[str]) -> list[Obj]:
 RENDERS: dict[str, Callable[[], list[Obj]]] = {
     "base": partial(_kustomize, BASE),
     **{f"base+{name}": partial(_render_with_components, [name]) for name in COMPONENTS},
-    "base+all-components": partial(_render_with_components, COMPONENTS),
+    # One webhook variant at a time (both include components/webhook): all-components takes cert-manager's.
+    "base+all-components": partial(
+        _render_with_components, [c for c in COMPONENTS if c not in ("webhook", "webhook-self-signed")]
+    ),
     "overlays/dev": partial(_kustomize, DEPLOY / "overlays" / "dev"),
     "remote": partial(_kustomize, DEPLOY / "remote"),
     "overlays/remote-token-request-only": partial(_kustomize, DEPLOY / "overlays" / "remote-token-request-only"),
@@ -425,8 +428,11 @@ def test_no_operator_role_uses_wildcards_or_grants_cluster_wide_secrets_exec_or_
         if role["kind"] == "ClusterRole":
             for resource in ("secrets", "pods", "pods/exec", "configmaps", "serviceaccounts/token"):
                 assert not _grants(role, "", resource), f"{render}: ClusterRole {name} grants {resource}"
-            for resource in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
-                assert not _grants(role, "admissionregistration.k8s.io", resource), f"{render}: {name}"
+            assert not _grants(role, "admissionregistration.k8s.io", "mutatingwebhookconfigurations"), name
+            # Only the self-signed webhook variant may touch a webhook configuration: get/patch on its own one.
+            for _groups, resources, verbs, names in _rules(role):
+                if "validatingwebhookconfigurations" in resources:
+                    assert names == ("spinop.io",) and set(verbs) <= {"get", "patch"}, f"{render}: {name}"
             for kind in SPINOP_KINDS:
                 assert not {"create", "update", "delete", "deletecollection"} & _grants(role, "spinop.io", kind)
 
@@ -563,7 +569,8 @@ def test_service_and_network_policy_select_the_operator_pod_and_only_its_ports()
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     ingress_ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
-    assert ingress_ports == {"webhook", "metrics"} and ingress_ports <= ports
+    assert ingress_ports == {"metrics"} and ingress_ports <= ports  # the webhook port: only the webhook components
+    assert "webhook" in ports
     for rule in policy["spec"]["egress"]:
         assert rule.get("ports"), "every egress rule names its ports"
 
@@ -605,3 +612,47 @@ def test_the_webhook_configuration_points_at_the_service_for_all_three_kinds() -
     # spinop does not manage the configuration, so it holds no RBAC on webhook configurations.
     for role in _roles_bound_to_operator(objects):
         assert not _grants(role, "admissionregistration.k8s.io", "validatingwebhookconfigurations")
+
+
+@pytest.mark.parametrize(
+    "render", ["base", "base+webhook-cert-manager", "base+webhook-self-signed", "base+all-components"]
+)
+def test_only_the_apiserver_cidr_may_reach_the_webhook_port(render: str) -> None:
+    """NetworkPolicies add up: no rule in any rendered policy opens 9443 to every source or to Pods; the webhook
+    components open it to an ipBlock only (the control plane's CIDR, shipped as a TEST-NET placeholder)."""
+    objects = rendered(render)
+    pod = one(objects, "Deployment", "spinop")["spec"]["template"]
+    webhook_port = next(p for p in pod["spec"]["containers"][0]["ports"] if p["name"] == "webhook")["containerPort"]
+    opened: list[str] = []
+    for policy in find(objects, "NetworkPolicy"):
+        if not policy["spec"]["podSelector"].get("matchLabels", {}).items() <= pod["metadata"]["labels"].items():
+            continue
+        for rule in policy["spec"].get("ingress") or []:
+            rule_ports = [p.get("port") for p in rule.get("ports") or []]
+            if rule_ports and not {"webhook", webhook_port} & set(rule_ports):
+                continue
+            assert rule.get("from"), f"{render}: {policy['metadata']['name']} opens the webhook port to everyone"
+            assert all(set(peer) == {"ipBlock"} for peer in rule["from"]), f"{render}: {rule}"
+            opened.extend(peer["ipBlock"]["cidr"] for peer in rule["from"])
+    assert opened == ([] if render == "base" else ["192.0.2.0/24"]), render
+
+
+def test_the_self_signed_webhook_publishes_its_ca_into_its_own_configuration_only() -> None:
+    objects = rendered("base+webhook-self-signed")
+    config = one(objects, "ValidatingWebhookConfiguration", "spinop.io")
+    service = one(objects, "Service", "spinop-webhook")
+    assert "cert-manager.io/inject-ca-from" not in (config["metadata"].get("annotations") or {})
+    assert not find(objects, "Certificate")
+    container = one(objects, "Deployment", "spinop")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    admission = OperatorConfig.load({k: v for k, v in env.items() if k.startswith("SPINOP_ADMISSION__")}).admission
+    assert admission.enabled and not admission.managed and not admission.cert_file
+    assert admission.ca_bundle_for == config["metadata"]["name"]
+    assert admission.host == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    grants = [
+        (verbs, names)
+        for role in _roles_bound_to_operator(objects)
+        for _, resources, verbs, names in _rules(role)
+        if "validatingwebhookconfigurations" in resources
+    ]
+    assert grants == [(("get", "patch"), ("spinop.io",))]
