@@ -110,9 +110,15 @@ def judge(kstatus: Path, mgmt: Cluster, kind: str, name: str, namespace: str | N
 
 @pytest.fixture(scope="module")
 def unreachable_cluster(
-    mgmt: Cluster, admin_kubeconfig_secrets: dict[str, str], spinnaker_clusters: dict[str, str]
+    mgmt: Cluster,
+    admin_kubeconfig_secrets: dict[str, str],
+    spinnaker_clusters: dict[str, str],
+    make_tenant: Callable[..., Tenant],
 ) -> Iterator[str]:
-    """A SpinnakerCluster whose kubeconfig points at a port nothing listens on: spinop keeps trying (progress)."""
+    """A SpinnakerCluster whose kubeconfig points at a port nothing listens on: spinop keeps trying (progress).
+
+    Set up after `make_tenant`, so it is removed first: its accounts' finalizers then skip the remote clean-up.
+    """
     raw = objects.secret_kubeconfig(mgmt, CREDENTIALS_NAMESPACE, admin_kubeconfig_secrets["dev"])
     kubeconfig = yaml.safe_load(raw)
     for entry in kubeconfig["clusters"]:
