@@ -9,6 +9,7 @@ other can still both pass; the reconcile settles that deterministically (the old
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -49,15 +50,91 @@ def winning_claims(
     return accounts.older_claims(claims, me, stands)
 
 
-def _list_accounts(api: ApiClient) -> list[dict[str, Any]]:
-    listed = call(
+PAGE = 500
+"""Items per list request; lists follow `continue` tokens."""
+BUDGET_SECONDS = 4.0
+"""All reads of one review together (the apiserver gives a webhook 5 s in the shipped configuration)."""
+
+
+class Budget:
+    """One review's read deadline: every request gets what is left as its read timeout."""
+
+    def __init__(self, seconds: float = BUDGET_SECONDS) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def timeout(self) -> tuple[float, float]:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the admission read budget is spent")
+        return (min(READ_TIMEOUT[0], left), min(READ_TIMEOUT[1], left))
+
+
+def _pages(list_fn: Callable[..., Any], budget: Budget, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a custom-object list, page by page."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = call(list_fn, *args, limit=PAGE, _continue=token, _request_timeout=budget.timeout(), **kwargs)
+        items.extend(page.get("items") or [])
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
+def _accounts_where(api: ApiClient, budget: Budget, field_selector: str) -> list[dict[str, Any]]:
+    return _pages(
         k8s.CustomObjectsApi(api).list_cluster_custom_object,
+        budget,
         GROUP,
         VERSION,
         accounts.PLURAL,
-        _request_timeout=READ_TIMEOUT,
+        field_selector=field_selector,
     )
-    return list(listed.get("items") or [])
+
+
+def _esc(value: str) -> str:
+    """A field selector value, escaped as apimachinery's fields.EscapeValue does (backslash, comma, equals)."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
+def _default_name_splits(account_name: str) -> list[tuple[str, str]]:
+    """(cluster, namespace) pairs whose default Spinnaker name `<cluster>-<namespace>` is `account_name`."""
+    parts = account_name.split("-")
+    return [("-".join(parts[:i]), "-".join(parts[i:])) for i in range(1, len(parts))]
+
+
+def competing_accounts(api: ApiClient, body: Mapping[str, Any], budget: Budget | None = None) -> list[dict[str, Any]]:
+    """The SpinnakerAccounts that can refuse `body` (`controllers.accounts.competes`), read by field selector
+    (the CRD's selectableFields) instead of listing every account: the tenant's own (its quota, cache threads and
+    accounts on missing clusters), those with the same target (spec.cluster and spec.namespace), and those with
+    the same Spinnaker name (spec.accountName, or a default `<cluster>-<namespace>` that spells it)."""
+    budget = budget or Budget()
+    me = accounts.claim_from_body(body)
+    tenant = (body.get("metadata") or {}).get("namespace") or ""
+    found: dict[str, dict[str, Any]] = {}
+
+    def keep(items: Iterable[dict[str, Any]]) -> None:
+        for item in items:
+            meta = item.get("metadata") or {}
+            found.setdefault(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}", item)
+
+    keep(
+        _pages(k8s.CustomObjectsApi(api).list_namespaced_custom_object, budget, GROUP, VERSION, tenant, accounts.PLURAL)
+    )
+    if me is None:
+        return list(found.values())
+    keep(_accounts_where(api, budget, f"spec.cluster={_esc(me.cluster)},spec.namespace={_esc(me.namespace)}"))
+    keep(_accounts_where(api, budget, f"spec.accountName={_esc(me.account_name)}"))
+    for cluster, namespace in _default_name_splits(me.account_name):
+        for item in _accounts_where(api, budget, f"spec.cluster={_esc(cluster)},spec.namespace={_esc(namespace)}"):
+            claim = accounts.claim_from_body(item)
+            if claim is not None and accounts.competes(claim, me):
+                keep([item])
+    return list(found.values())
+
+
+def _accounts_on_cluster(api: ApiClient, budget: Budget, cluster: str) -> list[dict[str, Any]]:
+    return _accounts_where(api, budget, f"spec.cluster={_esc(cluster)}")
 
 
 def _namespace_labels(api: ApiClient, name: str) -> dict[str, str]:
@@ -69,21 +146,28 @@ def _namespace_labels(api: ApiClient, name: str) -> dict[str, str]:
     return dict(items[0].metadata.labels or {}) if items else {}
 
 
+def _all_namespace_labels(api: ApiClient, budget: Budget) -> dict[str, dict[str, str]]:
+    """Every MGMT namespace's labels (the tenant boundaries need them all), page by page."""
+    labels: dict[str, dict[str, str]] = {}
+    token: str | None = None
+    while True:
+        page = call(k8s.CoreV1Api(api).list_namespace, limit=PAGE, _continue=token, _request_timeout=budget.timeout())
+        labels.update({ns.metadata.name: dict(ns.metadata.labels or {}) for ns in page.items or []})
+        token = page.metadata._continue if page.metadata else None
+        if not token:
+            return labels
+
+
 def account_world(
     api: ApiClient, operation: str, body: Mapping[str, Any], reserved: Collection[str] = ()
 ) -> AccountWorld:
     tenant = (body.get("metadata") or {}).get("namespace") or ""
-    listed = call(
-        k8s.CustomObjectsApi(api).list_cluster_custom_object,
-        GROUP,
-        VERSION,
-        clusters.PLURAL,
-        _request_timeout=READ_TIMEOUT,
-    )
-    by_name = {item["metadata"]["name"]: item for item in listed.get("items") or []}
-    claims = [c for c in (accounts.claim_from_body(item) for item in _list_accounts(api)) if c is not None]
-    namespaces = call(k8s.CoreV1Api(api).list_namespace, _request_timeout=READ_TIMEOUT).items or []
-    labels = {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in namespaces}
+    budget = Budget()
+    listed = _pages(k8s.CustomObjectsApi(api).list_cluster_custom_object, budget, GROUP, VERSION, clusters.PLURAL)
+    by_name = {item["metadata"]["name"]: item for item in listed}
+    competing = competing_accounts(api, body, budget)
+    claims = [c for c in (accounts.claim_from_body(item) for item in competing) if c is not None]
+    labels = _all_namespace_labels(api, budget)
     judge = accounts.TenancyJudge(namespace_labels=labels, cluster_bodies=by_name, reserved=reserved)
     return AccountWorld(
         tenant_labels=labels.get(tenant, {}),
@@ -116,7 +200,9 @@ def cluster_world(
     secret = _secret_state(api, credentials_namespace, spec.kubeconfig_secret_ref.name)
     if not rejudge_accounts:
         return ClusterWorld(secret=secret)
-    listed = [(item, accounts.claim_from_body(item)) for item in _list_accounts(api)]
+    # Warnings only: the accounts on this cluster, judged against each other (a name clash with an account on
+    # another cluster is left to the reconcile, which reports it).
+    listed = [(item, accounts.claim_from_body(item)) for item in _accounts_on_cluster(api, Budget(), name)]
     claims = [claim for _, claim in listed if claim is not None]
     labels: dict[str, dict[str, str]] = {}
     on_cluster = []

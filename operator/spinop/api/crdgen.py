@@ -200,6 +200,11 @@ def build_crd(resource: type[CustomResource]) -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [col.to_schema() for col in resource.PRINTER_COLUMNS],
+                    **(
+                        {"selectableFields": [{"jsonPath": path} for path in resource.SELECTABLE_FIELDS]}
+                        if resource.SELECTABLE_FIELDS
+                        else {}
+                    ),
                     "schema": {"openAPIV3Schema": openapi_schema(resource)},
                 }
             ],

@@ -342,6 +342,9 @@ class SpinnakerAccount(CustomResource):
         ),
         AGE_COLUMN,
     )
+    SELECTABLE_FIELDS: ClassVar[tuple[str, ...]] = (".spec.cluster", ".spec.namespace", ".spec.accountName")
+    """The admission webhook reads only the accounts that can compete with one under review (spec.cluster and
+    spec.namespace: the same target; spec.accountName: the same Spinnaker name), not every account."""
 
     kind: Literal["SpinnakerAccount"] = "SpinnakerAccount"
     spec: SpinnakerAccountSpec = Field(description="Desired state, written by the tenant.")

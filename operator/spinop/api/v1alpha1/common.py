@@ -445,6 +445,8 @@ class CustomResource(BaseModel):
     DESCRIPTION: ClassVar[str]
     PRINTER_COLUMNS: ClassVar[tuple[PrinterColumn, ...]]
     ROOT_VALIDATIONS: ClassVar[tuple[CelRule, ...]] = ()
+    SELECTABLE_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """JSON paths the apiserver can filter lists by (CRD `selectableFields`, `fieldSelector=spec.x=y`)."""
 
     api_version: Literal["spinop.io/v1alpha1"] = "spinop.io/v1alpha1"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
