@@ -374,12 +374,14 @@ class HalyardBackend:
         try:
             await self.client.set_provider(body, validate=self.settings.validate_changes)
         except HalyardRejected as err:
-            if len(group) == 1:
-                name = group[0]
-                verb = "refused the account" if changes[name] is not None else "could not delete it"
-                outcomes[name] = Outcome(
-                    False, "HalyardRejected", f"Halyard {verb}: {_problem_text(err, name, batch)}", needs_user=True
-                )
+            if len(group) == 1 or not _located_in(err, group):
+                # Halyard locates every account problem at the account (`<deployment>.provider.kubernetes.<name>`);
+                # one located at none of these accounts would refuse every half too, so bisecting cannot help.
+                for name in group:
+                    verb = "refused the account" if changes[name] is not None else "could not delete it"
+                    outcomes[name] = Outcome(
+                        False, "HalyardRejected", f"Halyard {verb}: {_problem_text(err, name, batch)}", needs_user=True
+                    )
                 return []
             half = len(group) // 2
             first = await self._put_provider(provider, group[:half], changes, outcomes, batch)
@@ -552,6 +554,12 @@ def _dropped(lost: list[str], undone: str) -> Outcome:
         "that has the field",
         needs_user=True,
     )
+
+
+def _located_in(err: HalyardError, names: Sequence[str]) -> bool:
+    """Whether a blocking problem of `err` is located at one of the accounts `names`."""
+    suffixes = tuple(f".{name}" for name in names)
+    return any(p.location and p.location.endswith(suffixes) for p in err.blocking or err.problems)
 
 
 def _provider_with(provider: dict[str, Any], changes: dict[str, dict[str, Any] | None]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.halyard_backend import HalyardBackend
 from spinop.spinnaker.sync import Removal, Upsert
 from tests.standins.halyard import HalyardStandin
+from tests.standins.halyard.problems import Severity
 
 from .conftest import kubeconfig, make_client, stored_accounts
 
@@ -135,3 +136,14 @@ async def test_a_dropped_field_is_found_in_the_one_read_back(backend: HalyardBac
     assert standin.daemon.config_writes - before == 2
     account_reads = [r for r in standin.daemon.requests[requests:] if "/accounts/account/" in r["path"]]
     assert account_reads == []  # verified from the provider read-back, not per account
+
+
+async def test_a_refusal_located_at_no_account_is_not_bisected(
+    backend: HalyardBackend, standin: HalyardStandin
+) -> None:
+    # Halyard locates account problems at the account; one that is not would refuse every half as well.
+    standin.fail_next_task("injected: refused", severity=Severity.ERROR)
+    result = await backend.apply([Upsert(desired(f"team-a-{i}"), None) for i in range(4)], [])
+    assert {o.reason for o in result.outcomes.values()} == {"HalyardRejected"}
+    puts = [r for r in standin.daemon.requests if r["method"] == "PUT" and "/providers/kubernetes/?" in r["path"]]
+    assert len(puts) == 1 and stored_accounts(standin) == {}
