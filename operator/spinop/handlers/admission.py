@@ -21,8 +21,14 @@ import urllib3
 from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
-from spinop.admission import observe, rules
-from spinop.admission.pipelines import PIPELINE_REFUSED, PipelineReview, pipeline_validators, review_pipeline
+from spinop.admission import observe, pipeline_guard, rules
+from spinop.admission.pipelines import (
+    PIPELINE_REFUSED,
+    PipelineReview,
+    pipeline_validators,
+    register_pipeline_validator,
+    review_pipeline,
+)
 from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import SpinnakerPipeline, validate_resource
 from spinop.config import AdmissionSettings
@@ -204,6 +210,7 @@ def register(settings: AdmissionSettings, registry: kopf.OperatorRegistry | None
     if not any(isinstance(f, RefusalsAreNotErrors) for f in kopf_objects.filters):
         kopf_objects.addFilter(RefusalsAreNotErrors())
     _registered.add(registry)
+    register_pipeline_validator(pipeline_guard.tenant_guard)  # the guard's index-free checks (spec.pipeline)
     fail_closed = settings.failure_policy == "Fail"
     for plural, webhook_id, fn in (
         (accounts.PLURAL, ACCOUNT_WEBHOOK, validate_account),
