@@ -55,8 +55,9 @@ def synced_message(obj: dict[str, Any]) -> str:
 
 
 @pytest.fixture()
-def clouddriver(gate: GateStandinProcess) -> Iterator[GateStandinProcess]:
-    """The Gate stand-in, put back to storage on and Fiat off after the test."""
+def clouddriver(gate: GateStandinProcess, tenant: Tenant) -> Iterator[GateStandinProcess]:
+    """The Gate stand-in, put back to storage on and Fiat off after the test: before the tenant's accounts are
+    deleted (this fixture depends on `tenant`, so it is torn down first), or a Fiat lock-out blocks their deletion."""
     yield gate
     gate.control("PUT", "/_standin/credentials/api", {"storage": True, "fiat": False, "accountManagers": []})
 
