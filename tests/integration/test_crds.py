@@ -308,7 +308,23 @@ def test_empty_cluster_spec_parts_are_defaulted_as_a_whole(
             "namespacePattern": "{tenant}-{environment}",
             "allowedProfiles": ["deployer", "readonly"],
             "allowNamespaceSharing": False,
-            "guardrails": {"podSecurity": {"enforce": "restricted", "version": "latest"}},
+            "guardrails": {
+                "podSecurity": {"enforce": "restricted", "version": "latest"},
+                # every tenant namespace gets a quota unless the admin says otherwise (no NodePorts at all)
+                "resourceQuota": {
+                    "hard": {
+                        "configmaps": "200",
+                        "persistentvolumeclaims": "20",
+                        "pods": "100",
+                        "requests.storage": "200Gi",
+                        "secrets": "200",
+                        "services": "50",
+                        "services.loadbalancers": "2",
+                        "services.nodeports": "0",
+                    }
+                },
+            },
+            "pipelines": {},  # no grants: expressions, URLs and extra kinds stay refused
         },
         "credentials": {"type": "TokenRequest", "ttl": "24h", "rotationInterval": "720h"},
     }

@@ -307,9 +307,15 @@ def test_import_from_live_halyard_adopts_every_account_changing_only_the_credent
         assert cluster["server"] == remotes[env].server
         assert cluster["admin_secret"] == admin_kubeconfig_secrets[env]
     predicted = {name: imported[name]["changes"] for name in old_world.importable}
-    search_dev = f"search-{old_world.sid}-dev"
-    # Only the account that allowed every kind changes a managed field: spinop lists the kinds it can read.
-    assert {n: [c["field"] for c in cs] for n, cs in predicted.items() if cs} == {search_dev: ["kinds"]}
+    search_dev, search_prod = f"search-{old_world.sid}-dev", f"search-{old_world.sid}-prod"
+    # Two accounts change a managed field: the one that allowed every kind (spinop lists the kinds it can read), and
+    # the one open to every Spinnaker user (no permissions), which gets its tenant's roles from the cluster policy.
+    assert {n: [c["field"] for c in cs] for n, cs in predicted.items() if cs} == {
+        search_dev: ["kinds"],
+        search_prod: ["permissions"],
+    }
+    search_tenant = f"search-{old_world.sid}"
+    assert predicted[search_prod][0]["after"] == {"READ": [search_tenant], "WRITE": [search_tenant]}
 
     mgmt.kubectl("apply", "-k", str(out))
     accounts = {}
