@@ -5,9 +5,9 @@
 # Deployment's runAsUser), needs no shell tools, and writes nothing outside /tmp (an emptyDir in the Deployment),
 # so it runs with readOnlyRootFilesystem. Python dependencies come only from requirements.lock, every one pinned and
 # checked against its sha256 (`--require-hashes`), and spinop itself is built without fetching anything. The base is
-# pinned by tag only: pin its digest too (`--build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:...`) with
-# the digest your registry shows for the tag (`docker buildx imagetools inspect python:3.11.14-slim-bookworm`).
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# pinned by tag and by the digest of its multi-architecture index, so a re-pushed tag cannot change what is built;
+# to move to a newer patch release, take the new tag's index digest (`docker buildx imagetools inspect <tag>`).
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \

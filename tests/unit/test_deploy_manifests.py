@@ -335,7 +335,8 @@ def test_the_credentials_namespace_role_and_setting_agree() -> None:
 def test_the_image_runs_as_the_deployments_user() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     bases = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.MULTILINE)
-    assert len(bases) == 1 and re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", bases[0])
+    # Pinned by digest (issue 16 item 12): a re-pushed tag must not change what is built.
+    assert len(bases) == 1 and re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?@sha256:[0-9a-f]{64}", bases[0])
     assert [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")] == [
         "${PYTHON_IMAGE}",
         "${PYTHON_IMAGE}",
