@@ -29,7 +29,7 @@ from spinop.credentials import store
 from spinop.gate import GateClient, GateError
 from spinop.kube.clients import call, get_or_none
 from spinop.remote.plan import MANAGED_BY
-from spinop.spinnaker.accounts_api_backend import ACCOUNT_TYPE, gate_failure, to_definition
+from spinop.spinnaker.account_definitions import ACCOUNT_TYPE, gate_failure, to_definition
 from spinop.spinnaker.desired import AccountOwner
 from spinop.spinnaker.halyard_backend import HalyardBackend
 from spinop.spinnaker.inventory import Inventory, InventoryEntry

@@ -24,14 +24,14 @@ from spinop.gate import (
     GateUnavailable,
 )
 from spinop.redact import Redacted
-from spinop.spinnaker.accounts_api_backend import (
-    AccountsApiBackend,
+from spinop.spinnaker.account_definitions import (
     account_definition,
     definition_differs,
     gate_failure,
     kubernetes_view,
     to_definition,
 )
+from spinop.spinnaker.accounts_api_backend import AccountsApiBackend
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.inventory import InventoryEntry
 from spinop.spinnaker.migration import plan_migration

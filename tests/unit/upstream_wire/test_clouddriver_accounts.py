@@ -23,7 +23,7 @@ from spinop.gate import (
 )
 from spinop.gate.client import _account_error, _Response
 from spinop.redact import Redacted
-from spinop.spinnaker.accounts_api_backend import (
+from spinop.spinnaker.account_definitions import (
     CUSTOM_RESOURCE_DEFAULTS,
     MANAGED_ACCOUNT_DEFAULTS,
     account_definition,
