@@ -799,10 +799,9 @@ def derive_tenant(pattern: str, namespace: str, *, environment: str, cluster: st
 def _objects(
     candidates: list[_Candidate], clusters: dict[str, _Cluster], options: ImportOptions, report: ImportReport
 ) -> list[dict[str, Any]]:
-    from spinop.admission.rules import tenancy_violations
     from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, validate_resource
     from spinop.api.v1alpha1.cluster import AdoptableAccount, ExistingNamespace
-    from spinop.tenancy import AccountClaim, effective_permissions, is_system_namespace
+    from spinop.tenancy import AccountClaim, effective_permissions, is_system_namespace, tenancy_violations
 
     cluster_objects: list[dict[str, Any]] = []
     account_objects: list[dict[str, Any]] = []

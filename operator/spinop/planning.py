@@ -19,7 +19,6 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
-from spinop.admission.rules import tenancy_refusal
 from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, SpinnakerClusterSpec, validate_resource
 from spinop.config import OperatorConfig
 from spinop.controllers.accounts import build_desired_remote, desired_spinnaker_account
@@ -32,7 +31,7 @@ from spinop.remote.cluster import ClusterConnection, RemoteClusters
 from spinop.remote.plan import ObservedRemote, Owner, RemotePlan, plan_remote
 from spinop.spinnaker.desired import AccountOwner
 from spinop.spinnaker.sync import BackendUnavailable, SpinnakerBackend
-from spinop.tenancy import AccountClaim, effective_permissions
+from spinop.tenancy import AccountClaim, effective_permissions, tenancy_refusal
 
 KINDS = {"SpinnakerCluster", "SpinnakerAccount", "SpinnakerPipeline"}
 

@@ -22,29 +22,21 @@ from spinop.api.v1alpha1 import (
     SpinnakerAccountSpec,
     SpinnakerCluster,
     SpinnakerClusterSpec,
-    default_account_name,
     validate_resource,
     validate_update,
 )
-from spinop.errors import InvalidRequest
 from spinop.tenancy import (
     NO_BOUNDARIES,
     AccountClaim,
     Boundaries,
-    check_account_name_owned,
-    check_account_name_unique,
-    check_adopt,
-    check_cache_threads,
-    check_extra_rules,
+    Violation,
     check_guardrails,
-    check_namespace_allowed,
-    check_namespace_sharing,
-    check_permissions,
-    check_profile,
-    check_tenant_quota,
-    check_tenant_selected,
+    missing_cluster_refusal,
     selector_matches,
+    tenancy_violations,
 )
+from spinop.tenancy import tenancy_refusal as tenancy_refusal  # TEMP re-export until tests import spinop.tenancy
+from spinop.tenancy.decisions import listed
 
 INVALID = 422
 FORBIDDEN = 403
@@ -52,10 +44,6 @@ UNAVAILABLE = 503
 
 CREATE = "CREATE"
 UPDATE = "UPDATE"
-
-MAX_LISTED = 5
-"""How many names (clusters, accounts) a message lists before saying how many more there are."""
-
 
 # --------------------------------------------------------------------------------------------------------- verdicts
 
@@ -109,172 +97,6 @@ def schema_errors(operation: str, new: Mapping[str, Any], old: Mapping[str, Any]
     return validate_resource(new)[1]
 
 
-# --------------------------------------------------------------------------------------------- tenancy (shared)
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A tenancy rule that refuses an account: the condition reason the reconcile reports, and the field errors."""
-
-    reason: str
-    errors: tuple[FieldError, ...]
-
-
-def tenancy_violations(
-    spec: SpinnakerAccountSpec,
-    *,
-    tenant: str,
-    name: str,
-    tenant_labels: Mapping[str, str],
-    cluster_name: str,
-    cluster: SpinnakerClusterSpec,
-    winners: Iterable[AccountClaim],
-    reserved: Collection[str],
-    boundaries: Boundaries = NO_BOUNDARIES,
-) -> list[Violation]:
-    """Every tenancy rule `spec` breaks, in the order the reconcile reports them.
-
-    `winners`: the claims that win over this account: at admission of a new object every existing claim (the new
-    object is the youngest), at reconcile and on update the older ones (`controllers.accounts.older_claims`); only
-    claims that stand on their own (`stands_on_its_own`) may be passed.
-    `boundaries`: every MGMT namespace and SpinnakerCluster, which tell this tenant's namespaces and names apart.
-    """
-    winners = list(winners)
-    # This cluster as judged here (fresher than an index; the importer's is not stored yet) is one of them.
-    boundaries = Boundaries(tenants=boundaries.tenants, clusters={**boundaries.clusters, cluster_name: cluster})
-    checks: list[tuple[str, list[FieldError]]] = [
-        ("TenantNotAllowed", check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster)),
-        (
-            "NamespaceNotAllowed",
-            check_namespace_allowed(
-                spec.namespace,
-                tenant=tenant,
-                cluster_name=cluster_name,
-                cluster=cluster,
-                reserved_namespaces=reserved,
-                tenants=boundaries.tenants,
-            ),
-        ),
-        ("ProfileNotAllowed", check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
-        ("ExtraRulesNotAllowed", check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
-        (
-            "PermissionsGrantNoRole",
-            check_permissions(spec, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
-        ),
-        (
-            "AccountNameNotAllowed",
-            check_account_name_owned(
-                spec.effective_account_name,
-                tenant=tenant,
-                default_name=default_account_name(cluster_name, spec.namespace),
-                boundaries=boundaries,
-            ),
-        ),
-        (
-            "TenantQuotaExceeded",
-            check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners),
-        ),
-        (
-            "TenantCacheThreadsExceeded",
-            check_cache_threads(
-                spec.cache_threads, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
-            ),
-        ),
-        (
-            "NamespaceOwnedByAnotherAccount",
-            check_namespace_sharing(
-                spec.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
-            ),
-        ),
-        (
-            "AccountNameTaken",
-            check_account_name_unique(spec.effective_account_name, tenant=tenant, name=name, claims=winners),
-        ),
-        (
-            "AdoptNotAllowed",
-            check_adopt(
-                spec.adopt, spec.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
-            ),
-        ),
-    ]
-    return [Violation(reason, tuple(errors)) for reason, errors in checks if errors]
-
-
-def stands_on_its_own(
-    spec: SpinnakerAccountSpec,
-    *,
-    tenant: str,
-    name: str,
-    tenant_labels: Mapping[str, str],
-    cluster_name: str,
-    cluster: SpinnakerClusterSpec,
-    reserved: Collection[str],
-    boundaries: Boundaries,
-) -> bool:
-    """Whether an account passes its own tenancy checks (judged as if no other account existed).
-
-    Only such a claim holds a namespace or a name against younger ones: an account refused with, say,
-    NamespaceNotAllowed (admitted while the webhook was down) must not lock the legitimate owner out for ever.
-    """
-    return not tenancy_violations(
-        spec,
-        tenant=tenant,
-        name=name,
-        tenant_labels=tenant_labels,
-        cluster_name=cluster_name,
-        cluster=cluster,
-        winners=(),
-        reserved=reserved,
-        boundaries=boundaries,
-    )
-
-
-def missing_cluster_refusal(
-    tenant: str, cluster_name: str, winners: Iterable[AccountClaim], known: Collection[str], limit: int
-) -> FieldError | None:
-    """A tenant may hold at most `limit` accounts that name SpinnakerClusters which do not exist (yet): each is
-    admitted for GitOps ordering, but unbounded they are free work and objects for everyone."""
-    pending = sorted({(c.name, c.cluster) for c in winners if c.tenant == tenant and c.cluster not in known})
-    if len(pending) < limit:
-        return None
-    return FieldError(
-        "spec.cluster",
-        f"SpinnakerCluster {cluster_name!r} does not exist, and namespace {tenant} already has {len(pending)} "
-        f"SpinnakerAccounts naming clusters that do not exist ({_listed([f'{n} -> {c}' for n, c in pending])}), the "
-        f"most spinop accepts (operator setting max_accounts_on_missing_clusters: {limit}); fix or delete those",
-    )
-
-
-def tenancy_refusal(
-    spec: SpinnakerAccountSpec,
-    *,
-    tenant: str,
-    name: str,
-    tenant_labels: Mapping[str, str],
-    cluster_name: str,
-    cluster: SpinnakerClusterSpec,
-    winners: list[AccountClaim],
-    reserved: tuple[str, ...],
-    boundaries: Boundaries = NO_BOUNDARIES,
-) -> InvalidRequest | None:
-    """The reconcile's view: the first violated rule as an InvalidRequest (its reason becomes the condition's)."""
-    violations = tenancy_violations(
-        spec,
-        tenant=tenant,
-        name=name,
-        tenant_labels=tenant_labels,
-        cluster_name=cluster_name,
-        cluster=cluster,
-        winners=winners,
-        reserved=reserved,
-        boundaries=boundaries,
-    )
-    if not violations:
-        return None
-    first = violations[0]
-    return InvalidRequest("; ".join(f"{e.path}: {e.message}" for e in first.errors), reason=first.reason)
-
-
 # ------------------------------------------------------------------------------------------------ SpinnakerAccount
 
 
@@ -288,11 +110,6 @@ class AccountWorld:
     winners: tuple[AccountClaim, ...]
     """The claims that win over the object under review."""
     boundaries: Boundaries = NO_BOUNDARIES
-
-
-def _listed(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:MAX_LISTED])
-    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
 
 
 def _clusters_open_to(tenant: str, labels: Mapping[str, str], clusters: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -310,7 +127,7 @@ def _clusters_open_to(tenant: str, labels: Mapping[str, str], clusters: Mapping[
 def _unknown_cluster(tenant: str, cluster_name: str, world: AccountWorld) -> FieldError:
     open_to = _clusters_open_to(tenant, world.tenant_labels, world.clusters)
     accepted = (
-        f"SpinnakerClusters open to namespace {tenant}: {_listed(open_to)}"
+        f"SpinnakerClusters open to namespace {tenant}: {listed(open_to)}"
         if open_to
         else f"no SpinnakerCluster accepts namespace {tenant} yet; ask a platform admin"
     )
@@ -464,7 +281,7 @@ def _stranded_warning(
     if stranded:
         warnings.append(
             f"spec.tenancy: {len(stranded)} existing SpinnakerAccount(s) no longer meet these rules: "
-            f"{_listed(stranded)}; they report the refusal in status.conditions and spinop stops maintaining them "
+            f"{listed(stranded)}; they report the refusal in status.conditions and spinop stops maintaining them "
             "until they or the rules change"
         )
     looser = [
@@ -473,7 +290,7 @@ def _stranded_warning(
     if looser:
         warnings.append(
             f"spec.tenancy.guardrails: {len(looser)} SpinnakerAccount(s) ask for looser guardrails than these: "
-            f"{_listed(looser)}; the cluster's stricter values apply to their namespaces"
+            f"{listed(looser)}; the cluster's stricter values apply to their namespaces"
         )
     return warnings
 

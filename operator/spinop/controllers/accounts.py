@@ -19,7 +19,6 @@ import kopf
 from pydantic import ValidationError
 
 from spinop import metrics
-from spinop.admission.rules import missing_cluster_refusal, stands_on_its_own, tenancy_refusal
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
@@ -60,7 +59,15 @@ from spinop.remote.profiles import Rule, kinds_for
 from spinop.remote.verify import TokenRejected, verify_access
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.sync import SyncState
-from spinop.tenancy import NO_BOUNDARIES, AccountClaim, Boundaries, effective_permissions
+from spinop.tenancy import (
+    NO_BOUNDARIES,
+    AccountClaim,
+    Boundaries,
+    effective_permissions,
+    missing_cluster_refusal,
+    stands_on_its_own,
+    tenancy_refusal,
+)
 
 log = logging.getLogger(__name__)
 

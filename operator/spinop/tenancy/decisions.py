@@ -1,0 +1,202 @@
+"""The tenancy decision on one SpinnakerAccount, shared by the admission webhook and every reconcile.
+
+`tenancy_violations` runs every rule of `spinop.tenancy.checks` in the order the reconcile reports them; the webhook
+refuses with all of them, the reconcile with the first (`tenancy_refusal`). Keeping both on this one function is
+what lets the webhook fail open (`failurePolicy: Ignore`): nothing it would refuse is accepted at reconcile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from spinop.api.errors import FieldError
+from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec, default_account_name
+from spinop.errors import InvalidRequest
+from spinop.tenancy.checks import (
+    NO_BOUNDARIES,
+    AccountClaim,
+    Boundaries,
+    check_account_name_owned,
+    check_account_name_unique,
+    check_adopt,
+    check_cache_threads,
+    check_extra_rules,
+    check_namespace_allowed,
+    check_namespace_sharing,
+    check_permissions,
+    check_profile,
+    check_tenant_quota,
+    check_tenant_selected,
+)
+
+MAX_LISTED = 5  # names a message lists before "and N more"
+
+
+def listed(names: Sequence[str]) -> str:
+    """Names for a message, at most MAX_LISTED of them."""
+    shown = ", ".join(names[:MAX_LISTED])
+    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A tenancy rule that refuses an account: the condition reason the reconcile reports, and the field errors."""
+
+    reason: str
+    errors: tuple[FieldError, ...]
+
+
+def tenancy_violations(
+    spec: SpinnakerAccountSpec,
+    *,
+    tenant: str,
+    name: str,
+    tenant_labels: Mapping[str, str],
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    winners: Iterable[AccountClaim],
+    reserved: Collection[str],
+    boundaries: Boundaries = NO_BOUNDARIES,
+) -> list[Violation]:
+    """Every tenancy rule `spec` breaks, in the order the reconcile reports them.
+
+    `winners`: the claims that win over this account: at admission of a new object every existing claim (the new
+    object is the youngest), at reconcile and on update the older ones (`controllers.accounts.older_claims`); only
+    claims that stand on their own (`stands_on_its_own`) may be passed.
+    `boundaries`: every MGMT namespace and SpinnakerCluster, which tell this tenant's namespaces and names apart.
+    """
+    winners = list(winners)
+    # This cluster as judged here (fresher than an index; the importer's is not stored yet) is one of them.
+    boundaries = Boundaries(tenants=boundaries.tenants, clusters={**boundaries.clusters, cluster_name: cluster})
+    checks: list[tuple[str, list[FieldError]]] = [
+        ("TenantNotAllowed", check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster)),
+        (
+            "NamespaceNotAllowed",
+            check_namespace_allowed(
+                spec.namespace,
+                tenant=tenant,
+                cluster_name=cluster_name,
+                cluster=cluster,
+                reserved_namespaces=reserved,
+                tenants=boundaries.tenants,
+            ),
+        ),
+        ("ProfileNotAllowed", check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
+        ("ExtraRulesNotAllowed", check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
+        (
+            "PermissionsGrantNoRole",
+            check_permissions(spec, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
+        ),
+        (
+            "AccountNameNotAllowed",
+            check_account_name_owned(
+                spec.effective_account_name,
+                tenant=tenant,
+                default_name=default_account_name(cluster_name, spec.namespace),
+                boundaries=boundaries,
+            ),
+        ),
+        (
+            "TenantQuotaExceeded",
+            check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners),
+        ),
+        (
+            "TenantCacheThreadsExceeded",
+            check_cache_threads(
+                spec.cache_threads, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
+            ),
+        ),
+        (
+            "NamespaceOwnedByAnotherAccount",
+            check_namespace_sharing(
+                spec.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
+            ),
+        ),
+        (
+            "AccountNameTaken",
+            check_account_name_unique(spec.effective_account_name, tenant=tenant, name=name, claims=winners),
+        ),
+        (
+            "AdoptNotAllowed",
+            check_adopt(
+                spec.adopt, spec.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
+            ),
+        ),
+    ]
+    return [Violation(reason, tuple(errors)) for reason, errors in checks if errors]
+
+
+def stands_on_its_own(
+    spec: SpinnakerAccountSpec,
+    *,
+    tenant: str,
+    name: str,
+    tenant_labels: Mapping[str, str],
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    reserved: Collection[str],
+    boundaries: Boundaries,
+) -> bool:
+    """Whether an account passes its own tenancy checks (judged as if no other account existed).
+
+    Only such a claim holds a namespace or a name against younger ones: an account refused with, say,
+    NamespaceNotAllowed (admitted while the webhook was down) must not lock the legitimate owner out for ever.
+    """
+    return not tenancy_violations(
+        spec,
+        tenant=tenant,
+        name=name,
+        tenant_labels=tenant_labels,
+        cluster_name=cluster_name,
+        cluster=cluster,
+        winners=(),
+        reserved=reserved,
+        boundaries=boundaries,
+    )
+
+
+def missing_cluster_refusal(
+    tenant: str, cluster_name: str, winners: Iterable[AccountClaim], known: Collection[str], limit: int
+) -> FieldError | None:
+    """A tenant may hold at most `limit` accounts that name SpinnakerClusters which do not exist (yet): each is
+    admitted for GitOps ordering, but unbounded they are free work and objects for everyone."""
+    pending = sorted({(c.name, c.cluster) for c in winners if c.tenant == tenant and c.cluster not in known})
+    if len(pending) < limit:
+        return None
+    return FieldError(
+        "spec.cluster",
+        f"SpinnakerCluster {cluster_name!r} does not exist, and namespace {tenant} already has {len(pending)} "
+        f"SpinnakerAccounts naming clusters that do not exist ({listed([f'{n} -> {c}' for n, c in pending])}), the "
+        f"most spinop accepts (operator setting max_accounts_on_missing_clusters: {limit}); fix or delete those",
+    )
+
+
+def tenancy_refusal(
+    spec: SpinnakerAccountSpec,
+    *,
+    tenant: str,
+    name: str,
+    tenant_labels: Mapping[str, str],
+    cluster_name: str,
+    cluster: SpinnakerClusterSpec,
+    winners: list[AccountClaim],
+    reserved: tuple[str, ...],
+    boundaries: Boundaries = NO_BOUNDARIES,
+) -> InvalidRequest | None:
+    """The reconcile's view: the first violated rule as an InvalidRequest (its reason becomes the condition's)."""
+    violations = tenancy_violations(
+        spec,
+        tenant=tenant,
+        name=name,
+        tenant_labels=tenant_labels,
+        cluster_name=cluster_name,
+        cluster=cluster,
+        winners=winners,
+        reserved=reserved,
+        boundaries=boundaries,
+    )
+    if not violations:
+        return None
+    first = violations[0]
+    return InvalidRequest("; ".join(f"{e.path}: {e.message}" for e in first.errors), reason=first.reason)
