@@ -128,7 +128,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         )
         if config.spinnaker_backend == "accounts-api":
             ctx.gate = await build_gate(config, mgmt)
-        backend = build_backend(ctx)
+        backend = build_backend(config, mgmt, ctx.gate)
         if backend is None:
             return None, None, ""
         try:

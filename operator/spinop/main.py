@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import kopf
 from spinop import GROUP, KOPF_PREFIX, metrics
 from spinop.admission import server as admission_server
 from spinop.config import OperatorConfig
+from spinop.controllers import accounts
 from spinop.controllers.context import OperatorContext
 from spinop.gate.factory import build_gate
 from spinop.handlers import accounts as _account_handlers  # noqa: F401  (registers handlers)
@@ -101,7 +103,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         sync=None,
     )
     ctx.gate = await build_gate(config, mgmt)
-    ctx.sync = await build_sync(ctx)
+    ctx.sync = await build_sync(config, mgmt, ctx.gate, functools.partial(accounts.report_spinnaker_outcome, ctx))
     if ctx.sync is not None:
         await ctx.sync.start()
     memo["ctx"] = ctx

@@ -1,49 +1,49 @@
-"""Build the Spinnaker sync for the configured backend (operator-level setting, not per CR)."""
+"""Build the Spinnaker sync for the configured backend (operator-level setting, not per CR).
+
+Takes plain inputs, not the controllers' context: this package sits below the controllers, which hand it the
+callback that writes each account's verdict (`report`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from kubernetes.client import ApiClient
 
-from spinop.spinnaker.desired import AccountOwner
+from spinop.config import OperatorConfig
+from spinop.gate import GateClient
 from spinop.spinnaker.inventory import Inventory
-from spinop.spinnaker.sync import SpinnakerBackend, SpinnakerSync
-
-if TYPE_CHECKING:
-    from spinop.controllers.context import OperatorContext
+from spinop.spinnaker.sync import Reporter, SpinnakerBackend, SpinnakerSync
 
 
-def build_backend(ctx: OperatorContext) -> SpinnakerBackend | None:
-    backend = ctx.config.spinnaker_backend
+def build_backend(config: OperatorConfig, mgmt: ApiClient, gate: GateClient | None) -> SpinnakerBackend | None:
+    backend = config.spinnaker_backend
     if backend == "none":
         return None
     if backend == "halyard":
         from spinop.spinnaker.halyard_backend import HalyardBackend
 
-        return HalyardBackend.from_config(ctx.config, ctx.mgmt)
+        return HalyardBackend.from_config(config, mgmt)
     from spinop.spinnaker.accounts_api_backend import AccountsApiBackend
 
-    return AccountsApiBackend.from_config(ctx.config, ctx.mgmt, gate=ctx.gate)
+    return AccountsApiBackend.from_config(config, mgmt, gate=gate)
 
 
-async def build_sync(ctx: OperatorContext) -> SpinnakerSync | None:
-    backend = build_backend(ctx)
+async def build_sync(
+    config: OperatorConfig, mgmt: ApiClient, gate: GateClient | None, report: Reporter
+) -> SpinnakerSync | None:
+    """Async because a backend may start background work on the running loop."""
+    backend = build_backend(config, mgmt, gate)
     if backend is None:
         return None
-    from spinop.controllers.accounts import report_spinnaker_outcome
     from spinop.spinnaker.accounts_api_backend import AccountsApiBackend
 
     if isinstance(backend, AccountsApiBackend):
         backend.start()  # background work: the migration from Halyard, when configured
-    window = ctx.config.accounts_api if isinstance(backend, AccountsApiBackend) else ctx.config.halyard
-
-    async def report(owner: AccountOwner, status: str, reason: str, message: str, fields: dict[str, Any]) -> None:
-        await report_spinnaker_outcome(ctx, owner, status, reason, message, fields)
-
+    window = config.accounts_api if isinstance(backend, AccountsApiBackend) else config.halyard
     return SpinnakerSync(
         backend,
-        Inventory(ctx.mgmt, ctx.config.operator_namespace),
+        Inventory(mgmt, config.operator_namespace),
         report,
         quiet_seconds=window.quiet_seconds,
         max_wait_seconds=window.max_wait_seconds,
-        drift_interval_seconds=ctx.config.drift_interval_seconds,
+        drift_interval_seconds=config.drift_interval_seconds,
     )
