@@ -39,6 +39,11 @@ class Counts:
         return sum(n for verb, n in self.by_verb.items() if verb in READ_VERBS)
 
     @property
+    def requests_excluding_watches(self) -> int:
+        """Every request and access review but the watches (long-lived streams, counted apart)."""
+        return sum(n for verb, n in self.by_verb.items() if verb != "watch") + self.reviews
+
+    @property
     def total(self) -> int:
         return sum(self.by_verb.values())
 

@@ -156,16 +156,21 @@ class ScaleResult:
     operator_cpu_seconds: float
     operator_rss_mib: float
     operator_peak_rss_mib: float
+    seconds_to_verified: float = 0.0  # until every account is PermissionsVerified (all but Spinnaker)
+    floor_seconds: float = 0.0  # the raw writes one account needs, for all N, by a tight client (run_floor)
+    ratio_to_floor: float = 0.0  # seconds_to_verified / floor_seconds: the operator's own overhead
     deletion_seconds: float = 0.0
     deletion_deploys: int = 0
 
 
-def _ready_count(mgmt: Cluster, namespaces: list[str]) -> int:
-    ready = 0
+def _true_counts(mgmt: Cluster, namespaces: list[str], types: tuple[str, ...]) -> dict[str, int]:
+    """How many accounts in `namespaces` have each condition type True."""
+    counts = dict.fromkeys(types, 0)
     for ns in namespaces:
         listed = mgmt.custom.list_namespaced_custom_object("spinop.io", "v1alpha1", ns, "spinnakeraccounts")["items"]
-        ready += sum(1 for a in listed if (objects.condition(a, "Ready") or {}).get("status") == "True")
-    return ready
+        for type_ in types:
+            counts[type_] += sum(1 for a in listed if (objects.condition(a, type_) or {}).get("status") == "True")
+    return counts
 
 
 def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
@@ -198,8 +203,13 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
         list(pool.map(lambda body: objects.create(mgmt, body), specs))
     say(f"{label}: created {n} SpinnakerAccounts in {time.monotonic() - started:.1f}s; waiting for Ready")
     last = -1
+    verified_at: float | None = None
     while True:
-        ready = _ready_count(mgmt, tenants)
+        true = _true_counts(mgmt, tenants, ("PermissionsVerified", "Ready"))
+        ready = true["Ready"]
+        if verified_at is None and true["PermissionsVerified"] == n:
+            verified_at = time.monotonic() - started
+            say(f"{label}: all {n} PermissionsVerified after {verified_at:.0f}s")
         if ready != last:
             say(f"{label}: {ready}/{n} Ready after {time.monotonic() - started:.0f}s")
             last = ready
@@ -216,6 +226,7 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
     result = ScaleResult(
         accounts=n,
         seconds_to_ready=round(seconds, 1),
+        seconds_to_verified=round(verified_at if verified_at is not None else seconds, 1),
         deploys=len(env.standin.deploys()) - deploys_before,
         halyard_config_writes=env.standin.config_writes() - writes_before,
         requests={group: dict(c.by_verb) for group, c in counts.items()},
@@ -260,6 +271,7 @@ class SteadyResult:
     reads_per_hour: dict[str, float]
     reviews_per_hour: dict[str, float]
     operator_cpu_seconds_per_hour: float
+    requests_per_account_hour: float  # every caller (operator on MGMT and remotes, account tokens), watches excluded
 
 
 def run_steady(env: Env, n: int, window: float, drift_interval: float) -> SteadyResult:
@@ -278,6 +290,7 @@ def run_steady(env: Env, n: int, window: float, drift_interval: float) -> Steady
         reads_per_hour={g: round(c.reads * scale) for g, c in counts.items()},
         reviews_per_hour={g: round(c.reviews * scale) for g, c in counts.items()},
         operator_cpu_seconds_per_hour=round(cpu * scale, 1),
+        requests_per_account_hour=round(sum(c.requests_excluding_watches for c in counts.values()) * scale / n, 2),
     )
 
 
@@ -307,6 +320,50 @@ def run_latency(env: Env, samples: int) -> dict[str, float]:
         "p90_seconds": round(times[int(len(times) * 0.9) - 1], 2),
         "max_seconds": round(times[-1], 2),
     }
+
+
+FLOOR_CONCURRENCY = 8  # the operator's reconcile_concurrency in this harness: the same parallelism
+
+
+def run_floor(env: Env, n: int, *, label: str, workers: int = FLOOR_CONCURRENCY) -> float:
+    """The floor: exactly the writes one account needs, for N accounts, by a tight client with the operator's
+    parallelism and no checks (remote: Namespace, ServiceAccount, Role, RoleBinding, TokenRequest; MGMT: the
+    credentials Secret). Seconds until all are done. The MGMT Secrets are removed afterwards; the remote namespaces
+    stay until the bench's clusters go (deleting them would finalize namespaces during the next measurement)."""
+    namespaces = [f"{label}-floor-{i:04d}" for i in range(n)]
+
+    def one(i: int) -> None:
+        remote = env.clusters[REMOTES[i % 3]]
+        ns = namespaces[i]
+        remote.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
+        remote.core.create_namespaced_service_account(ns, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="a")))
+        remote.rbac.create_namespaced_role(
+            ns, {"metadata": {"name": "a"}, "rules": [r.to_k8s() for r in rules_for(Profile.DEPLOYER, ns)]}
+        )
+        remote.rbac.create_namespaced_role_binding(
+            ns,
+            {
+                "metadata": {"name": "a"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "a"},
+                "subjects": [{"kind": "ServiceAccount", "name": "a", "namespace": ns}],
+            },
+        )
+        token = remote.core.create_namespaced_service_account_token(
+            "a", ns, k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[]))
+        )
+        env.mgmt.core.create_namespaced_secret(
+            CREDENTIALS_NAMESPACE,
+            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=ns), string_data={"kubeconfig": token.status.token}),
+        )
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, range(n)))
+    seconds = time.monotonic() - started
+    for ns in namespaces:
+        env.mgmt.core.delete_namespaced_secret(ns, CREDENTIALS_NAMESPACE)
+    say(f"{label}: floor for {n} accounts: {seconds:.1f}s")
+    return round(seconds, 1)
 
 
 def run_seed_baseline(env: Env, n: int) -> dict[str, float]:

@@ -16,7 +16,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.harness import (
+    Env,
+    ScaleResult,
     delete_accounts,
+    run_floor,
     run_latency,
     run_scale,
     run_seed_baseline,
@@ -27,10 +30,22 @@ from bench.harness import (
 )
 
 
+def with_ratio(seed: dict[str, float], env: Env, measured: dict[int, ScaleResult]) -> dict[str, float]:
+    """The seed procedure's result with spinop's time at the same size and the ratio seed / spinop. spinop's time
+    comes from the scale run of that size, or from a burst measured here with its own names."""
+    n = int(seed["accounts"])
+    ours = measured.get(n)
+    if ours is None:
+        ours = run_scale(env, n, label=f"r{n}")
+        delete_accounts(env, f"r{n}", ours)
+    return {**seed, "spinop_seconds": ours.seconds_to_ready, "ratio": round(seed["seconds"] / ours.seconds_to_ready, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="30,100,300,1000", help="burst sizes (accounts)")
     parser.add_argument("--seed-sizes", default="30,100", help="sizes for the seed-procedure baseline")
+    parser.add_argument("--long", action="store_true", help="also measure the seed's procedure at 300 accounts")
     parser.add_argument("--deploy-seconds", type=float, default=5.0, help="Halyard stand-in deploy duration")
     parser.add_argument("--drift-interval", type=float, default=120.0, help="operator periodic pass (seconds)")
     parser.add_argument("--steady-window", type=float, default=600.0, help="steady-state window (seconds)")
@@ -40,6 +55,8 @@ def main() -> None:
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
     seed_sizes = [int(s) for s in args.seed_sizes.split(",") if s]
+    if args.long and 300 not in seed_sizes:
+        seed_sizes.append(300)
     results: dict[str, object] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -60,22 +77,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="spinop-bench-") as tmp:
         env = start_env(Path(tmp), deploy_seconds=args.deploy_seconds, drift_interval=args.drift_interval)
         try:
+            measured: dict[int, ScaleResult] = {}
             for n in sizes:
+                floor = run_floor(env, n, label=f"f{n}")
                 result = run_scale(env, n, label=f"s{n}")
+                result.floor_seconds = floor
+                result.ratio_to_floor = round(result.seconds_to_verified / floor, 2) if floor else 0.0
                 say(
-                    f"{n} accounts Ready in {result.seconds_to_ready}s, {result.deploys} deploy(s), "
-                    f"{result.halyard_config_writes} Halyard config write(s)"
+                    f"{n} accounts Ready in {result.seconds_to_ready}s (PermissionsVerified in "
+                    f"{result.seconds_to_verified}s, {result.ratio_to_floor}x the floor of {floor}s), "
+                    f"{result.deploys} deploy(s), {result.halyard_config_writes} Halyard config write(s)"
                 )
                 if n == max(sizes):
                     results["steady"] = asdict(run_steady(env, n, args.steady_window, args.drift_interval))
                     results["latency"] = run_latency(env, args.latency_samples)
                     save()
                 delete_accounts(env, f"s{n}", result)
+                measured[n] = result
                 results["scale"].append(asdict(result))  # type: ignore[attr-defined]
                 save()
             results["seed_baseline"] = []
             for n in seed_sizes:
-                results["seed_baseline"].append(run_seed_baseline(env, n))  # type: ignore[attr-defined]
+                results["seed_baseline"].append(with_ratio(run_seed_baseline(env, n), env, measured))  # type: ignore[attr-defined]
                 save()
         finally:
             stop_env(env)

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.harness import delete_accounts, run_scale, run_seed_baseline, start_env, stop_env
+from bench.harness import delete_accounts, run_floor, run_scale, run_seed_baseline, run_steady, start_env, stop_env
+from bench.run import with_ratio
 
 
 def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(tmp_path: Path) -> None:
     env = start_env(tmp_path / "bench", deploy_seconds=0.2, drift_interval=120)
     try:
+        floor = run_floor(env, 3, label="smoke")
+        assert floor > 0
         result = run_scale(env, 3, label="smoke")
         assert result.accounts == 3 and result.seconds_to_ready > 0
+        assert 0 < result.seconds_to_verified <= result.seconds_to_ready
+        steady = run_steady(env, 3, window=2, drift_interval=120)
+        assert steady.requests_per_account_hour >= 0
         assert result.deploys == 1, "one burst, one deploy"
         assert 1 <= result.halyard_config_writes <= 2, "one burst, one Halyard provider write (issue 17)"
         # The audit log was read: the operator wrote on MGMT and on the remote clusters for these accounts.
@@ -23,7 +29,8 @@ def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(tmp_path: Pa
         assert result.deletion_deploys == 1
         # Two sizes in one run, as the full plan does (each size registers its own accounts).
         for n in (1, 2):
-            seed = run_seed_baseline(env, n)
+            seed = with_ratio(run_seed_baseline(env, n), env, {3: result})
             assert seed["accounts"] == n and seed["seconds"] > 0 and seed["deploys"] == n, seed
+            assert seed["spinop_seconds"] > 0 and seed["ratio"] == round(seed["seconds"] / seed["spinop_seconds"], 1)
     finally:
         stop_env(env)
