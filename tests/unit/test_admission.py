@@ -29,6 +29,7 @@ from spinop.handlers import admission as handlers
 from spinop.tenancy import AccountClaim
 from tests.unit.api.invalid_corpus import (
     BASE_SETUP,
+    MAX_ACCOUNTS_ON_MISSING_CLUSTERS,
     OPERATOR_NAMESPACES,
     InvalidCase,
     TenancyWorld,
@@ -59,7 +60,14 @@ def world_for(case: InvalidCase, operation: str = rules.CREATE) -> AccountWorld:
 
 def decide(case: InvalidCase) -> rules.Verdict:
     operation = rules.UPDATE if case.old is not None else rules.CREATE
-    return rules.decide_account(operation, case.obj, case.old, world_for(case, operation), reserved=OPERATOR_NAMESPACES)
+    return rules.decide_account(
+        operation,
+        case.obj,
+        case.old,
+        world_for(case, operation),
+        reserved=OPERATOR_NAMESPACES,
+        max_accounts_on_missing_clusters=MAX_ACCOUNTS_ON_MISSING_CLUSTERS,
+    )
 
 
 def stored(body: Mapping[str, Any], uid: str, created: str) -> dict[str, Any]:
@@ -79,7 +87,8 @@ def names_field(verdict: rules.Verdict, field: str) -> bool:
 def test_every_admission_case_is_refused_as_forbidden_naming_the_field(case: InvalidCase) -> None:
     verdict = decide(case)
     assert not verdict.allowed, f"{case.id}: admitted"
-    assert verdict.code == rules.FORBIDDEN
+    # 422 for an unreadable SpinnakerCluster: no tenancy rule forbids it, the cluster it names is malformed.
+    assert verdict.code == (rules.INVALID if verdict.reason == "ClusterInvalid" else rules.FORBIDDEN)
     assert names_field(verdict, case.field), verdict.message
     assert verdict.message.startswith(verdict.reason + ": ")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from spinop.api.errors import FieldError, from_validation_error
+from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import (
     SpinnakerAccount,
     SpinnakerAccountSpec,
@@ -32,6 +32,7 @@ from spinop.tenancy import (
     Violation,
     check_guardrails,
     missing_cluster_refusal,
+    read_cluster,
     selector_matches,
     tenancy_violations,
 )
@@ -165,21 +166,9 @@ def decide_account(
             if too_many is not None:
                 return refuse("TooManyAccountsOnMissingClusters", [too_many], FORBIDDEN)
         return Verdict(warnings=(str(_unknown_cluster(tenant, spec.cluster, world)),))
-    try:
-        cluster = SpinnakerClusterSpec.model_validate(cluster_body.get("spec") or {})
-    except ValidationError as exc:
-        detail = "; ".join(str(e) for e in from_validation_error(exc, ("spec",)))
-        return refuse(
-            "ClusterInvalid",
-            [
-                FieldError(
-                    "spec.cluster",
-                    f"SpinnakerCluster {spec.cluster!r} has a spec spinop cannot read ({detail}); a platform admin "
-                    "must fix it before accounts can use it",
-                )
-            ],
-            INVALID,
-        )
+    cluster = read_cluster(spec.cluster, cluster_body)
+    if isinstance(cluster, FieldError):  # the reconcile refuses it the same way (controllers.accounts.provision)
+        return refuse("ClusterInvalid", [cluster], INVALID)
 
     violations = tenancy_violations(
         spec,

@@ -19,6 +19,7 @@ import kopf
 from pydantic import ValidationError
 
 from spinop import metrics
+from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
@@ -65,6 +66,7 @@ from spinop.tenancy import (
     Boundaries,
     effective_permissions,
     missing_cluster_refusal,
+    read_cluster,
     stands_on_its_own,
     tenancy_refusal,
 )
@@ -319,7 +321,17 @@ def provision(
                 retry_after=30,
             ),
         )
-    cluster = _cluster_spec(cluster_body)
+    cluster = read_cluster(spec.cluster, cluster_body)
+    if isinstance(cluster, FieldError):
+        # Stored under an older CRD or while the webhook was down: refused here as at admission, until fixed.
+        return out.fail(
+            "RemoteProvisioned",
+            InvalidRequest(
+                f"{cluster.path}: {cluster.message}",
+                reason="ClusterInvalid",
+                retry_after=int(ctx.config.drift_interval_seconds),
+            ),
+        )
     refused = tenancy_refusal(
         spec,
         tenant=tenant,

@@ -35,6 +35,7 @@ from spinop.tenancy.checks import (
 from spinop.tenancy.decisions import (
     Violation,
     missing_cluster_refusal,
+    read_cluster,
     stands_on_its_own,
     tenancy_refusal,
     tenancy_violations,
@@ -66,6 +67,7 @@ __all__ = [
     "literal_prefix",
     "missing_cluster_refusal",
     "namespace_tenants",
+    "read_cluster",
     "rule_is_within",
     "selector_matches",
     "stands_on_its_own",

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from spinop.api.errors import FieldError
+from pydantic import ValidationError
+
+from spinop.api.errors import FieldError, from_validation_error
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec, default_account_name
 from spinop.errors import InvalidRequest
 from spinop.tenancy.checks import (
@@ -170,6 +173,21 @@ def missing_cluster_refusal(
         f"SpinnakerAccounts naming clusters that do not exist ({listed([f'{n} -> {c}' for n, c in pending])}), the "
         f"most spinop accepts (operator setting max_accounts_on_missing_clusters: {limit}); fix or delete those",
     )
+
+
+def read_cluster(cluster_name: str, body: Mapping[str, Any]) -> SpinnakerClusterSpec | FieldError:
+    """The spec of the SpinnakerCluster an account names, or the error an account is refused with (reason
+    ClusterInvalid) when spinop cannot read it: stored under an older CRD or while the webhook was down, it must
+    refuse its accounts at reconcile as at admission."""
+    try:
+        return SpinnakerClusterSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        detail = "; ".join(str(e) for e in from_validation_error(exc, ("spec",)))
+        return FieldError(
+            "spec.cluster",
+            f"SpinnakerCluster {cluster_name!r} has a spec spinop cannot read ({detail}); a platform admin must fix "
+            "it before accounts can use it",
+        )
 
 
 def tenancy_refusal(

@@ -101,7 +101,9 @@ def corpus(
 def test_admission_case_is_refused_by_the_webhook(
     case: InvalidCase, corpus: Corpus, mgmt: Cluster, remotes: dict[str, Cluster]
 ) -> None:
-    """Create (or update to) the case's object right after its setup: 403, the field named, nothing stored."""
+    """Create (or update to) the case's object right after its setup: refused, the field named, nothing stored."""
+    if case.legacy:
+        pytest.skip("needs objects today's CRD and webhook refuse (stored under an older one): unit tests only")
     setup = [corpus.body(obj, deletionPolicy="Delete") for obj in case.setup]
     obj = corpus.body(case.obj)
     created: list[dict[str, Any]] = []
@@ -131,8 +133,10 @@ def test_admission_case_is_refused_by_the_webhook(
                 remotes[REMOTE].core.read_namespaced_service_account, f"spinop-{account_name}", obj["spec"]["namespace"]
             )
 
-        # The setup accounts were admitted and work: the operator provisions them (then they are torn down).
-        for body in setup:
+        # The setup accounts were admitted and work: the operator provisions them (then they are torn down); those
+        # naming a SpinnakerCluster that does not exist wait for it (ClusterNotFound).
+        clusters = {corpus.body(obj)["metadata"]["name"] for obj in BASE_SETUP if obj["kind"] == "SpinnakerCluster"}
+        for body in (b for b in setup if b["spec"]["cluster"] in clusters):
             objects.wait_condition(
                 mgmt, "SpinnakerAccount", body["metadata"]["name"], body["metadata"]["namespace"], "Ready"
             )

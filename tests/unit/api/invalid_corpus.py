@@ -9,6 +9,11 @@ Replaying against an apiserver:
 - `old` set: create `old`, then update it to `obj` (transition rules such as immutability fire on UPDATE only);
 - `strict`: only refused with `fieldValidation=Strict` (kubectl's default); the API's default (Warn) prunes
   unknown fields instead;
+- `legacy` set: the case needs objects today's CRD and webhook refuse (stored under an older CRD, or while the
+  webhook was down); only the unit tests can build that world, replays against an apiserver skip the case;
+- accounts naming a SpinnakerCluster that does not exist are admitted with a warning (GitOps ordering), up to the
+  operator's `max_accounts_on_missing_clusters` (its default, `MAX_ACCOUNTS_ON_MISSING_CLUSTERS`); they never
+  become Ready;
 - the error must mention `field` (as its path, or in its message).
 Names start with `corpus-` so the objects do not clash with other tests.
 """
@@ -20,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from spinop.config import OperatorConfig
 from spinop.controllers.accounts import TenancyJudge
 
 API_VERSION = "spinop.io/v1alpha1"
@@ -28,6 +34,8 @@ OTHER_TENANT = "corpus-b"
 UNLABELLED_TENANT = "corpus-unlabelled"
 OPERATOR_NAMESPACES = ("spinop-system", "devops")
 """The operator's own and credentials namespaces: reserved, never a target."""
+MAX_ACCOUNTS_ON_MISSING_CLUSTERS = OperatorConfig().max_accounts_on_missing_clusters
+"""The operator's default, which the webhook and the reconcile judge the corpus with."""
 
 Layer = Literal["schema", "admission"]
 DELETE = object()
@@ -45,6 +53,8 @@ class InvalidCase:
     old: Mapping[str, Any] | None = None
     setup: tuple[Mapping[str, Any], ...] = ()
     strict: bool = False
+    legacy: tuple[Mapping[str, Any], ...] = ()
+    """Objects MGMT holds although today's CRD and webhook refuse them (see the module docstring)."""
 
 
 def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,12 +134,13 @@ BASE_SETUP: tuple[dict[str, Any], ...] = (
     cluster("corpus", tenancy={"guardrails": {"resourceQuota": {"hard": {"pods": "10"}}}}),
     # No namespaceSelector: closed to every tenant.
     cluster("corpus-closed", tenancy={"namespaceSelector": DELETE}),
-    # Wildcard namespaces, a quota of 2, and a selector with an expression.
+    # Wildcard namespaces, a quota of 2 accounts and 4 cache threads, and a selector with an expression.
     cluster(
         "corpus-wild",
         tenancy={
             "namespacePattern": "{tenant}-{environment}-*",
             "maxAccountsPerTenant": 2,
+            "maxCacheThreadsPerTenant": 4,
             "namespaceSelector": {
                 "matchLabels": {"spinop.io/tenant": "true"},
                 "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["restricted"]}],
@@ -951,6 +962,39 @@ CASES: tuple[InvalidCase, ...] = (
             tenant=OTHER_TENANT, cluster="corpus-wild", namespace="corpus-b-dev-app", accountName="corpus-corpus-a-dev"
         ),
     ),
+    InvalidCase(
+        "tenancy-adopt-unlisted",
+        "a name of the tenant's own, but no admin listed it in tenancy.adoptableAccounts for adoption",
+        "admission",
+        "spec.adopt",
+        account(accountName="corpus-a-legacy", adopt=True),
+    ),
+    InvalidCase(
+        "tenancy-cache-threads",
+        "maxCacheThreadsPerTenant 4: 3 threads held, 2 more asked",
+        "admission",
+        "spec.cacheThreads",
+        account("corpus-second", cluster="corpus-wild", namespace="corpus-a-dev-two", cacheThreads=2),
+        setup=(account("corpus-first", cluster="corpus-wild", namespace="corpus-a-dev-one", cacheThreads=3),),
+    ),
+    InvalidCase(
+        "tenancy-too-many-on-missing-clusters",
+        "a tenant's accounts on SpinnakerClusters that do not exist are capped (each is free work for everyone)",
+        "admission",
+        "spec.cluster",
+        account("corpus-lost", cluster="corpus-gone"),
+        setup=tuple(
+            account(f"corpus-lost-{i}", cluster=f"corpus-gone-{i}") for i in range(MAX_ACCOUNTS_ON_MISSING_CLUSTERS)
+        ),
+    ),
+    InvalidCase(
+        "tenancy-cluster-unreadable",
+        "a SpinnakerCluster stored under an older CRD that spinop cannot read accepts no account",
+        "admission",
+        "spec.cluster",
+        account(cluster="corpus-legacy"),
+        legacy=(cluster("corpus-legacy", environment="Dev"),),
+    ),
 )
 
 
@@ -969,7 +1013,7 @@ class TenancyWorld:
     @classmethod
     def for_case(cls, case: InvalidCase) -> TenancyWorld:
         world = cls()
-        for obj in (*BASE_SETUP, *case.setup):
+        for obj in (*BASE_SETUP, *case.legacy, *case.setup):
             kind, meta = obj["kind"], obj["metadata"]
             if kind == "Namespace":
                 world.namespace_labels[meta["name"]] = dict(meta.get("labels") or {})
