@@ -1,10 +1,14 @@
 """`spinop demo`: the README's main command, a complete local installation.
 
 1. builds (first time) and starts real control planes: mgmt, dev, staging, prod;
-2. installs the CRDs in mgmt, deploy/remote (spinop's limited identity) on dev/staging/prod, and registers them with
-   kubeconfigs of that identity (Secrets in `devops`), never cluster-admin;
-3. starts the Halyard and Gate stand-ins (test doubles from tests/standins: Spinnaker cannot run here);
-4. runs the operator against mgmt (Halyard backend, validating webhook on, pipelines through Gate);
+2. installs deploy/base in mgmt as production does, minus what needs a kubelet (the control planes have none):
+   CRDs, RBAC, the finalizer-guard admission policy and the self-signed webhook's configuration, its calls pointed
+   at the local operator; deploy/remote (spinop's limited identity) on dev/staging/prod, registered with kubeconfigs
+   of that identity (Secrets in `devops`), never cluster-admin;
+3. starts the Halyard and Gate stand-ins (test doubles from tests/standins: Spinnaker cannot run here); Halyard's
+   pods/exec endpoint authorizes the operator against mgmt's RBAC (TokenReview and SubjectAccessReview);
+4. runs the operator against mgmt as a local process under deploy/base's ServiceAccount spinop-system/spinop (a
+   token kubeconfig, not the admin's), with the Halyard backend, the webhook on and pipelines through Gate;
 5. applies deploy/samples (team-a's accounts on the three clusters and two pipelines);
 6. prints a live table until every account and pipeline is Ready (or explains the first error), and keeps running
    until Ctrl-C, which stops everything: no process is left behind.
@@ -34,14 +38,34 @@ from kubernetes.config import new_client_from_config
 from spinop import GROUP, VERSION
 from spinop.api.reasons import NEEDS_A_PERSON  # what the demo explains at once: only a person can fix it
 from spinop.devcluster.build import ensure_binaries
-from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes, kubeconfig_dict
+from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes, free_port
+from spinop.devcluster.manifests import (
+    MGMT_INSTALL_KINDS,
+    OPERATOR_NAMESPACE,
+    OPERATOR_SERVICE_ACCOUNT,
+    REMOTE_KINDS,
+    REMOTE_NAMESPACE,
+    REMOTE_SERVICE_ACCOUNT,
+    apply_objects,
+    remote_dir,
+    render,
+    request_token,
+    select,
+    serve_webhooks_at,
+    token_kubeconfig,
+    write_kubeconfig,
+)
 from spinop.devcluster.paths import build_dir, project_root
 from spinop.remote.identity import allow_extra_rules, sample_allowed_extra_rules
 
 REMOTES = ("dev", "staging", "prod")
 CREDENTIALS_NAMESPACE = "devops"
-DEMO_TOKEN_DURATION = "24h"  # spinop's remote tokens in the demo; a real install re-runs admin-kubeconfig.sh
-OPERATOR_NAMESPACE = "spinop-system"
+# The demo's ServiceAccount tokens (mgmt and remote); in production the kubelet rotates a Pod's, and a platform admin
+# re-runs admin-kubeconfig.sh for a remote's.
+DEMO_TOKEN_SECONDS = 24 * 3600
+#: deploy/base's optional parts the demo's settings use: `hal` over pods/exec, and the webhook without cert-manager.
+MGMT_COMPONENTS = ("halyard-exec", "webhook-self-signed")
+FIELD_MANAGER = "spinop-demo"
 
 
 def say(message: str) -> None:
@@ -99,6 +123,9 @@ class Demo:
         self.planes = ControlPlanes(root, self.binaries, die_with_parent=True)
         self.children: list[Background] = []
         self.stop_requested = False
+        self.operator_kubeconfig = root / "operator.kubeconfig"  # a token of deploy/base's ServiceAccount
+        self.webhook_port = 0
+        self.webhook_configuration = ""
 
     # ------------------------------------------------------------------------------------------------ set-up
 
@@ -116,18 +143,24 @@ class Demo:
         return result.stdout
 
     def install(self) -> None:
-        crds = project_root() / "crds"
-        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds))
+        mgmt = self.planes.cluster("mgmt")
+        kubectl = self.binaries.kubectl
+        # The webhook is this machine's operator process: the apiserver calls it by URL, not through a Service.
+        self.webhook_port = free_port()
+        objects = serve_webhooks_at(
+            select(render(kubectl, components=MGMT_COMPONENTS), MGMT_INSTALL_KINDS),
+            f"https://127.0.0.1:{self.webhook_port}",
+        )
+        apply_objects(kubectl, mgmt.kubeconfig, objects, field_manager=FIELD_MANAGER)
+        self.webhook_configuration = next(
+            o["metadata"]["name"] for o in objects if o["kind"] == "ValidatingWebhookConfiguration"
+        )
         self.kubectl(
             "wait",
             "--for=condition=Established",
             "--timeout=60s",
             *[f"crd/{p}.{GROUP}" for p in ("spinnakerclusters", "spinnakeraccounts", "spinnakerpipelines")],
         )
-        namespaces = [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-            for name in (CREDENTIALS_NAMESPACE, OPERATOR_NAMESPACE)
-        ]
         secrets = [
             {
                 "apiVersion": "v1",
@@ -137,40 +170,42 @@ class Demo:
             }
             for name in REMOTES
         ]
-        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([*namespaces, *secrets]))
-        say(
-            f"installed the CRDs in mgmt, deploy/remote on {', '.join(REMOTES)}, and kubeconfigs for spinop's "
-            "remote identity there in namespace devops"
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(secrets))
+        token = self.issue_token(mgmt.kubeconfig, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT)
+        write_kubeconfig(
+            token_kubeconfig("mgmt-spinop", mgmt.server, mgmt.ca_file.read_text(), token), self.operator_kubeconfig
         )
+        say(
+            f"installed deploy/base in mgmt as production does (+ {', '.join(MGMT_COMPONENTS)}): CRDs, RBAC "
+            f"(ServiceAccount {OPERATOR_NAMESPACE}/{OPERATOR_SERVICE_ACCOUNT}, tenant ClusterRoles), admission policy "
+            f"(finalizer guard), webhook (self-signed, {self.webhook_configuration} calling "
+            f"https://127.0.0.1:{self.webhook_port}); no Deployment (no kubelet here): the operator runs locally "
+            "under that ServiceAccount"
+        )
+        say(
+            f"installed deploy/remote on {', '.join(REMOTES)}, and kubeconfigs for spinop's remote identity there in "
+            f"namespace {CREDENTIALS_NAMESPACE}"
+        )
+
+    def issue_token(self, admin_kubeconfig: Path, namespace: str, service_account: str) -> str:
+        api = new_client_from_config(config_file=str(admin_kubeconfig))
+        try:
+            return request_token(api, namespace, service_account, DEMO_TOKEN_SECONDS)
+        finally:
+            api.close()
 
     def remote_identity_kubeconfig(self, name: str) -> bytes:
         """What a platform admin does per remote cluster (docs/install.md): apply deploy/remote and give spinop a
         token of its ServiceAccount there, never the cluster-admin kubeconfig."""
         cluster = self.planes.cluster(name)
-
-        def kubectl_in(*args: str, stdin: str | None = None) -> str:
-            result = subprocess.run(
-                [str(self.binaries.kubectl), f"--kubeconfig={cluster.kubeconfig}", *args],
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(f"kubectl {' '.join(args)} on {name} failed: {result.stderr.strip()}")
-            return result.stdout
-
+        kubectl = self.binaries.kubectl
         # deploy/remote as the samples' platform admin applies it: spinop may write the extra rules the sample
         # SpinnakerCluster allows its tenants (ServiceMonitors).
-        objects = [
-            doc for doc in yaml.safe_load_all(kubectl_in("kustomize", str(project_root() / "deploy" / "remote"))) if doc
-        ]
+        objects = select(render(kubectl, remote_dir()), REMOTE_KINDS)
         allow_extra_rules(objects, sample_allowed_extra_rules(name))
-        kubectl_in("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=yaml.safe_dump_all(objects))
-        token = kubectl_in("-n", "spinop-system", "create", "token", "spinop", f"--duration={DEMO_TOKEN_DURATION}")
-        ca_pem = cluster.ca_file.read_text()
-        config = kubeconfig_dict(name, cluster.server, ca_pem=ca_pem, user={"token": token.strip()})
-        return yaml.safe_dump(config).encode()
+        apply_objects(kubectl, cluster.kubeconfig, objects, field_manager=FIELD_MANAGER)
+        token = self.issue_token(cluster.kubeconfig, REMOTE_NAMESPACE, REMOTE_SERVICE_ACCOUNT)
+        return yaml.safe_dump(token_kubeconfig(name, cluster.server, cluster.ca_file.read_text(), token)).encode()
 
     def start_standins(self) -> tuple[dict[str, Any], dict[str, Any]]:
         logs = self.root / "logs"
@@ -185,6 +220,9 @@ class Demo:
                 str(self.root / "halyard"),
                 "--deploy-seconds",
                 "2",
+                # pods/exec is authorized as the real apiserver would: the operator's token and deploy/base's Role.
+                "--kubeconfig",
+                str(self.planes.cluster("mgmt").kubeconfig),
             ],
             logs / "halyard-standin.log",
             ready_line=True,
@@ -223,14 +261,21 @@ class Demo:
                     }
                 }
             },
-            "admission": {"enabled": True, "managed": "spinop-demo.spinop.io", "port": 0},
+            # Self-signed mode: spinop keeps the installed configuration's caBundle pointed at the CA it generates.
+            "admission": {
+                "enabled": True,
+                "ca_bundle_for": self.webhook_configuration,
+                "host": "127.0.0.1",
+                "listen_address": "127.0.0.1",
+                "port": self.webhook_port,
+            },
             "drift_interval_seconds": 60,
             # No fixed metrics port: another process on 8081 (or a second demo) must not stop this one.
             "metrics": {"port": 0},
         }
         config = self.root / "spinop-config.yaml"
         config.write_text(yaml.safe_dump(settings, sort_keys=False))
-        env = {**os.environ, "KUBECONFIG": str(self.planes.cluster("mgmt").kubeconfig), "SPINOP_CONFIG": str(config)}
+        env = {**os.environ, "KUBECONFIG": str(self.operator_kubeconfig), "SPINOP_CONFIG": str(config)}
         env.pop("KUBERNETES_SERVICE_HOST", None)
         operator, _ = _start(
             "operator",
@@ -244,7 +289,22 @@ class Demo:
             if operator.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the operator did not start; see {operator.log}")
             time.sleep(0.3)
-        say(f"the operator runs against mgmt; its log: {operator.log}")
+        # Until spinop has published its CA, the apiserver cannot verify the webhook and (failurePolicy Ignore)
+        # admits everything unreviewed.
+        while not self.kubectl(
+            "get",
+            "validatingwebhookconfiguration",
+            self.webhook_configuration,
+            "-o",
+            "jsonpath={.webhooks[0].clientConfig.caBundle}",
+        ).strip():
+            if operator.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the operator did not publish its webhook CA; see {operator.log}")
+            time.sleep(0.3)
+        say(
+            f"the operator runs against mgmt as system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SERVICE_ACCOUNT} "
+            f"(kubeconfig {self.operator_kubeconfig}); its log: {operator.log}"
+        )
         return operator
 
     # -------------------------------------------------------------------------------------------- the table

@@ -9,47 +9,40 @@ So integration tests can run the operator with exactly the permissions an instal
   ValidatingAdmissionPolicy limits) to a remote cluster and returns the admin kubeconfig spinop uses there;
   `store_admin_kubeconfig(mgmt, ...)` puts it in the Secret a SpinnakerCluster's spec.kubeconfigSecretRef names.
 
-Data helpers only: fixtures and tests live in conftest.py and test_*.py.
+Rendering, selecting, applying and minting tokens live in spinop.devcluster.manifests (the demo installs deploy/base
+the same way); this module runs them on a test `Cluster` handle. Data helpers only: fixtures and tests live in
+conftest.py and test_*.py.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import kubernetes.client as k8s
 import yaml
 from kubernetes.client.rest import ApiException
 
-from spinop.devcluster.controlplane import kubeconfig_dict
-from spinop.devcluster.paths import project_root
+from spinop.devcluster import manifests
+from spinop.devcluster.manifests import (
+    MGMT_KINDS,
+    OPERATOR_NAMESPACE,
+    OPERATOR_SERVICE_ACCOUNT,
+    REMOTE_KINDS,
+    REMOTE_NAMESPACE,
+    REMOTE_SERVICE_ACCOUNT,
+)
+from spinop.devcluster.manifests import render as render  # re-exported: tests render deploy/ overlays too
+from spinop.devcluster.manifests import select as select
+from spinop.devcluster.manifests import write_kubeconfig as write_kubeconfig
 from spinop.remote.identity import allow_extra_rules, sample_allowed_extra_rules
 from tests.integration.kube import Cluster, wait_for
 
-DEPLOY = project_root() / "deploy"
-BASE = DEPLOY / "base"
-COMPONENTS = BASE / "components"
-REMOTE = DEPLOY / "remote"
-
-OPERATOR_NAMESPACE = "spinop-system"
-OPERATOR_SERVICE_ACCOUNT = "spinop"
-REMOTE_NAMESPACE = "spinop-system"
-REMOTE_SERVICE_ACCOUNT = "spinop"
-CONFIG_MAP = "spinop-config"
-CREDENTIALS_KEY = "credentials-namespace"
-
-#: What makes up an identity: applied from a rendering, everything else (Deployment, Service, ...) is left out.
-IDENTITY_KINDS = frozenset({"Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
-#: deploy/base's finalizer guard (a ValidatingAdmissionPolicy) is installed with the operator's identity.
-MGMT_KINDS = IDENTITY_KINDS | {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
-#: deploy/remote's admission limits belong to the remote identity too.
-REMOTE_KINDS = IDENTITY_KINDS | {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+DEPLOY = manifests.deploy_dir()
+BASE = manifests.base_dir()
+REMOTE = manifests.remote_dir()
 
 #: TokenRequest lifetime for test identities; the server may grant less (`--service-account-max-token-expiration`).
 DEFAULT_TOKEN_SECONDS = 6 * 3600
@@ -70,91 +63,12 @@ class Identity:
         return f"system:serviceaccount:{self.namespace}:{self.service_account}"
 
 
-# ------------------------------------------------------------------------------------------------------ rendering
-
-
-def _credentials_overlay(namespace: str) -> dict[str, Any]:
-    """The patch + replacements deploy/overlays/dev uses to rename the credentials namespace."""
-    return {
-        "patches": [
-            {
-                "patch": yaml.safe_dump(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "ConfigMap",
-                        "metadata": {"name": CONFIG_MAP, "namespace": OPERATOR_NAMESPACE},
-                        "data": {CREDENTIALS_KEY: namespace},
-                    }
-                )
-            }
-        ],
-        "replacements": [
-            {
-                "source": {"kind": "ConfigMap", "name": CONFIG_MAP, "fieldPath": f"data.{CREDENTIALS_KEY}"},
-                "targets": [
-                    {"select": {"kind": "Namespace", "name": "devops"}, "fieldPaths": ["metadata.name"]},
-                    {"select": {"kind": "Role", "namespace": "devops"}, "fieldPaths": ["metadata.namespace"]},
-                    {"select": {"kind": "RoleBinding", "namespace": "devops"}, "fieldPaths": ["metadata.namespace"]},
-                ],
-            }
-        ],
-    }
-
-
-def render(
-    kubectl: Path,
-    directory: Path = BASE,
-    *,
-    components: Sequence[str] = (),
-    credentials_namespace: str | None = None,
-) -> list[dict[str, Any]]:
-    """`kubectl kustomize` of a kustomization, optionally with deploy/base components and a credentials namespace.
-
-    Components are names under deploy/base/components (e.g. "halyard-exec"). With either option a throw-away
-    overlay is written next to nothing in the repository (kustomize only accepts relative paths to bases).
-    """
-    if not components and credentials_namespace is None:
-        return _kustomize(kubectl, directory)
-    with tempfile.TemporaryDirectory(prefix="spinop-overlay-") as tmp:
-        overlay: dict[str, Any] = {
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": [os.path.relpath(directory, tmp)],
-        }
-        if components:
-            overlay["components"] = [os.path.relpath(COMPONENTS / name, tmp) for name in components]
-        if credentials_namespace is not None:
-            overlay.update(_credentials_overlay(credentials_namespace))
-        (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
-        return _kustomize(kubectl, Path(tmp))
-
-
-def _kustomize(kubectl: Path, directory: Path) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [str(kubectl), "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"kubectl kustomize {directory} failed:\n{result.stderr}")
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-def select(objects: Iterable[dict[str, Any]], kinds: Iterable[str]) -> list[dict[str, Any]]:
-    wanted = set(kinds)
-    return [obj for obj in objects if obj.get("kind") in wanted]
-
-
-# -------------------------------------------------------------------------------------------------------- applying
+# ---------------------------------------------- spinop.devcluster.manifests on a test Cluster handle (its admin)
 
 
 def apply_objects(cluster: Cluster, objects: Sequence[dict[str, Any]]) -> None:
-    """Server-side apply, after creating any namespace the objects live in that the rendering does not create."""
-    created_here = {obj["metadata"]["name"] for obj in objects if obj.get("kind") == "Namespace"}
-    for namespace in sorted({obj["metadata"].get("namespace") for obj in objects} - {None} - created_here):
-        _ensure_namespace(cluster, namespace)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="spinop-rbac-") as out:
-        yaml.safe_dump_all(objects, out, sort_keys=False)
-        out.flush()
-        cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=spinop-tests", "-f", out.name)
+    """Server-side apply as the cluster's admin, creating any namespace the objects need first."""
+    manifests.apply_objects(cluster.kubectl_binary, cluster.kubeconfig, objects, field_manager="spinop-tests")
 
 
 def _ensure_namespace(cluster: Cluster, name: str) -> None:
@@ -167,29 +81,12 @@ def _ensure_namespace(cluster: Cluster, name: str) -> None:
 
 def request_token(cluster: Cluster, namespace: str, service_account: str, seconds: int = DEFAULT_TOKEN_SECONDS) -> str:
     """A TokenRequest token for the ServiceAccount (waits for the ServiceAccount to be served)."""
-    body = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds))
-
-    def issue() -> str | None:
-        granted = cluster.core.create_namespaced_service_account_token(service_account, namespace, body)
-        return str(granted.status.token) or None
-
-    return wait_for(issue, timeout=30, what=f"a token for ServiceAccount {namespace}/{service_account}")
+    return manifests.request_token(cluster.api, namespace, service_account, seconds)
 
 
 def token_kubeconfig(cluster: Cluster, token: str, *, name: str | None = None) -> dict[str, Any]:
     """A single-context kubeconfig for the cluster that authenticates with `token` only."""
-    return kubeconfig_dict(
-        name or cluster.name, cluster.server, ca_pem=cluster.ca_file.read_text(), user={"token": token}
-    )
-
-
-def write_kubeconfig(kubeconfig: dict[str, Any], path: Path) -> Path:
-    """Write a kubeconfig readable by its owner only (it carries a token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        yaml.safe_dump(kubeconfig, out, sort_keys=False)
-    return path
+    return manifests.token_kubeconfig(name or cluster.name, cluster.server, cluster.ca_file.read_text(), token)
 
 
 # ------------------------------------------------------------------------------------------------------ identities

@@ -1,7 +1,9 @@
-"""The README's first command, run as a new user would: everything becomes Ready, and nothing is left behind."""
+"""The README's first command, run as a new user would: everything becomes Ready under deploy/base's identity, the
+installed webhook judges writes, and nothing is left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -11,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from spinop.devcluster.build import ensure_binaries
 from spinop.devcluster.controlplane import process_alive
 from tests.integration.kube import wait_for
 
@@ -46,6 +49,9 @@ def test_demo_shows_accounts_and_pipelines_ready_and_ctrl_c_leaves_no_process(tm
         assert demo.poll() is None, text
         assert "all 3 accounts on 3 clusters and 2 pipelines are Ready" in text, text
         assert "(1 Halyard deploy(s) of clouddriver)" in text, text
+        assert "installed deploy/base in mgmt as production does" in text, text
+        assert _operator_user(root) == "system:serviceaccount:spinop-system:spinop"
+        _assert_webhook_refuses_an_account_outside_the_tenancy(root)
         started_here = _processes_mentioning(str(root))
         assert started_here, "the demo's control planes should be running"
         (tmp_path / "empty-path").mkdir()
@@ -60,6 +66,60 @@ def test_demo_shows_accounts_and_pipelines_ready_and_ctrl_c_leaves_no_process(tm
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
+
+
+def _operator_user(root: Path) -> str:
+    """Who the demo's operator process is to mgmt: the user its KUBECONFIG authenticates as (`kubectl auth whoami`)."""
+    operators = [pid for pid in _processes_mentioning(str(root)) if b"spinop.cli\0run" in _proc(pid, "cmdline")]
+    assert len(operators) == 1, operators
+    environ = dict(
+        entry.decode().partition("=")[::2] for entry in _proc(operators[0], "environ").split(b"\0") if b"=" in entry
+    )
+    result = subprocess.run(
+        [str(ensure_binaries().kubectl), f"--kubeconfig={environ['KUBECONFIG']}", "auth", "whoami", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return str(json.loads(result.stdout)["status"]["userInfo"]["username"])
+
+
+def _proc(pid: int, name: str) -> bytes:
+    return (Path("/proc") / str(pid) / name).read_bytes()
+
+
+def _assert_webhook_refuses_an_account_outside_the_tenancy(root: Path) -> None:
+    """deploy/base's webhook configuration reaches the operator: team-a may only have team-a-dev on dev."""
+    account = {
+        "apiVersion": "spinop.io/v1alpha1",
+        "kind": "SpinnakerAccount",
+        "metadata": {"name": "outside", "namespace": "team-a"},
+        "spec": {"cluster": "dev", "namespace": "kube-system", "profile": "deployer"},
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spinop.cli",
+            "dev",
+            "kubectl",
+            "--dir",
+            str(root),
+            "create",
+            "--dry-run=server",
+            "-f",
+            "-",
+        ],
+        input=json.dumps(account),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0, result.stdout
+    assert 'admission webhook "validate-spinnakeraccount.spinop.io" denied the request' in result.stderr, result.stderr
+    assert "spec.namespace" in result.stderr, result.stderr
 
 
 def _run_hints_as_printed(text: str, fresh_path: Path) -> None:

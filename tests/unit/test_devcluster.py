@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -12,6 +13,7 @@ from cryptography.x509.oid import NameOID
 from spinop.devcluster import pki
 from spinop.devcluster.build import BuildError, pinned_version
 from spinop.devcluster.controlplane import free_port, kubeconfig_dict, process_alive
+from spinop.devcluster.manifests import serve_webhooks_at
 from spinop.devcluster.paths import project_root
 
 
@@ -63,3 +65,27 @@ def test_kubeconfig_has_one_self_consistent_context() -> None:
     assert config["current-context"] == "dev"
     context = config["contexts"][0]["context"]
     assert context == {"cluster": "dev", "user": "dev"}
+
+
+def test_installed_webhooks_call_the_local_operator_by_url_and_nothing_else_changes() -> None:
+    configuration: dict[str, Any] = {
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "spinop.io"},
+        "webhooks": [
+            {
+                "name": "validate-spinnakeraccount.spinop.io",
+                "failurePolicy": "Ignore",
+                "clientConfig": {
+                    "service": {"name": "spinop-webhook", "namespace": "spinop-system", "port": 443, "path": "/v-a"},
+                    "caBundle": "Q0E=",
+                },
+            }
+        ],
+    }
+    role = {"kind": "ClusterRole", "metadata": {"name": "spinop"}}
+    pointed = serve_webhooks_at([configuration, role], "https://127.0.0.1:9443/")
+    (webhook,) = pointed[0]["webhooks"]
+    assert webhook["clientConfig"] == {"url": "https://127.0.0.1:9443/v-a", "caBundle": "Q0E="}
+    assert webhook["failurePolicy"] == "Ignore"
+    assert pointed[1] is role
+    assert "service" in configuration["webhooks"][0]["clientConfig"]  # the input is kept
