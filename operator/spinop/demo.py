@@ -50,13 +50,14 @@ from spinop.devcluster.manifests import (
     remote_dir,
     render,
     request_token,
+    sample_allowed_extra_rules,
     select,
     serve_webhooks_at,
     token_kubeconfig,
     write_kubeconfig,
 )
 from spinop.devcluster.paths import build_dir, project_root
-from spinop.remote.identity import allow_extra_rules, sample_allowed_extra_rules
+from spinop.remote.identity import allow_extra_rules
 
 REMOTES = ("dev", "staging", "prod")
 CREDENTIALS_NAMESPACE = "devops"

@@ -33,11 +33,12 @@ from spinop.devcluster.manifests import (
     REMOTE_KINDS,
     REMOTE_NAMESPACE,
     REMOTE_SERVICE_ACCOUNT,
+    sample_allowed_extra_rules,
 )
 from spinop.devcluster.manifests import render as render  # re-exported: tests render deploy/ overlays too
 from spinop.devcluster.manifests import select as select
 from spinop.devcluster.manifests import write_kubeconfig as write_kubeconfig
-from spinop.remote.identity import allow_extra_rules, sample_allowed_extra_rules
+from spinop.remote.identity import allow_extra_rules
 from tests.integration.kube import Cluster, wait_for
 
 DEPLOY = manifests.deploy_dir()

@@ -217,3 +217,13 @@ def write_kubeconfig(kubeconfig: dict[str, Any], path: Path) -> Path:
     with os.fdopen(fd, "w") as out:
         yaml.safe_dump(kubeconfig, out, sort_keys=False)
     return path
+
+
+def sample_allowed_extra_rules(cluster: str) -> list[dict[str, Any]]:
+    """deploy/samples/spinnakercluster-<cluster>.yaml's spec.tenancy.allowedExtraRules (for `spinop demo` and the
+    tests, which install deploy/remote as the samples' platform admin would); none without such a sample."""
+    path = project_root() / "deploy" / "samples" / f"spinnakercluster-{cluster}.yaml"
+    if not path.exists():
+        return []
+    spec = (yaml.safe_load(path.read_text()) or {}).get("spec") or {}
+    return list((spec.get("tenancy") or {}).get("allowedExtraRules") or [])

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kubernetes.client as k8s
-import yaml
 from kubernetes.client import ApiClient
 
 from spinop.kube.clients import call
@@ -85,15 +84,3 @@ def allow_extra_rules(objects: Iterable[dict[str, Any]], rules: Iterable[Mapping
             for variable in obj["spec"]["variables"]:
                 if variable["name"] == "extra":
                     variable["expression"] = extra_rules_expression(rules)
-
-
-def sample_allowed_extra_rules(cluster: str) -> list[dict[str, Any]]:
-    """deploy/samples/spinnakercluster-<cluster>.yaml's spec.tenancy.allowedExtraRules (for `spinop demo` and the
-    tests, which install deploy/remote as the samples' platform admin would); none without such a sample."""
-    from spinop.devcluster.paths import project_root
-
-    path = project_root() / "deploy" / "samples" / f"spinnakercluster-{cluster}.yaml"
-    if not path.exists():
-        return []
-    spec = (yaml.safe_load(path.read_text()) or {}).get("spec") or {}
-    return list((spec.get("tenancy") or {}).get("allowedExtraRules") or [])
