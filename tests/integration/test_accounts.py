@@ -22,6 +22,7 @@ from spinop.errors import InvalidRequest
 from spinop.redact import Redacted
 from spinop.remote.access import expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster, RemoteClusters
+from spinop.remote.plan import CREATED_NAMESPACE, GRANTED_TENANT, MANAGED_BY, OWNER_UID, TENANT
 from spinop.remote.profiles import rules_for
 from spinop.remote.verify import verify_access
 from tests.integration import objects
@@ -301,8 +302,11 @@ def test_a_namespace_spinop_did_not_create_is_never_deleted(
 ) -> None:
     env = "staging"
     remote, ns = remotes[env], tenant.target(env)
-    # Created by "someone else": spinop may use it (once the admin grants it) but must never delete it.
-    remote.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns)))
+    # Created by "someone else": spinop may use it (once the admins grant it, in MGMT and with the remote cluster's
+    # label) but must never delete it.
+    remote.core.create_namespace(
+        k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=ns, labels={GRANTED_TENANT: tenant.namespace}))
+    )
     grant = [{"namespace": ns, "tenant": tenant.namespace}]
     objects.patch(
         mgmt, "SpinnakerCluster", tenant.clusters[env], None, {"spec": {"tenancy": {"existingNamespaces": grant}}}
@@ -686,15 +690,16 @@ def test_spinops_remote_identity_may_write_roles_only_with_profile_and_allowed_e
     """spinop's own remote identity (deploy/remote, with `escalate` on Roles) tries Roles a compromised spinop would
     write: exec into Pods, RBAC writes, another Namespace, wildcards, escalate. deploy/remote's spinop-remote-roles
     refuses each; the profiles' rules and the extra rules the cluster's admin listed (here the sample cluster's
-    ServiceMonitors, set by install_remote_identity) pass. Dry runs: nothing is created."""
+    ServiceMonitors, set by install_remote_identity) pass. Dry runs: nothing is created. The namespace is one the
+    admin granted to a tenant (spinop-remote-limits would refuse any Role elsewhere), so only the rules decide."""
     remote = remotes["dev"]
-    namespace = fresh_namespace("dev", "roles")
+    namespace = fresh_namespace("dev", "roles", labels={GRANTED_TENANT: "team-roles"})
     token = request_token(remote, REMOTE_NAMESPACE, "spinop", 600)
     client = remote.client_with_token(token)
     rbac = k8s.RbacAuthorizationV1Api(client)
 
     def role(*rules: Mapping[str, object]) -> dict[str, object]:
-        labels = {"app.kubernetes.io/managed-by": "spinop"}
+        labels = {MANAGED_BY: "spinop", TENANT: "team-roles"}
         return {"metadata": {"name": "spinop-probe", "labels": labels}, "rules": list(rules)}
 
     attempts: list[list[Mapping[str, object]]] = [
@@ -719,6 +724,89 @@ def test_spinops_remote_identity_may_write_roles_only_with_profile_and_allowed_e
     finally:
         client.close()
     assert not remote.rbac.list_namespaced_role(namespace).items
+
+
+def test_spinops_remote_identity_writes_identities_only_where_it_created_the_namespace_or_the_admin_granted_it(
+    remotes: dict[str, Cluster], admin_kubeconfig_secrets: dict[str, str], fresh_namespace: Callable[..., str]
+) -> None:
+    """A compromised spinop (deploy/remote's identity) plants a ServiceAccount, a token Secret, a Role and a
+    RoleBinding, all named spinop-* with spinop's labels: spinop-remote-limits refuses them in a namespace it did not
+    create and nobody labelled, and in one its admin labelled for another tenant; spinop cannot label a namespace for
+    a tenant itself. In a namespace labelled for the tenant the objects name, they pass. Dry runs: nothing is made."""
+    remote = remotes["dev"]
+    tenant = f"tn-{objects.short_id()}"
+    unlabelled = fresh_namespace("dev", "nogrant")
+    theirs = fresh_namespace("dev", "theirs", labels={GRANTED_TENANT: f"{tenant}-other"})
+    granted = fresh_namespace("dev", "granted", labels={GRANTED_TENANT: tenant})
+    # As if spinop had created it (its annotation), to show the label is refused even on spinop's own namespaces.
+    own = fresh_namespace("dev", "own", labels={MANAGED_BY: "spinop"})
+    remote.core.patch_namespace(own, {"metadata": {"annotations": {CREATED_NAMESPACE: "uid-own"}}})
+    name = "spinop-intruder"
+    labels = {MANAGED_BY: "spinop", OWNER_UID: "uid-forged", TENANT: tenant}
+    client = remote.client_with_token(request_token(remote, REMOTE_NAMESPACE, "spinop", 600))
+    core, rbac = k8s.CoreV1Api(client), k8s.RbacAuthorizationV1Api(client)
+
+    def plant(namespace: str) -> list[tuple[str, Callable[[], object]]]:
+        meta = {"name": name, "labels": labels}
+        secret = {
+            "metadata": {**meta, "name": f"{name}-token", "annotations": {"kubernetes.io/service-account.name": name}},
+            "type": "kubernetes.io/service-account-token",
+        }
+        role = {"metadata": meta, "rules": [r.to_k8s() for r in rules_for(Profile.DEPLOYER, namespace)]}
+        binding = {
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        }
+        return [
+            (
+                "ServiceAccount",
+                lambda: core.create_namespaced_service_account(namespace, {"metadata": meta}, dry_run="All"),
+            ),
+            ("Secret", lambda: core.create_namespaced_secret(namespace, secret, dry_run="All")),
+            ("Role", lambda: rbac.create_namespaced_role(namespace, role, dry_run="All")),
+            ("RoleBinding", lambda: rbac.create_namespaced_role_binding(namespace, binding, dry_run="All")),
+        ]
+
+    def refused(write: Callable[[], object], what: str) -> str:
+        with pytest.raises(ApiException) as err:
+            write()
+        body = err.value.body if isinstance(err.value.body, str) else str(err.value.body)
+        assert err.value.status == 403 and "spinop-remote-limits" in body, (what, err.value.status, body)
+        return body
+
+    try:
+        # (a) not created by spinop, not labelled; (b) labelled for another tenant than the objects name.
+        for namespace, why in ((unlabelled, "has no such label"), (theirs, "is granted to another tenant")):
+            for kind, write in plant(namespace):
+                assert why in refused(write, f"{kind} in {namespace}")
+        # (c) spinop may not label a namespace for a tenant: not a foreign one, not its own, not a new one.
+        grant = {"metadata": {"labels": {GRANTED_TENANT: tenant}}}
+        refused(lambda: core.patch_namespace(unlabelled, grant, dry_run="All"), "label a foreign namespace")
+        body = refused(lambda: core.patch_namespace(own, grant, dry_run="All"), "label its own namespace")
+        assert "granted-tenant" in body
+        new = {
+            "metadata": {
+                "name": f"{tenant}-forged",
+                "labels": {MANAGED_BY: "spinop", GRANTED_TENANT: tenant},
+                "annotations": {CREATED_NAMESPACE: "uid-forged"},
+            }
+        }
+        assert "granted-tenant" in refused(lambda: core.create_namespace(new, dry_run="All"), "a labelled namespace")
+        # (d) the admin labelled the namespace for the tenant the objects name: allowed.
+        for _, write in plant(granted):
+            write()
+    finally:
+        client.close()
+    for namespace in (unlabelled, theirs, granted):
+        assert not [
+            sa for sa in remote.core.list_namespaced_service_account(namespace).items if sa.metadata.name == name
+        ]
+        assert not remote.core.list_namespaced_secret(namespace, label_selector=f"{OWNER_UID}=uid-forged").items
+        assert not remote.rbac.list_namespaced_role(namespace).items
+        assert not remote.rbac.list_namespaced_role_binding(namespace).items
+    assert GRANTED_TENANT not in (remote.core.read_namespace(own).metadata.labels or {})
+    assert remote.namespace_gone(f"{tenant}-forged")
 
 
 def test_with_the_refuse_policy_an_admin_kubeconfig_beyond_deploy_remote_is_not_used(

@@ -19,6 +19,7 @@ import kubernetes.client as k8s
 import pytest
 from kubernetes.client.rest import ApiException
 
+from spinop.remote.plan import GRANTED_TENANT
 from tests.integration import objects
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.operator_process import OperatorProcess
@@ -309,8 +310,10 @@ def test_a_policy_change_rolls_out_to_every_tenant_namespace_with_progress(
     targets = [tenant.target(f"r{i}") for i in range(4)]
     for i, target in enumerate(targets):
         _account(mgmt, tenant, f"r{i}", target)
-    foreign = tenant.target("theirs")  # created by someone else, granted by the admin: used, never relabelled
-    remote.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=foreign)))
+    foreign = tenant.target("theirs")  # created by someone else, granted by the admins: used, never relabelled
+    remote.core.create_namespace(
+        k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=foreign, labels={GRANTED_TENANT: tenant.namespace}))
+    )
     grant = [{"namespace": foreign, "tenant": tenant.namespace}]
     objects.patch(mgmt, "SpinnakerCluster", tenant.cluster, None, {"spec": {"tenancy": {"existingNamespaces": grant}}})
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -316,6 +317,25 @@ def test_import_from_live_halyard_adopts_every_account_changing_only_the_credent
     }
     search_tenant = f"search-{old_world.sid}"
     assert predicted[search_prod][0]["after"] == {"READ": [search_tenant], "WRITE": [search_tenant]}
+
+    # The namespaces exist and spinop did not create them: each remote cluster's admin confirms the grants with the
+    # labels the import lists (deploy/remote refuses spinop's writes there until then), by running its script.
+    for cluster in report["clusters"]:
+        remote = remotes[cluster["environment"]]
+        grants = {(ns, ns.rsplit("-", 1)[0]) for r, ns in old_world.remote_namespaces if r is remote}
+        assert {(g["namespace"], g["tenant"]) for g in cluster["granted_namespaces"]} == grants
+        script = out / f"remote-namespace-labels-{cluster['name']}.sh"
+        assert [line for line in script.read_text().splitlines() if line.startswith("kubectl ")] == [
+            g["command"] for g in cluster["granted_namespaces"]
+        ]
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(remote.kubeconfig),
+            "PATH": f"{remote.kubectl_binary.parent}{os.pathsep}{os.environ['PATH']}",
+        }
+        subprocess.run(["sh", str(script)], env=env, check=True, capture_output=True, text=True, timeout=60)
+        for namespace, tenant in grants:
+            assert remote.core.read_namespace(namespace).metadata.labels["spinop.io/granted-tenant"] == tenant
 
     mgmt.kubectl("apply", "-k", str(out))
     accounts = {}

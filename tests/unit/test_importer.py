@@ -244,6 +244,24 @@ def test_accounts_on_three_clusters_become_one_cluster_per_server_and_adopting_a
     assert {a["metadata"]["namespace"] for a in accounts.values()} == set(namespaces)
 
 
+def test_each_granted_namespace_comes_with_the_label_its_clusters_admin_must_set(realistic: ImportResult) -> None:
+    """deploy/remote lets spinop write in a namespace it did not create only once the remote admin labelled it for
+    the tenant: the report says, per cluster, exactly which `kubectl label` to run there."""
+    clusters = by_kind(realistic, "SpinnakerCluster")
+    for result in realistic.report.clusters:
+        grants = clusters[result.name]["spec"]["tenancy"]["existingNamespaces"]
+        assert [{"namespace": g["namespace"], "tenant": g["tenant"]} for g in result.granted_namespaces] == grants
+        for g in result.granted_namespaces:
+            assert g["command"] == f"kubectl label namespace {g['namespace']} spinop.io/granted-tenant={g['tenant']}"
+    dev = next(c for c in realistic.report.clusters if c.name == "dev")
+    assert {g["namespace"]: g["tenant"] for g in dev.granted_namespaces}["payments-dev"] == "payments"
+    text = realistic.report.render()
+    assert "kubectl label namespace payments-dev spinop.io/granted-tenant=payments" in text
+    assert "NamespaceGrantNotLabelled" in text
+    data = json.loads(json.dumps(realistic.report.to_json(), default=str))
+    assert {c["name"]: c["granted_namespaces"] for c in data["clusters"]}["dev"] == dev.granted_namespaces
+
+
 def test_every_generated_object_validates_against_the_models(realistic: ImportResult) -> None:
     for obj in realistic.objects:
         if obj["kind"] == "Namespace":
@@ -685,6 +703,20 @@ def test_write_directory_one_file_per_object_and_a_kustomization(tmp_path: Path,
     assert loaded == realistic.objects
     assert list(yaml.safe_load_all(to_yaml(realistic.objects))) == realistic.objects
 
+    # With the report: per remote cluster, its admin's labels as a script (never a resource of the kustomization).
+    written = write_directory(tmp_path / "with-labels", realistic.objects, realistic.report)
+    scripts = sorted(p.name for p in written if p.suffix == ".sh")
+    assert scripts == [f"remote-namespace-labels-{env}.sh" for env in ("dev", "prod", "staging")]
+    kustomization_text = (tmp_path / "with-labels" / "kustomization.yaml").read_text()
+    assert yaml.safe_load(kustomization_text)["resources"] == kustomization["resources"]
+    assert "remote-namespace-labels-<cluster>.sh" in kustomization_text
+    for result in realistic.report.clusters:
+        lines = (tmp_path / "with-labels" / f"remote-namespace-labels-{result.name}.sh").read_text().splitlines()
+        assert lines[0] == "#!/bin/sh" and "set -e" in lines
+        assert [line for line in lines if line.startswith("kubectl ")] == [
+            g["command"] for g in result.granted_namespaces
+        ]
+
 
 def test_cli_writes_yaml_to_stdout_and_the_report_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     accounts = [*IMPORTABLE.values(), *UNIMPORTABLE.values()]
@@ -711,6 +743,7 @@ def test_cli_writes_yaml_to_stdout_and_the_report_to_stderr(tmp_path: Path, caps
     assert out == ""
     assert json.loads(err)["tenants"] == ["ml", "payments", "search"]
     assert (tmp_path / "out" / "kustomization.yaml").exists()
+    assert (tmp_path / "out" / "remote-namespace-labels-dev.sh").exists()
 
     assert main(["import"]) == 2
     assert main(["import", str(tmp_path / "missing.yaml")]) == 1

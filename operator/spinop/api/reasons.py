@@ -53,6 +53,7 @@ NEEDS_A_PERSON = frozenset(
         "FieldValueForbidden",
         "NamespaceNotAllowed",
         "NamespaceNotGranted",
+        "NamespaceGrantNotLabelled",
         "NamespaceOwnedByAnotherAccount",
         "NamespaceOwnedByAnotherTenant",
         "OwnedByAnotherAccount",

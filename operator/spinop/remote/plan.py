@@ -19,7 +19,10 @@ OWNER = f"{GROUP}/owner"  # annotation: <mgmt-namespace>/<name> of the Spinnaker
 CLUSTER = f"{GROUP}/cluster"  # annotation: the SpinnakerCluster name
 ACCOUNT = f"{GROUP}/account-name"  # annotation: the Spinnaker account name
 CREATED_NAMESPACE = f"{GROUP}/created-by-account-uid"  # annotation on namespaces spinop created, never on others
-TENANT = f"{GROUP}/tenant"  # label on namespaces spinop created: the tenant (MGMT namespace) they belong to
+TENANT = f"{GROUP}/tenant"  # label on every object spinop creates: the tenant (MGMT namespace) it belongs to
+# Label a remote cluster's admin (never spinop) sets on an existing namespace it hands to a tenant; deploy/remote's
+# admission policy lets spinop write there only for that tenant (objects labelled TENANT with the same value).
+GRANTED_TENANT = f"{GROUP}/granted-tenant"
 
 GUARDRAILS = "spinop-guardrails"  # name of the ResourceQuota, LimitRange and NetworkPolicy in a tenant namespace
 
@@ -41,7 +44,7 @@ class Owner:
         return f"{self.mgmt_namespace}/{self.name}"
 
     def labels(self) -> dict[str, str]:
-        return {MANAGED_BY: "spinop", OWNER_UID: self.uid}
+        return {MANAGED_BY: "spinop", OWNER_UID: self.uid, TENANT: self.mgmt_namespace}
 
     def annotations(self) -> dict[str, str]:
         return {OWNER: self.ref, CLUSTER: self.cluster, ACCOUNT: self.account_name}
@@ -337,7 +340,7 @@ def namespace_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> Con
     owner = desired.owner
     if _annotations(namespace).get(CREATED_NAMESPACE) is None:
         if desired.namespace_granted:
-            return None
+            return _grant_label_conflict(desired, namespace)
         return Conflict(
             "NamespaceNotGranted",
             f"namespace {desired.namespace} already exists on cluster {owner.cluster} and spinop did not create it, "
@@ -353,6 +356,30 @@ def namespace_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> Con
             f"not {owner.mgmt_namespace}. Choose another namespace.",
         )
     return None
+
+
+def _grant_label_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> Conflict | None:
+    """A granted namespace must also carry the remote admin's label for this tenant: without it deploy/remote's
+    admission policy refuses every write there, so say so before writing (naming no other tenant)."""
+    owner, tenant = desired.owner, desired.owner.mgmt_namespace
+    labelled = _labels(namespace).get(GRANTED_TENANT)
+    if labelled == tenant:
+        return None
+    found = "has no such label" if labelled is None else "is labelled for another tenant"
+    return Conflict(
+        "NamespaceGrantNotLabelled",
+        f"SpinnakerCluster {owner.cluster} grants namespace {desired.namespace} to tenant {tenant} "
+        f"(spec.tenancy.existingNamespaces), but on cluster {owner.cluster} the namespace {found}: its admin must "
+        f"confirm the grant there with `{grant_label_command(desired.namespace, tenant)}` "
+        "(deploy/remote refuses spinop's writes in it until then). Nothing was created in it.",
+    )
+
+
+def grant_label_command(namespace: str, tenant: str) -> str:
+    """What a remote cluster's admin runs to confirm a tenancy.existingNamespaces grant of `namespace` to `tenant`.
+
+    Without --overwrite: a namespace already labelled for another tenant fails loudly instead of changing hands."""
+    return f"kubectl label namespace {namespace} {GRANTED_TENANT}={tenant}"
 
 
 def _ownership_conflict(obj: dict[str, Any], kind: str, owner: Owner) -> Conflict | None:

@@ -16,6 +16,7 @@ import kubernetes.client as k8s
 import pytest
 
 from spinop import GROUP, VERSION
+from spinop.remote.plan import GRANTED_TENANT
 from tests.integration import objects
 from tests.integration.admission.conftest import ADMISSION_SETTINGS, wait_webhook_ready
 from tests.integration.conftest import CREDENTIALS_NAMESPACE
@@ -169,7 +170,8 @@ def test_an_existing_namespace_needs_the_admins_grant(
         assert dev.rbac.list_namespaced_role_binding(existing).items == []
         assert "credentialsSecretRef" not in (account.get("status") or {})
 
-        # The platform admin grants it: the same account now provisions there.
+        # The platform admin grants it in MGMT; the remote cluster's admin has not confirmed it there yet (deploy/remote
+        # refuses spinop's writes in it until the namespace is labelled for the tenant): still nothing is created.
         objects.patch(
             mgmt,
             "SpinnakerCluster",
@@ -177,7 +179,23 @@ def test_an_existing_namespace_needs_the_admins_grant(
             None,
             {"spec": {"tenancy": {"existingNamespaces": [{"namespace": existing, "tenant": world.t}]}}},
         )
+        account = objects.wait_condition(
+            mgmt, "SpinnakerAccount", "grab", world.t, "RemoteProvisioned", "False", reason="NamespaceGrantNotLabelled"
+        )
+        message = objects.condition(account, "RemoteProvisioned")["message"]  # type: ignore[index]
+        assert f"kubectl label namespace {existing} {GRANTED_TENANT}={world.t}" in message
+        assert (
+            dev.core.list_namespaced_service_account(existing, label_selector="app.kubernetes.io/managed-by").items
+            == []
+        )
+        assert dev.rbac.list_namespaced_role_binding(existing).items == []
+        assert "credentialsSecretRef" not in (account.get("status") or {})
+
+        # The remote admin labels it: the same account now provisions there, every object labelled for the tenant.
+        dev.core.patch_namespace(existing, {"metadata": {"labels": {GRANTED_TENANT: world.t}}})
         objects.wait_condition(mgmt, "SpinnakerAccount", "grab", world.t, "RemoteProvisioned", timeout=120)
+        (sa,) = dev.core.list_namespaced_service_account(existing, label_selector="app.kubernetes.io/managed-by").items
+        assert sa.metadata.labels["spinop.io/tenant"] == world.t
         # Granted to <t> only: tenant <t>-a may not name it, whatever the pattern.
         message = _refused(world.long.create(world.account(world.long, "other", existing)), "spec.namespace")
         assert f"grants it to tenant {world.t}" in message

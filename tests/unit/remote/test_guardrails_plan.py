@@ -24,6 +24,7 @@ from spinop.remote.plan import (
     GUARDRAILS,
     MANAGED_BY,
     OWNER_UID,
+    TENANT,
     Action,
     DesiredRemote,
     GuardrailObjects,
@@ -205,7 +206,7 @@ def test_a_new_namespace_is_created_with_its_labels_and_then_gets_every_guardrai
     assert (
         quota is not None and quota["apiVersion"] == "v1" and quota["spec"] == {"hard": POLICY["resourceQuota"]["hard"]}
     )
-    assert quota["metadata"]["labels"] == {MANAGED_BY: "spinop", OWNER_UID: "uid-web"}
+    assert quota["metadata"]["labels"] == {MANAGED_BY: "spinop", OWNER_UID: "uid-web", TENANT: "team-a"}
     assert actions[2].body is not None and actions[2].body["apiVersion"] == "networking.k8s.io/v1"
 
 
@@ -272,7 +273,7 @@ def test_removed_labels_on_a_guardrail_are_restored_without_touching_its_spec() 
     assert observed.limit_range is not None
     observed.limit_range["metadata"]["labels"] = {}
     (action,) = guardrail_actions(plan_remote(d, observed))
-    assert action.body == {"metadata": {"labels": {MANAGED_BY: "spinop", OWNER_UID: "uid-web"}}}
+    assert action.body == {"metadata": {"labels": {MANAGED_BY: "spinop", OWNER_UID: "uid-web", TENANT: "team-a"}}}
     assert "labels" in action.why
 
 

@@ -15,6 +15,7 @@ from spinop.remote.plan import (
     ACCOUNT,
     CLUSTER,
     CREATED_NAMESPACE,
+    GRANTED_TENANT,
     MANAGED_BY,
     OWNER,
     OWNER_UID,
@@ -220,10 +221,28 @@ def test_a_namespace_spinop_did_not_create_is_refused_unless_the_cluster_grants_
     assert "spec.tenancy.existingNamespaces" in message and "team-a" in message
 
     granted = desired(namespace_labels=GUARDRAIL_LABELS, namespace_granted=True)
-    plan = plan_remote(granted, ObservedRemote(namespace=existing))
+    # The remote admin's half of the grant: its label for the tenant.
+    labelled = {**existing, "metadata": {"name": NS, "labels": {"team": "a", GRANTED_TENANT: "team-a"}}}
+    plan = plan_remote(granted, ObservedRemote(namespace=labelled))
     assert of_kinds(plan, "Namespace") == []  # used as it is: never relabelled or adopted
     assert plan.conflicts == ()
     assert {a.kind for a in of_kinds(plan, *NAMESPACED_KINDS) if a.verb == "create"} == set(NAMESPACED_KINDS)
+    # What spinop writes there carries the tenant the admin's label must name (deploy/remote admission-policy.yaml).
+    assert all(a.body["metadata"]["labels"][TENANT] == "team-a" for a in plan.actions if a.body is not None)
+
+
+@pytest.mark.parametrize(("label", "found"), [(None, "has no such label"), ("team-b", "labelled for another tenant")])
+def test_a_granted_namespace_without_the_remote_admins_label_for_the_tenant_is_refused_before_writing(
+    label: str | None, found: str
+) -> None:
+    labels = {"team": "a"} if label is None else {"team": "a", GRANTED_TENANT: label}
+    existing = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": labels}}
+    plan = plan_remote(desired(namespace_granted=True), ObservedRemote(namespace=existing))
+    assert plan.actions == ()
+    assert [c.reason for c in plan.conflicts] == ["NamespaceGrantNotLabelled"]
+    message = plan.conflicts[0].message
+    assert found in message and f"kubectl label namespace {NS} spinop.io/granted-tenant=team-a" in message
+    assert "team-b" not in message  # another tenant's name is not this tenant's business
 
 
 def test_a_namespace_spinop_creates_records_its_tenant() -> None:
