@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kubernetes.client as k8s
@@ -24,6 +24,8 @@ from spinop import GROUP, VERSION
 from spinop.admission.observe import Budget, _pages
 from spinop.admission.pipelines import PipelineReview
 from spinop.api.errors import FieldError
+from spinop.api.v1alpha1 import SpinnakerPipeline
+from spinop.config import PipelineSettings
 from spinop.controllers import accounts, clusters
 from spinop.controllers.pipelines import tenant_scope
 from spinop.pipelines.guard import check_pipeline
@@ -41,17 +43,29 @@ def _read(api: ApiClient, namespace: str) -> tuple[list[dict[str, Any]], dict[st
 
 
 async def tenant_guard(review: PipelineReview) -> list[FieldError]:
-    namespace = review.pipeline.metadata.namespace or ""
-    name = review.pipeline.metadata.name or ""
-    own, cluster_specs = await asyncio.to_thread(_read, review.ctx.mgmt, namespace)
+    own, cluster_specs = await asyncio.to_thread(_read, review.ctx.mgmt, review.pipeline.metadata.namespace or "")
+    return guard_errors(review.pipeline, review.body, own, cluster_specs, review.ctx.config.pipelines)
+
+
+def guard_errors(
+    pipeline: SpinnakerPipeline,
+    raw_body: Mapping[str, Any],
+    own: Iterable[Mapping[str, Any]],
+    cluster_specs: Mapping[str, Mapping[str, Any]],
+    settings: PipelineSettings,
+) -> list[FieldError]:
+    """The guard's errors for one pipeline (pure): `own` the namespace's SpinnakerAccounts, `cluster_specs` every
+    SpinnakerCluster's spec, as `_read` returns them."""
+    namespace = pipeline.metadata.namespace or ""
+    name = pipeline.metadata.name or ""
     claims = [dataclasses.replace(c, ready=True) for c in map(accounts.claim_from_body, own) if c is not None]
-    scope = tenant_scope(namespace, claims, [], review.ctx.config.pipelines, cluster_specs)
-    scope = dataclasses.replace(scope, applications=scope.applications | {review.pipeline.spec.application})
-    raw = (review.body.get("spec") or {}).get("pipeline")
+    scope = tenant_scope(namespace, claims, [], settings, cluster_specs)
+    scope = dataclasses.replace(scope, applications=scope.applications | {pipeline.spec.application})
+    raw = (raw_body.get("spec") or {}).get("pipeline")
     try:
         body = render_pipeline(
-            application=review.pipeline.spec.application,
-            name=review.pipeline.spec.name,
+            application=pipeline.spec.application,
+            name=pipeline.spec.name,
             # `id` is left to the reconcile: it may keep an id from status.pipelineId, which admission cannot see.
             pipeline={k: v for k, v in raw.items() if k != "id"} if isinstance(raw, Mapping) else {},
             pipeline_id=pipeline_id(namespace, name),

@@ -394,31 +394,116 @@ class _Work:
     namespace: str
     name: str
     spec: SpinnakerPipelineSpec
-    scope: TenantScope
-    claims: list[PipelineClaim]
+    tenancy: Tenancy
     observed: Observed
     generation: int | None
     pipeline_id: str
     out: Outcome
-    #: The scope once the namespace's SpinnakerAccounts still on their way are Ready, and their names.
-    pending_scope: TenantScope | None = None
-    pending_accounts: tuple[str, ...] = ()
 
     @property
     def owner(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def scope(self) -> TenantScope:
+        return self.tenancy.scope
+
+    @property
+    def claims(self) -> list[PipelineClaim]:
+        return self.tenancy.claims
+
     def render(self, live: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        stamp = live.get("lastModified") if live else None
-        body = render_pipeline(
-            application=self.spec.application,
-            name=self.spec.name,
-            pipeline=self.spec.pipeline,
-            pipeline_id=self.pipeline_id,
-            owner=self.owner,
-            last_modified=stamp if isinstance(stamp, int) else None,
+        return render_desired(self.spec, pipeline_id=self.pipeline_id, owner=self.owner, live=live)
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """What one pipeline is judged against, built from the indexes by `tenancy_for` (pure)."""
+
+    scope: TenantScope
+    claims: list[PipelineClaim]
+    """This namespace's pipeline claims and every other claim on one of its applications (this one included)."""
+    pending_scope: TenantScope | None = None
+    """The scope once the namespace's SpinnakerAccounts still on their way are Ready (None: none is)."""
+    pending_accounts: tuple[str, ...] = ()
+
+
+def tenancy_for(
+    body: Mapping[str, Any],
+    account_claims: Iterable[Claim],
+    pipeline_claims: Iterable[PipelineClaim],
+    settings: PipelineSettings,
+    clusters: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Tenancy:
+    namespace = body["metadata"]["namespace"]
+    claims = list(pipeline_claims)
+    me = claim_from_body(body)
+    if me is not None and all(c.uid != me.uid for c in claims):
+        claims.append(me)  # the index may not have seen this object yet
+    account_claims = list(account_claims)
+    pending = pending_accounts(namespace, account_claims)
+    return Tenancy(
+        scope=tenant_scope(namespace, account_claims, claims, settings, clusters),
+        claims=claims,
+        pending_scope=(
+            tenant_scope(namespace, [replace(c, ready=True) for c in account_claims], claims, settings, clusters)
+            if pending
+            else None
+        ),
+        pending_accounts=tuple(f"{c.tenant}/{c.name}" for c in pending),
+    )
+
+
+def render_desired(
+    spec: SpinnakerPipelineSpec, *, pipeline_id: str, owner: str, live: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    stamp = live.get("lastModified") if live else None
+    body = render_pipeline(
+        application=spec.application,
+        name=spec.name,
+        pipeline=spec.pipeline,
+        pipeline_id=pipeline_id,
+        owner=owner,
+        last_modified=stamp if isinstance(stamp, int) else None,
+    )
+    return preserve_cron_trigger_ids(body, live)
+
+
+def guard_refusal(
+    spec: SpinnakerPipelineSpec,
+    *,
+    namespace: str,
+    owner: str,
+    pipeline_id: str,
+    tenancy: Tenancy,
+    settings: PipelineSettings,
+) -> SpinopError | None:
+    """The reconcile's verdict before anything reaches Gate (pure): the body rendered and guarded, the application
+    claim, and whether accounts still on their way would change the answer. Refusals name the exact paths."""
+    try:
+        body = render_desired(spec, pipeline_id=pipeline_id, owner=owner)
+    except RenderRefused as err:
+        return InvalidRequest(describe_violations(err.violations), reason="InvalidSpec")
+    violations = check_pipeline(body, tenancy.scope)
+    allowed, why = owns_application(namespace, spec.application, tenancy.claims, settings)
+    if not allowed:
+        # The guard says only "not owned"; say who owns it instead.
+        rest = [v for v in violations if v.path != "spec.application"]
+        return InvalidRequest(
+            describe_violations([Violation("spec.application", why), *rest]), reason="ApplicationNotOwned"
         )
-        return preserve_cron_trigger_ids(body, live)
+    if violations and tenancy.pending_scope is not None and not check_pipeline(body, tenancy.pending_scope):
+        # Refused only because accounts of the namespace are still on their way: wait for them, nothing is saved.
+        return Waiting(
+            f"waiting for SpinnakerAccount {', '.join(tenancy.pending_accounts)} to become Ready; "
+            f"until then: {describe_violations(violations)}",
+            reason="WaitingForAccount",
+            retry_after=10,
+        )
+    if violations:
+        reason = "ApplicationNotOwned" if any(v.path == "spec.application" for v in violations) else "PipelineRefused"
+        return InvalidRequest(describe_violations(violations), reason=reason)
+    return None
 
 
 async def reconcile(
@@ -444,20 +529,7 @@ async def reconcile(
         await _write_status(ctx, ref, Outcome().fail(InvalidRequest(message, reason="InvalidSpec")), generation)
         return interval
     namespace, name = meta["namespace"], meta["name"]
-    claims = list(pipeline_claims)
-    me = claim_from_body(body)
-    if me is not None and all(c.uid != me.uid for c in claims):
-        claims.append(me)  # the index may not have seen this object yet
-    account_claims = list(account_claims)
-    scope = tenant_scope(namespace, account_claims, claims, ctx.config.pipelines, clusters)
-    pending = pending_accounts(namespace, account_claims)
-    pending_scope = (
-        tenant_scope(
-            namespace, [replace(c, ready=True) for c in account_claims], claims, ctx.config.pipelines, clusters
-        )
-        if pending
-        else None
-    )
+    tenancy = tenancy_for(body, account_claims, pipeline_claims, ctx.config.pipelines, clusters)
     observed = Observed.of(body)
     async with ctx.locks.hold(ref.uid or ref.name), ctx.slots:
         out = Outcome()
@@ -475,14 +547,11 @@ async def reconcile(
                 namespace=namespace,
                 name=name,
                 spec=resource.spec,
-                scope=scope,
-                claims=claims,
+                tenancy=tenancy,
                 observed=observed,
                 generation=generation,
                 pipeline_id=observed.pipeline_id or pipeline_id(namespace, name),
                 out=out,
-                pending_scope=pending_scope,
-                pending_accounts=tuple(f"{c.tenant}/{c.name}" for c in pending),
             )
             try:
                 await _sync(work)
@@ -502,41 +571,22 @@ def drift_interval(ctx: OperatorContext) -> float:
     return ctx.config.pipelines.drift_interval_seconds or ctx.config.drift_interval_seconds
 
 
-def _guard(work: _Work) -> list[Violation]:
-    """Render and check the body; refusals are returned with the exact paths (nothing has reached Gate)."""
-    try:
-        body = work.render()
-    except RenderRefused as err:
-        raise InvalidRequest(describe_violations(err.violations), reason="InvalidSpec") from None
-    violations = check_pipeline(body, work.scope)
-    allowed, why = owns_application(work.namespace, work.spec.application, work.claims, work.ctx.config.pipelines)
-    if not allowed:
-        # The guard says only "not owned"; say who owns it instead.
-        rest = [v for v in violations if v.path != "spec.application"]
-        raise InvalidRequest(
-            describe_violations([Violation("spec.application", why), *rest]), reason="ApplicationNotOwned"
-        )
-    return violations
-
-
 def pending_accounts(namespace: str, account_claims: Iterable[Claim]) -> list[Claim]:
     """The namespace's SpinnakerAccounts that are not Ready (yet) and not being deleted."""
     return [c for c in account_claims if c.tenant == namespace and not c.ready and not c.deleting]
 
 
 async def _sync(work: _Work) -> None:
-    violations = _guard(work)
-    if violations and work.pending_scope is not None and not check_pipeline(work.render(), work.pending_scope):
-        # Refused only because accounts of the namespace are still on their way: wait for them, nothing is saved.
-        raise Waiting(
-            f"waiting for SpinnakerAccount {', '.join(work.pending_accounts)} to become Ready; "
-            f"until then: {describe_violations(violations)}",
-            reason="WaitingForAccount",
-            retry_after=10,
-        )
-    if violations:
-        reason = "ApplicationNotOwned" if any(v.path == "spec.application" for v in violations) else "PipelineRefused"
-        raise InvalidRequest(describe_violations(violations), reason=reason)
+    refused = guard_refusal(
+        work.spec,
+        namespace=work.namespace,
+        owner=work.owner,
+        pipeline_id=work.pipeline_id,
+        tenancy=work.tenancy,
+        settings=work.ctx.config.pipelines,
+    )
+    if refused is not None:
+        raise refused
 
     await _ensure_application(work)
     configs = await work.gate.list_pipeline_configs(work.spec.application)

@@ -45,6 +45,8 @@ class HostilePipeline:
     what: str
     mutate: Mutation
     paths: tuple[str, ...]
+    reason: str = "PipelineRefused"
+    """The reason of the reconcile's refusal (the Synced condition's)."""
 
 
 def _stage(spec: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +175,13 @@ CORPUS: list[HostilePipeline] = [
         "a stage key ${'namespaceOverride'}: deploys into the victim's namespace at run time",
         key(_stage, "${'namespaceOverride'}", lambda c: c.victim_namespace),
         (S0 + "[\"${'namespaceOverride'}\"]",),
+    ),
+    HostilePipeline(
+        "application-of-the-victim",
+        "the pipeline saved into the victim's application (a name under the victim namespace's prefix)",
+        key(lambda s: s, "application", lambda c: c.victim_app),
+        ("spec.application", S0 + ".moniker.app"),  # the stage still labels its deployments with its own app
+        reason="ApplicationNotOwned",
     ),
     HostilePipeline(
         "key-application",

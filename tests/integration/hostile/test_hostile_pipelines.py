@@ -58,8 +58,11 @@ def _gate_snapshot(gate: GateProcess) -> tuple[Any, Any]:
     return pipelines, apps
 
 
-def _refused_at(mgmt: Cluster, namespace: str, name: str, paths: tuple[str, ...]) -> tuple[bool, dict[str, Any]]:
-    """Wait until spinop refuses `name` at exactly `paths`: (whether it did, the last Synced condition seen).
+def _refused_at(
+    mgmt: Cluster, namespace: str, name: str, paths: tuple[str, ...], reason: str
+) -> tuple[bool, dict[str, Any]]:
+    """Wait until spinop refuses `name` with `reason` at exactly `paths`: (whether it did, the last Synced condition
+    seen).
 
     Order-insensitive: the apiserver returns the spec's keys sorted, so the guard walks them in another order than the
     corpus wrote them. Polls rather than reading once: the shared control planes may run other engineers'
@@ -75,9 +78,7 @@ def _refused_at(mgmt: Cluster, namespace: str, name: str, paths: tuple[str, ...]
         found = tuple(_PATH_RE.findall(cond.get("message", "")))
         return (
             obj
-            if cond.get("status") == "False"
-            and cond.get("reason") == "PipelineRefused"
-            and sorted(found) == sorted(paths)
+            if cond.get("status") == "False" and cond.get("reason") == reason and sorted(found) == sorted(paths)
             else None
         )
 
@@ -144,7 +145,7 @@ def test_hostile_pipelines_from_an_rbac_restricted_tenant_are_refused_with_no_si
             create(case.name, spec)
         failures = []
         for case in CORPUS:
-            refused, cond = _refused_at(mgmt, attacker.namespace, case.name, case.paths)
+            refused, cond = _refused_at(mgmt, attacker.namespace, case.name, case.paths, case.reason)
             if not refused:
                 failures.append((case.name, case.what, cond.get("reason"), cond.get("message")))
         assert not failures, "\n".join(

@@ -9,7 +9,15 @@ from typing import Any, cast
 import pytest
 
 from spinop.api.v1alpha1 import SpinnakerPipelineSpec
-from spinop.controllers.pipelines import Observed, Outcome, _delete_by_id, _delete_under_unique_name, _save, _Work
+from spinop.controllers.pipelines import (
+    Observed,
+    Outcome,
+    Tenancy,
+    _delete_by_id,
+    _delete_under_unique_name,
+    _save,
+    _Work,
+)
 from spinop.gate import GateClient, GateDuplicateName
 from spinop.pipelines import TenantScope, pipeline_id
 from tests.standins.gate import GateStandin
@@ -38,8 +46,7 @@ def work(client: GateClient, name: str = "deploy") -> _Work:
         namespace="team-a",
         name="deploy",
         spec=spec,
-        scope=TenantScope(namespace="team-a", accounts={}, applications={"web"}),
-        claims=[],
+        tenancy=Tenancy(scope=TenantScope(namespace="team-a", accounts={}, applications={"web"}), claims=[]),
         observed=Observed(None, None, False, None),
         generation=1,
         pipeline_id=pipeline_id("team-a", "deploy"),
