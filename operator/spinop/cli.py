@@ -79,12 +79,22 @@ def _cmd_cluster_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_crds(args: argparse.Namespace) -> int:
-    from spinop.api.crdgen import repo_crd_dir, stale_crds, write_crds
+    from spinop.api.crdgen import chart_crd_dir, chart_crds, rendered_crds, repo_crd_dir, stale_crds, write_crds
 
-    # The install's kustomize base keeps its own copy (kustomize reads nothing outside a base): both are generated.
-    directories = [Path(args.output)] if args.output else [repo_crd_dir(), repo_crd_dir().parent / "deploy/base/crds"]
+    # The install's kustomize base and Helm chart keep their own copies (neither tool reads files outside its
+    # directory): all are written here, and --check fails when any of them is stale.
+    generated = rendered_crds()
+    directories = (
+        {Path(args.output): generated}
+        if args.output
+        else {
+            repo_crd_dir(): generated,
+            repo_crd_dir().parent / "deploy/base/crds": generated,
+            chart_crd_dir(): chart_crds(),
+        }
+    )
     if args.check:
-        stale = [path for directory in directories for path in stale_crds(directory)]
+        stale = [path for directory, files in directories.items() for path in stale_crds(directory, files)]
         if stale:
             print(
                 "spinop: these CRDs differ from the API models: "
@@ -95,8 +105,8 @@ def _cmd_crds(args: argparse.Namespace) -> int:
             return 1
         print(f"CRDs in {', '.join(str(d) for d in directories)} match the API models")
         return 0
-    for directory in directories:
-        for path in write_crds(directory):
+    for directory, files in directories.items():
+        for path in write_crds(directory, files):
             print(f"wrote {path}")
     return 0
 

@@ -245,22 +245,24 @@ def rendered_crds() -> dict[str, str]:
     return {crd_filename(crd): render_crd(crd) for crd in build_crds()}
 
 
-def write_crds(directory: Path) -> list[Path]:
-    """Write `<plural>.yaml` for each kind into `directory` (created if missing); returns the paths written."""
+def write_crds(directory: Path, files: Mapping[str, str] | None = None) -> list[Path]:
+    """Write `<plural>.yaml` for each kind (or the given name -> content `files`) into `directory` (created if
+    missing); returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, content in rendered_crds().items():
+    for name, content in (rendered_crds() if files is None else files).items():
         path = directory / name
         path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
 
 
-def stale_crds(directory: Path) -> list[Path]:
-    """Files in `directory` that are missing or differ from freshly generated output (empty: up to date)."""
+def stale_crds(directory: Path, files: Mapping[str, str] | None = None) -> list[Path]:
+    """Files in `directory` that are missing or differ from freshly generated output (or from `files`; empty: up to
+    date)."""
     return [
         directory / name
-        for name, content in rendered_crds().items()
+        for name, content in (rendered_crds() if files is None else files).items()
         if not (directory / name).is_file() or (directory / name).read_text(encoding="utf-8") != content
     ]
 
@@ -268,6 +270,19 @@ def stale_crds(directory: Path) -> list[Path]:
 def repo_crd_dir() -> Path:
     """`crds/` of the source checkout this package was imported from."""
     return Path(__file__).resolve().parents[3] / "crds"
+
+
+def chart_crd_dir() -> Path:
+    """The Helm chart's crds/ (deploy/helm/spinop/crds), written by `spinop crds` like deploy/base/crds."""
+    return repo_crd_dir().parent / "deploy" / "helm" / "spinop" / "crds"
+
+
+def chart_crds() -> dict[str, str]:
+    """What the chart's crds/ holds: the generated CRDs and kopf's ClusterKopfPeering CRD (deploy/base's peering
+    component). helm cannot create the peering object in the release that templates its CRD, and crds/ cannot be
+    conditional, so the chart always carries it; helm never replaces a CRD that is already installed."""
+    peering = repo_crd_dir().parent / "deploy" / "base" / "components" / "peering" / "crd-clusterkopfpeering.yaml"
+    return {**rendered_crds(), "clusterkopfpeerings.yaml": peering.read_text(encoding="utf-8")}
 
 
 def load_crds(paths: Iterable[Path]) -> list[dict[str, Any]]:

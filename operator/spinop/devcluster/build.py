@@ -230,3 +230,21 @@ def ensure_kstatus(progress: Progress = print_progress) -> Path:
     out_dir = build_dir() / "bin" / f"kstatus-{version}-{source}"
     _build_module("kstatus", {"kstatus": "."}, version, "-s -w", out_dir, progress, module_dir=module_dir)
     return out_dir / "kstatus"
+
+
+HELM_MODULE = "helm.sh/helm/v4"
+
+
+def ensure_helm(progress: Progress = print_progress) -> Path:
+    """The real `helm` command, built from the helm.sh/helm/v4 module pinned in tools/helm (renders and installs
+    deploy/helm/spinop in the tests), cached like the control planes."""
+    module_dir = project_root() / "tools" / "helm"
+    version = pinned_version(module_dir, HELM_MODULE)
+    out_dir = build_dir() / "bin" / f"helm-{version}"
+    # The version helm reports (`helm version`, .Capabilities.HelmVersion), stamped as upstream's Makefile does.
+    stamp = f"{HELM_MODULE}/internal/version"
+    ldflags = f"-s -w -X {stamp}.version={version} -X {stamp}.gitTreeState=clean"
+    _build_module(
+        "helm", {"helm": f"{HELM_MODULE}/cmd/helm"}, version, ldflags, out_dir, progress, module_dir=module_dir
+    )
+    return out_dir / "helm"
