@@ -17,6 +17,7 @@ from spinop.api.v1alpha1 import (
     SpinnakerPipelineSpec,
 )
 from spinop.config import OperatorConfig
+from spinop.controllers.guardrails import GuardrailRollouts
 from spinop.gate import GateClient
 from spinop.kube.status import StatusWriter
 from spinop.remote.cluster import RemoteClusters
@@ -62,8 +63,15 @@ class OperatorContext:
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
-    extras: dict[str, Any] = field(default_factory=dict)
     gate: GateClient | None = None  # None: no Gate configured (pipelines report GateNotConfigured)
+    # When each object's next periodic pass is due, by uid (time.monotonic()): see handlers/periodic.py.
+    account_due: dict[str, float] = field(default_factory=dict)
+    pipeline_due: dict[str, float] = field(default_factory=dict)
+    # The pipeline scope inputs each pipeline was last reconciled with (its drift pass runs early when they change),
+    # and those inputs per (namespace, application) and poll tick, shared by the application's pipelines.
+    pipeline_scopes: dict[str, Any] = field(default_factory=dict)
+    pipeline_scope_cache: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
+    guardrail_rollouts: GuardrailRollouts = field(default_factory=GuardrailRollouts)
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.config.reconcile_concurrency)

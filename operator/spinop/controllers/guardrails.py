@@ -301,7 +301,7 @@ async def _logged(name: str, rollout: Awaitable[None]) -> None:
 
 
 def rollouts_of(ctx: Any) -> GuardrailRollouts:
-    rollouts: GuardrailRollouts = ctx.extras.setdefault("guardrail_rollouts", GuardrailRollouts())
+    rollouts: GuardrailRollouts = ctx.guardrail_rollouts
     return rollouts
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +11,7 @@ import kopf
 from spinop.controllers import accounts
 from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import ACCOUNTS, claims, one
+from spinop.handlers.periodic import Schedule, run_periodic
 from spinop.handlers.retry import api_failures_retried
 
 log = logging.getLogger("spinop")
@@ -46,46 +43,27 @@ async def _reconcile_account(body: kopf.Body, memo: kopf.Memo, indexes: Mapping[
 async def account_changed(body: kopf.Body, memo: kopf.Memo, **indexes: Any) -> None:
     ctx: OperatorContext = memo["ctx"]
     delay = await _reconcile_account(body, memo, indexes)
-    ctx.extras.setdefault("due", {})[body.metadata.uid] = time.monotonic() + delay
+    Schedule(ctx.account_due).after(body.metadata.uid, delay)
 
 
 @kopf.daemon(*ACCOUNTS, id="periodic", cancellation_timeout=10.0)
 async def account_periodic(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, **indexes: Any) -> None:
-    """Drift repair, re-verification and credential renewal: the same reconcile, on a jittered schedule."""
+    """Drift repair, re-verification and credential renewal: the same reconcile, on a jittered schedule, or at once
+    when woken (`OperatorContext.wake`)."""
     ctx: OperatorContext = memo["ctx"]
     uid = body.metadata.uid
-    due: dict[str, float] = ctx.extras.setdefault("due", {})
-    due.setdefault(uid, time.monotonic() + ctx.config.drift_interval_seconds * random.uniform(0.5, 1.0))
-    wake = ctx.wakeup(uid)
     try:
-        while not stopped:
-            await _sleep_until(stopped, wake, due[uid])
-            if stopped:
-                break
-            wake.clear()
-            try:
-                delay = await _reconcile_account(body, memo, indexes)
-            except kopf.TemporaryError as err:
-                delay = err.delay or 30
-            except Exception:
-                log.exception("periodic reconcile of SpinnakerAccount %s failed", body.metadata.name)
-                delay = 60
-            due[uid] = time.monotonic() + delay * random.uniform(0.9, 1.1)
+        await run_periodic(
+            stopped,
+            uid=uid,
+            schedule=Schedule(ctx.account_due),
+            interval=ctx.config.drift_interval_seconds,
+            reconcile=lambda: _reconcile_account(body, memo, indexes),
+            what=f"SpinnakerAccount {body.metadata.namespace}/{body.metadata.name}",
+            wake=ctx.wakeup(uid),
+        )
     finally:
-        due.pop(uid, None)
         ctx.wakeups.pop(uid, None)
-
-
-async def _sleep_until(stopped: kopf.DaemonStopped, wake: asyncio.Event, deadline: float) -> None:
-    timeout = max(0.0, deadline - time.monotonic())
-    waiters = [asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await waiter
 
 
 @kopf.on.delete(*ACCOUNTS, id="finalize")

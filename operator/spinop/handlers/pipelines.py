@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +12,7 @@ import kopf
 from spinop.controllers import pipelines
 from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import PIPELINES, cluster_specs, pipeline_inputs
+from spinop.handlers.periodic import Schedule, run_periodic
 from spinop.handlers.retry import api_failures_retried
 
 log = logging.getLogger("spinop")
@@ -33,7 +33,7 @@ def _inputs(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, Any]) -
 def _current_scope(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, Any]) -> Any:
     """The scope inputs, computed once per poll tick per (namespace, application) and shared by its pipelines."""
     tick = int(time.monotonic() // SCOPE_POLL_SECONDS)
-    cache: dict[tuple[str, str], tuple[int, Any]] = ctx.extras.setdefault("pipeline_scope_cache", {})
+    cache = ctx.pipeline_scope_cache
     key = (body.metadata.namespace or "", str((body.get("spec") or {}).get("application") or "").lower())
     hit = cache.get(key)
     if hit is not None and hit[0] == tick:
@@ -48,7 +48,7 @@ def _current_scope(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, 
 
 async def _reconcile(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, Any]) -> float:
     accounts, claims, scope = _inputs(ctx, body, indexes)
-    ctx.extras.setdefault("pipeline_scopes", {})[body.metadata.uid] = scope
+    ctx.pipeline_scopes[body.metadata.uid] = scope
     with api_failures_retried():
         return await pipelines.reconcile(
             ctx, body, account_claims=accounts, pipeline_claims=claims, clusters=cluster_specs(indexes, accounts)
@@ -61,32 +61,32 @@ async def _reconcile(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str
 async def pipeline_changed(body: kopf.Body, memo: kopf.Memo, **indexes: Any) -> None:
     ctx: OperatorContext = memo["ctx"]
     delay = await _reconcile(ctx, body, indexes)
-    ctx.extras.setdefault("pipeline_due", {})[body.metadata.uid] = time.monotonic() + delay
+    Schedule(ctx.pipeline_due).after(body.metadata.uid, delay)
 
 
 @kopf.daemon(*PIPELINES, id="drift", cancellation_timeout=10.0)
 async def pipeline_drift(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, **indexes: Any) -> None:
-    """Compare with Gate on a jittered schedule, and at once when the namespace's accounts or applications change."""
+    """Compare with Gate on a jittered schedule, and at once when the namespace's accounts or applications change
+    (polled in memory every SCOPE_POLL_SECONDS, no API calls)."""
     ctx: OperatorContext = memo["ctx"]
     uid = body.metadata.uid
-    due: dict[str, float] = ctx.extras.setdefault("pipeline_due", {})
-    scopes: dict[str, Any] = ctx.extras.setdefault("pipeline_scopes", {})
-    due.setdefault(uid, time.monotonic() + pipelines.drift_interval(ctx) * random.uniform(0.5, 1.0))
+
+    def scope_changed() -> bool:
+        return uid not in ctx.pipeline_scopes or _current_scope(ctx, body, indexes) != ctx.pipeline_scopes[uid]
+
     try:
-        while not await stopped.wait(min(SCOPE_POLL_SECONDS, max(0.0, due[uid] - time.monotonic()))):
-            if time.monotonic() < due[uid] and uid in scopes and _current_scope(ctx, body, indexes) == scopes[uid]:
-                continue
-            try:
-                delay = await _reconcile(ctx, body, indexes)
-            except kopf.TemporaryError as err:
-                delay = err.delay or 30
-            except Exception:
-                log.exception("drift pass of SpinnakerPipeline %s failed", body.metadata.name)
-                delay = 60
-            due[uid] = time.monotonic() + delay * random.uniform(0.9, 1.1)
+        await run_periodic(
+            stopped,
+            uid=uid,
+            schedule=Schedule(ctx.pipeline_due),
+            interval=pipelines.drift_interval(ctx),
+            reconcile=lambda: _reconcile(ctx, body, indexes),
+            what=f"SpinnakerPipeline {body.metadata.namespace}/{body.metadata.name}",
+            poll_seconds=SCOPE_POLL_SECONDS,
+            due_early=scope_changed,
+        )
     finally:
-        due.pop(uid, None)
-        scopes.pop(uid, None)
+        ctx.pipeline_scopes.pop(uid, None)
 
 
 @kopf.on.delete(*PIPELINES, id="finalize")

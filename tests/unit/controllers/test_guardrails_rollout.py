@@ -113,7 +113,7 @@ class FakeContext:
     clusters: FakeClusters = field(default_factory=FakeClusters)
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     cluster_status: FakeStatus = field(default_factory=FakeStatus)
-    extras: dict[str, Any] = field(default_factory=dict)
+    guardrail_rollouts: rollout.GuardrailRollouts = field(default_factory=rollout.GuardrailRollouts)
 
 
 async def run_rollout(
