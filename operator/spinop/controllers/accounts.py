@@ -225,10 +225,6 @@ class Outcome:
 # ------------------------------------------------------------------------------------------------ the reconcile
 
 
-def _cluster_spec(cluster_body: Mapping[str, Any]) -> SpinnakerClusterSpec:
-    return SpinnakerClusterSpec.model_validate(cluster_body.get("spec") or {})
-
-
 def _policy(cluster: SpinnakerClusterSpec) -> CredentialsPolicy:
     creds = cluster.credentials
     return CredentialsPolicy(
@@ -855,7 +851,18 @@ async def finalize(
                 f"ServiceAccount/Role/RoleBinding spinop-{me.account_name} in {me.namespace}",
             )
             return
-        cluster = _cluster_spec(cluster_body)
+        cluster = read_cluster(me.cluster, cluster_body)
+        if isinstance(cluster, FieldError):
+            # Not a crash loop: wait for the admin's fix, saying so; the remote objects are removed once it is readable.
+            await _deleting(
+                ctx,
+                ref,
+                "RemoteProvisioned",
+                "ClusterInvalid",
+                f"{cluster.message}; the remote ServiceAccount, Role and RoleBinding spinop-{me.account_name} are "
+                "removed, and the deletion finishes, once it is fixed",
+            )
+            raise kopf.TemporaryError(f"SpinnakerCluster {me.cluster} cannot be read", delay=60)
         desired_remote = DesiredRemote(owner=owner, namespace=me.namespace, profile=spec.get("profile", "deployer"))
         others = any(
             c.uid != me.uid and c.cluster == me.cluster and c.namespace == me.namespace and not c.deleting
