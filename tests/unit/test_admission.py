@@ -55,6 +55,7 @@ def world_for(case: InvalidCase, operation: str = rules.CREATE) -> AccountWorld:
         clusters=world.clusters,
         winners=tuple(observe.winning_claims(operation, claims, case.obj, judge.stands)),
         boundaries=judge.boundaries,
+        on_missing_clusters=observe.claims_on_missing_clusters(operation, claims, case.obj, world.clusters),
     )
 
 

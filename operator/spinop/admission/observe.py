@@ -103,6 +103,16 @@ def _default_name_splits(account_name: str) -> list[tuple[str, str]]:
     return [("-".join(parts[:i]), "-".join(parts[i:])) for i in range(1, len(parts))]
 
 
+def claims_on_missing_clusters(
+    operation: str, claims: Iterable[accounts.Claim], body: Mapping[str, Any], known: Collection[str]
+) -> tuple[AccountClaim, ...]:
+    """The tenant's claims that win by age (all for a create) and name no existing SpinnakerCluster: the reconcile
+    counts these against max_accounts_on_missing_clusters without asking whether they stand on their own (none can),
+    so the webhook must too, or a tenant could pile accounts on one missing cluster past the limit."""
+    tenant = (body.get("metadata") or {}).get("namespace") or ""
+    return tuple(c for c in winning_claims(operation, claims, body) if c.tenant == tenant and c.cluster not in known)
+
+
 def competing_accounts(api: ApiClient, body: Mapping[str, Any], budget: Budget | None = None) -> list[dict[str, Any]]:
     """The SpinnakerAccounts that can refuse `body` (`controllers.accounts.competes`), read by field selector
     (the CRD's selectableFields) instead of listing every account: the tenant's own (its quota, cache threads and
@@ -173,6 +183,7 @@ def account_world(
         tenant_labels=labels.get(tenant, {}),
         clusters=by_name,
         winners=tuple(winning_claims(operation, claims, body, judge.stands)),
+        on_missing_clusters=claims_on_missing_clusters(operation, claims, body, by_name),
         boundaries=judge.boundaries,
     )
 

@@ -111,6 +111,9 @@ class AccountWorld:
     winners: tuple[AccountClaim, ...]
     """The claims that win over the object under review."""
     boundaries: Boundaries = NO_BOUNDARIES
+    on_missing_clusters: tuple[AccountClaim, ...] = ()
+    """This tenant's claims that win by age and name SpinnakerClusters which do not exist, whether or not they stand
+    on their own (none does: they count against max_accounts_on_missing_clusters as at reconcile)."""
 
 
 def _clusters_open_to(tenant: str, labels: Mapping[str, str], clusters: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -161,7 +164,7 @@ def decide_account(
         # Only so many, though: each one is an object and a periodic reconcile paid for by everyone.
         if max_accounts_on_missing_clusters is not None:
             too_many = missing_cluster_refusal(
-                tenant, spec.cluster, world.winners, world.clusters, max_accounts_on_missing_clusters
+                tenant, spec.cluster, world.on_missing_clusters, world.clusters, max_accounts_on_missing_clusters
             )
             if too_many is not None:
                 return refuse("TooManyAccountsOnMissingClusters", [too_many], FORBIDDEN)

@@ -988,6 +988,18 @@ CASES: tuple[InvalidCase, ...] = (
         ),
     ),
     InvalidCase(
+        "tenancy-too-many-on-one-missing-cluster",
+        "the cap counts every account on a missing cluster, also when they all name the same one (they compete with "
+        "each other, and none stands on its own, yet each is an object and a periodic reconcile)",
+        "admission",
+        "spec.cluster",
+        account("corpus-piled", cluster="corpus-gone", namespace="corpus-a-dev-piled"),
+        setup=tuple(
+            account(f"corpus-piled-{i}", cluster="corpus-gone", namespace=f"corpus-a-dev-piled{i}")
+            for i in range(MAX_ACCOUNTS_ON_MISSING_CLUSTERS)
+        ),
+    ),
+    InvalidCase(
         "tenancy-cluster-unreadable",
         "a SpinnakerCluster stored under an older CRD that spinop cannot read accepts no account",
         "admission",
