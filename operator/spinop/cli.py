@@ -116,11 +116,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     import os
     from typing import Any
 
+    from spinop.commands.plan import build_plan, load_documents, observe_spinnaker
     from spinop.config import OperatorConfig
     from spinop.controllers.context import OperatorContext
     from spinop.gate.factory import build_gate
     from spinop.kube.clients import mgmt_client
-    from spinop.planning import build_plan, load_documents, observe_spinnaker
     from spinop.remote.cluster import RemoteClusters
     from spinop.spinnaker.factory import build_backend
     from spinop.spinnaker.sync import SpinnakerBackend
@@ -159,13 +159,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from spinop.demo import run_demo
+    from spinop.commands.demo import run_demo
 
     return run_demo(Path(args.dir) if args.dir else None, exit_when_ready=args.exit_when_ready, resume=args.resume)
 
 
 def _cmd_dev_kubectl(args: argparse.Namespace) -> int:
-    from spinop.demo import default_root, run_kubectl
+    from spinop.commands.demo import default_root, run_kubectl
 
     return run_kubectl(Path(args.dir) if args.dir else default_root(), list(args.kubectl_args))
 
@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_cmd_demo)
 
-    from spinop.importer import add_import_command
+    from spinop.commands.importer.cli import add_import_command
 
     add_import_command(sub)
 

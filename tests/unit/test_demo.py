@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from spinop import demo
 from spinop.cli import build_parser, main
+from spinop.commands import demo
 
 ODD_SHAPES: list[object] = [
     {},

@@ -12,23 +12,17 @@ import yaml
 
 from spinop.api.v1alpha1 import Permissions, SpinnakerAccount, parse_resource, validate_resource
 from spinop.cli import main
-from spinop.importer import (
-    IMPORTED_FROM,
-    ImportOptions,
-    ImportResult,
+from spinop.commands.importer.output import ImportResult, to_yaml, write_directory
+from spinop.commands.importer.plan import IMPORTED_FROM, ImportOptions, adoption_changes, derive_tenant, plan_import
+from spinop.commands.importer.sources import (
     SourceAccount,
     SourceError,
     accounts_from_document,
-    adoption_changes,
-    derive_tenant,
     file_reader,
     load_source,
-    plan_import,
     read_halyard,
     resolve_target,
     resolve_targets,
-    to_yaml,
-    write_directory,
 )
 from spinop.remote.profiles import DEPLOYER_KINDS
 from tests.unit.halyard.conftest import make_standin

@@ -7,8 +7,8 @@ import ast
 import re
 from pathlib import Path
 
-from spinop import demo
 from spinop.api.reasons import HEALTHY, NEEDS_A_PERSON, PROGRESS, WARNINGS
+from spinop.commands import demo
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "operator" / "spinop"
@@ -63,7 +63,7 @@ NOT_REASONS = frozenset(
     }
 )
 #: Files whose CamelCase strings are all Kubernetes kinds (the pipeline guard's lists) or a command's output.
-NOT_REASON_FILES = ("pipelines/guard.py", "demo.py", "cli.py", "devcluster/")
+NOT_REASON_FILES = ("pipelines/guard.py", "commands/demo.py", "cli.py", "devcluster/")
 
 
 def code_strings() -> dict[str, str]:
