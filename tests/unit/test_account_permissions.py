@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from spinop.admission.rules import tenancy_refusal, tenancy_violations
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec, validate_resource
 from spinop.controllers.accounts import desired_spinnaker_account
 from spinop.halyard.errors import HalyardNotSupported
 from spinop.halyard.hal_argv import add_flags
 from spinop.redact import Redacted
 from spinop.spinnaker.desired import AccountOwner, merge_account
-from spinop.tenancy import check_permissions, effective_permissions
+from spinop.tenancy import check_permissions, effective_permissions, tenancy_refusal, tenancy_violations
 
 TENANT = "team-a"
 

@@ -14,6 +14,7 @@ import kopf
 import pytest
 from cryptography import x509
 
+from spinop import tenancy
 from spinop.admission import observe, rules, server
 from spinop.admission.pipelines import (
     PipelineReview,
@@ -124,7 +125,7 @@ def test_tenancy_refusal_is_the_reconciles_first_violation() -> None:
     """The reconcile keeps reporting one reason: the first violated rule, with all its errors."""
     world = TenancyWorld.for_case(InvalidCase("x", "", "admission", "", account()))
     model = SpinnakerAccount.model_validate(account(namespace="kube-system", profile="readonly"))
-    refusal = rules.tenancy_refusal(
+    refusal = tenancy.tenancy_refusal(
         model.spec,
         tenant="corpus-a",
         name="corpus-account",

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import pytest
 
+from spinop import tenancy
 from spinop.admission import rules
 from spinop.api.v1alpha1 import SpinnakerAccount
 from spinop.config import OperatorConfig
@@ -96,7 +97,7 @@ SCHEMA_REASON = "Invalid"  # the CRD's own rules repeated from the models: the s
 
 def _rule_reasons() -> set[str]:
     """Every reason `decide_account` and `tenancy_violations` can refuse a SpinnakerAccount with, from the code."""
-    source = inspect.getsource(rules.tenancy_violations) + inspect.getsource(rules.decide_account)
+    source = inspect.getsource(tenancy.tenancy_violations) + inspect.getsource(rules.decide_account)
     return set(re.findall(r'\(\s*"([A-Z][A-Za-z]+)",', source)) | set(
         re.findall(r'refuse\(\s*"([A-Z][A-Za-z]+)"', source)
     )

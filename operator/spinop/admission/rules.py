@@ -36,7 +36,6 @@ from spinop.tenancy import (
     selector_matches,
     tenancy_violations,
 )
-from spinop.tenancy import tenancy_refusal as tenancy_refusal  # TEMP re-export until tests import spinop.tenancy
 from spinop.tenancy.decisions import listed
 
 INVALID = 422

@@ -178,7 +178,7 @@ def test_a_refused_older_claim_does_not_hold_the_namespace_or_the_name() -> None
 
     spec = SpinnakerAccountSpec.model_validate(owner["spec"])
     assert (
-        rules.tenancy_refusal(
+        tenancy.tenancy_refusal(
             spec,
             tenant="customer-a",
             name="mine",
@@ -234,7 +234,7 @@ def test_cache_threads_per_tenant_are_capped_across_its_accounts_on_the_cluster(
 def test_cache_threads_cap_is_a_tenancy_violation() -> None:
     spec = cluster_spec(maxCacheThreadsPerTenant=4)
     account = SpinnakerAccountSpec.model_validate({"cluster": "prod", "namespace": "team-a-prod", "cacheThreads": 32})
-    violations = rules.tenancy_violations(
+    violations = tenancy.tenancy_violations(
         account,
         tenant="team-a",
         name="greedy",
@@ -251,8 +251,8 @@ def test_accounts_on_missing_clusters_are_capped_per_tenant() -> None:
     winners = [AccountClaim("team-a", f"a{i}", f"gone{i}", "ns", f"n{i}") for i in range(3)]
     winners.append(AccountClaim("team-b", "b", "gone", "ns", "nb"))
     winners.append(AccountClaim("team-a", "real", "prod", "ns", "nr"))
-    assert rules.missing_cluster_refusal("team-a", "gone9", winners, {"prod"}, 4) is None
-    refusal = rules.missing_cluster_refusal("team-a", "gone9", winners, {"prod"}, 3)
+    assert tenancy.missing_cluster_refusal("team-a", "gone9", winners, {"prod"}, 4) is None
+    refusal = tenancy.missing_cluster_refusal("team-a", "gone9", winners, {"prod"}, 3)
     assert (
         refusal is not None
         and refusal.path == "spec.cluster"
