@@ -19,7 +19,6 @@ PROGRESS = frozenset(
         "Pending",
         "Waiting",
         "WaitingForAccount",
-        "WaitingForPermissions",
         "NamespaceTerminating",
         "RotationWaiting",
         "RollingOut",

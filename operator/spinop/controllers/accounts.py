@@ -767,7 +767,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
                     "outcome": "Succeeded",
                 }
         await _retire_previous_token(ctx, out)
-    elif current is None or current.get("status") == "True" or current.get("reason") == "WaitingForPermissions":
+    elif current is None or current.get("status") == "True":
         out.conditions.append(
             ConditionUpdate(
                 "SpinnakerSynced",
