@@ -870,14 +870,16 @@ async def finalize(
         )
         delete_ns = spec.get("deletionPolicy", DeletionPolicy.RETAIN.value) == DeletionPolicy.DELETE.value
         try:
-            remote = ctx.clusters.get(
+            # The registry reads the admin kubeconfig Secret with the sync client: never on the event loop.
+            remote = await asyncio.to_thread(
+                ctx.clusters.get,
                 ClusterConnection(
                     name=me.cluster,
                     secret_name=cluster.kubeconfig_secret_ref.name,
                     secret_key=cluster.kubeconfig_secret_ref.key,
                     server_override=cluster.server,
                     ca_data_override=cluster.certificate_authority_data,
-                )
+                ),
             )
             observed = await asyncio.to_thread(remote_apply.observe, remote, desired_remote)
             plan = plan_teardown(desired_remote, observed, delete_namespace=delete_ns, namespace_used_by_others=others)
