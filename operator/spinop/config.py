@@ -244,7 +244,17 @@ class OperatorConfig(_Settings):
     peering_lifetime_seconds: int = Field(
         default=60, ge=5, description="HA: how long a silent replica counts as alive before another takes over"
     )
-    drift_interval_seconds: float = Field(default=300.0, gt=0)
+    drift_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often each account's periodic pass re-reads its remote objects and repairs drift (the safety "
+        "net behind remote_watches)",
+    )
+    remote_watches: bool = Field(
+        default=True,
+        description="watch spinop's ServiceAccounts, Roles and RoleBindings on each remote cluster in use (one watch "
+        "per kind per cluster) and repair an edit or deletion within seconds; false: drift waits for the periodic pass",
+    )
     cluster_probe_seconds: float = Field(default=60.0, gt=0)
     refuse_powerful_admin_credentials: bool = Field(
         default=False,

@@ -28,6 +28,7 @@ from spinop.handlers import indexes as _indexes  # noqa: F401
 from spinop.handlers import pipelines as _pipeline_handlers  # noqa: F401
 from spinop.kube.clients import mgmt_client
 from spinop.remote.cluster import RemoteClusters
+from spinop.remote.watch import RemoteWatches
 from spinop.spinnaker.factory import build_sync
 
 log = logging.getLogger("spinop")
@@ -102,6 +103,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         ),
         sync=None,
     )
+    if config.remote_watches:
+        ctx.watches = RemoteWatches(ctx.clusters, functools.partial(wake_running_account, ctx), loop)
     ctx.gate = await build_gate(config, mgmt)
     ctx.sync = await build_sync(config, mgmt, ctx.gate, functools.partial(accounts.report_spinnaker_outcome, ctx))
     if ctx.sync is not None:
@@ -129,9 +132,19 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     )
 
 
+def wake_running_account(ctx: OperatorContext, uid: str) -> None:
+    """A remote watch saw drift on this account's objects: run its periodic pass now. Only if that pass runs here
+    (not for an account being deleted), so no wake-up is kept for a uid nobody waits on."""
+    event = ctx.wakeups.get(uid)
+    if event is not None:
+        event.set()
+
+
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx: OperatorContext | None = memo.get("ctx")
+    if ctx is not None and ctx.watches is not None:
+        ctx.watches.stop_all()
     rotation: asyncio.Task[None] | None = memo.get("admission_rotation")
     if rotation is not None:
         rotation.cancel()

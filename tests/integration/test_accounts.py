@@ -171,10 +171,10 @@ def test_drift_is_repaired(
     wait_for(repaired, timeout=60, what="the RoleBinding re-created and the Role's rules restored")
     objects.wait_condition(mgmt, "SpinnakerAccount", "drift", tenant.namespace, "Ready")
 
-    # A deleted namespace comes back too.
+    # A deleted namespace comes back too (the drift watches may re-create it before a poll would see it gone).
+    ns_uid = remote.core.read_namespace(ns).metadata.uid
     remote.core.delete_namespace(ns)
-    wait_for(lambda: remote.namespace_gone(ns), timeout=90, what="namespace deleted")
-    wait_for(lambda: remote.core.read_namespace(ns) is not None, timeout=90, what="namespace re-created")
+    wait_for(lambda: remote.core.read_namespace(ns).metadata.uid != ns_uid, timeout=120, what="namespace re-created")
     objects.wait_condition(mgmt, "SpinnakerAccount", "drift", tenant.namespace, "Ready", timeout=90)
     assert remote.rbac.read_namespaced_role_binding(name, ns)
 

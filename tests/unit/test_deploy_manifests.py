@@ -489,11 +489,21 @@ def test_remote_identity_has_exactly_what_spinop_does_remotely() -> None:
     assert sorted(_rules(role)) == sorted(
         [
             (("",), ("namespaces",), ("create", "delete", "get", "patch"), ()),
-            (("",), ("serviceaccounts",), ("create", "delete", "get", "patch"), ()),
+            (("",), ("serviceaccounts",), ("create", "delete", "get", "list", "patch", "watch"), ()),
             (("",), ("serviceaccounts/token",), ("create",), ()),
             (("",), ("secrets",), ("create", "delete", "get", "list"), ()),
-            (("rbac.authorization.k8s.io",), ("roles",), ("bind", "create", "delete", "escalate", "get", "patch"), ()),
-            (("rbac.authorization.k8s.io",), ("rolebindings",), ("create", "delete", "get", "patch"), ()),
+            (
+                ("rbac.authorization.k8s.io",),
+                ("roles",),
+                ("bind", "create", "delete", "escalate", "get", "list", "patch", "watch"),
+                (),
+            ),
+            (
+                ("rbac.authorization.k8s.io",),
+                ("rolebindings",),
+                ("create", "delete", "get", "list", "patch", "watch"),
+                (),
+            ),
             (("",), ("limitranges", "resourcequotas"), ("create",), ()),
             (("",), ("limitranges", "resourcequotas"), ("delete", "get", "patch"), ("spinop-guardrails",)),
             (("networking.k8s.io",), ("networkpolicies",), ("create",), ()),

@@ -345,16 +345,18 @@ def provision(
     owner = Owner(cluster=spec.cluster, mgmt_namespace=tenant, name=name, uid=uid, account_name=account_name)
     desired_remote = build_desired_remote(owner, spec, cluster)
     out.desired_remote = desired_remote
+    connection = ClusterConnection(
+        name=spec.cluster,
+        secret_name=cluster.kubeconfig_secret_ref.name,
+        secret_key=cluster.kubeconfig_secret_ref.key,
+        server_override=cluster.server,
+        ca_data_override=cluster.certificate_authority_data,
+    )
+    if ctx.watches is not None:
+        # Before observing: whatever this pass creates is then either in the watch's first list or an event after it.
+        ctx.watches.ensure(connection)
     try:
-        remote = ctx.clusters.get(
-            ClusterConnection(
-                name=spec.cluster,
-                secret_name=cluster.kubeconfig_secret_ref.name,
-                secret_key=cluster.kubeconfig_secret_ref.key,
-                server_override=cluster.server,
-                ca_data_override=cluster.certificate_authority_data,
-            )
-        )
+        remote = ctx.clusters.get(connection)
         out.remote = remote
         observed = remote_apply.observe(remote, desired_remote)
         plan = plan_remote(desired_remote, observed, allow_sharing=cluster.tenancy.allow_namespace_sharing)

@@ -21,6 +21,7 @@ from spinop.controllers.guardrails import GuardrailRollouts
 from spinop.gate import GateClient
 from spinop.kube.status import StatusWriter
 from spinop.remote.cluster import RemoteClusters
+from spinop.remote.watch import RemoteWatches
 from spinop.spinnaker.sync import SpinnakerSync
 
 
@@ -64,6 +65,7 @@ class OperatorContext:
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8))
     gate: GateClient | None = None  # None: no Gate configured (pipelines report GateNotConfigured)
+    watches: RemoteWatches | None = None  # None: remote_watches is off (drift waits for the periodic pass)
     # When each object's next periodic pass is due, by uid (time.monotonic()): see handlers/periodic.py.
     account_due: dict[str, float] = field(default_factory=dict)
     pipeline_due: dict[str, float] = field(default_factory=dict)

@@ -49,3 +49,5 @@ async def cluster_probe(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf
                 delay = 60
     finally:
         rollouts_of(ctx).cancel(body.metadata.name)  # the cluster is gone or the operator stops
+        if ctx.watches is not None:
+            ctx.watches.stop(body.metadata.name)

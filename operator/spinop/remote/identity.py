@@ -23,11 +23,11 @@ GUARDRAILS = ("spinop-guardrails",)
 #: deploy/remote/clusterrole.yaml, rule by rule.
 REMOTE_IDENTITY_RULES: tuple[ResourceRule, ...] = (
     ResourceRule(("get", "create", "patch", "delete"), (_CORE,), ("namespaces",)),
-    ResourceRule(("get", "create", "patch", "delete"), (_CORE,), ("serviceaccounts",)),
+    ResourceRule(("get", "list", "watch", "create", "patch", "delete"), (_CORE,), ("serviceaccounts",)),
     ResourceRule(("create",), (_CORE,), ("serviceaccounts/token",)),
     ResourceRule(("get", "list", "create", "delete"), (_CORE,), ("secrets",)),
-    ResourceRule(("get", "create", "patch", "delete", "escalate", "bind"), (_RBAC,), ("roles",)),
-    ResourceRule(("get", "create", "patch", "delete"), (_RBAC,), ("rolebindings",)),
+    ResourceRule(("get", "list", "watch", "create", "patch", "delete", "escalate", "bind"), (_RBAC,), ("roles",)),
+    ResourceRule(("get", "list", "watch", "create", "patch", "delete"), (_RBAC,), ("rolebindings",)),
     ResourceRule(("create",), (_CORE,), ("resourcequotas", "limitranges")),
     ResourceRule(("get", "patch", "delete"), (_CORE,), ("resourcequotas", "limitranges"), GUARDRAILS),
     ResourceRule(("create",), (_NET,), ("networkpolicies",)),
