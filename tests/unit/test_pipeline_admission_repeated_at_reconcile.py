@@ -6,8 +6,8 @@ reaches Gate.
 The cases: the hostile pipeline corpus (tests/integration/hostile/pipeline_corpus.py) and the SpinnakerPipeline
 schema cases of the invalid corpus. The webhook side is the real handler with the real guard
 (`admission.pipeline_guard.guard_errors`) fed the world instead of reading MGMT; the reconcile side is
-`validate_resource` (reconcile's first step) then `controllers.pipelines.guard_refusal` with the `Tenancy` built by
-`tenancy_for` from the same world, as `reconcile` builds it from its indexes.
+`validate_resource` (reconcile's first step) then `pipelines.decision.guard_refusal` with the `Tenancy` built by
+`pipelines.scope.tenancy_for` from the same world, as `reconcile` builds it from its indexes.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import SpinnakerPipeline, validate_resource
 from spinop.config import OperatorConfig
 from spinop.controllers import accounts
-from spinop.controllers import pipelines as controller
 from spinop.handlers import admission as handlers
 from spinop.pipelines import pipeline_id
+from spinop.pipelines.claims import claim_from_body
+from spinop.pipelines.decision import guard_refusal
+from spinop.pipelines.scope import tenancy_for
 from tests.integration.hostile.pipeline_corpus import CORPUS, GRANTED_HOST, Ctx, HostilePipeline
 from tests.integration.pipelines.builders import deploy_pipeline, spinnaker_pipeline
 from tests.integration.pipelines.conftest import GRANTS
@@ -165,10 +167,10 @@ def reconcile(case: Case) -> tuple[str, list[str]] | None:
     if not isinstance(resource, SpinnakerPipeline):
         return "InvalidSpec", [e.path for e in errors]
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    claims = [c for c in map(controller.claim_from_body, CLAIMED) if c is not None]
+    claims = [c for c in map(claim_from_body, CLAIMED) if c is not None]
     own = [c for c in map(accounts.claim_from_body, ACCOUNTS) if c is not None]
-    tenancy = controller.tenancy_for(body, own, claims, CONFIG.pipelines, CLUSTER_SPECS)
-    refusal = controller.guard_refusal(
+    tenancy = tenancy_for(body, own, claims, CONFIG.pipelines, CLUSTER_SPECS)
+    refusal = guard_refusal(
         resource.spec,
         namespace=namespace,
         owner=f"{namespace}/{name}",

@@ -27,10 +27,10 @@ from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import SpinnakerPipeline
 from spinop.config import PipelineSettings
 from spinop.controllers import accounts, clusters
-from spinop.controllers.pipelines import tenant_scope
 from spinop.pipelines.guard import check_pipeline
 from spinop.pipelines.ids import pipeline_id
 from spinop.pipelines.render import RenderRefused, render_pipeline
+from spinop.pipelines.scope import tenant_scope
 
 
 def _read(api: ApiClient, namespace: str) -> tuple[list[dict[str, Any]], dict[str, Mapping[str, Any]]]:

@@ -153,7 +153,7 @@ async def validate_pipeline(
     _answer(rules.decide_pipeline_schema(operation, new, old), warnings)
     pipeline, _errors = validate_resource(new)
     assert isinstance(pipeline, SpinnakerPipeline)
-    # The same tenancy decision the reconcile makes (controllers.pipelines.owns_application).
+    # The same tenancy decision the reconcile makes (pipelines.claims.owns_application).
     claim = application_claim_refusal(
         memo["ctx"].config.pipelines, pipeline.metadata.namespace or "", pipeline.spec.application
     )

@@ -9,6 +9,7 @@ import kopf
 
 from spinop import GROUP, VERSION
 from spinop.controllers import accounts, clusters, pipelines
+from spinop.pipelines.claims import PipelineClaim, claim_from_body
 
 ACCOUNTS = (GROUP, VERSION, accounts.PLURAL)
 CLUSTERS = (GROUP, VERSION, clusters.PLURAL)
@@ -52,9 +53,9 @@ def tenant_accounts(body: kopf.Body, **_: Any) -> dict[str, accounts.Claim] | No
 
 
 @kopf.index(*PIPELINES)
-def pipeline_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, str], pipelines.PipelineClaim] | None:
+def pipeline_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, str], PipelineClaim] | None:
     """Each SpinnakerPipeline under its namespace and under its application (lowercase, as Spinnaker compares)."""
-    claim = pipelines.claim_from_body(body)
+    claim = claim_from_body(body)
     if claim is None:
         return None
     return {("namespace", claim.namespace): claim, ("application", claim.application.lower()): claim}
@@ -72,7 +73,7 @@ def cluster_specs(indexes: Mapping[str, Any], accounts: list[accounts.Claim]) ->
 
 def pipeline_inputs(
     indexes: Mapping[str, Any], namespace: str, application: str
-) -> tuple[list[accounts.Claim], list[pipelines.PipelineClaim]]:
+) -> tuple[list[accounts.Claim], list[PipelineClaim]]:
     """A namespace's account claims, and every pipeline claim of its applications (and of `application`)."""
     account_claims = list(indexes["tenant_accounts"].get(namespace) or ())
     index = indexes["pipeline_claims"]

@@ -14,6 +14,7 @@ from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import PIPELINES, cluster_specs, pipeline_inputs
 from spinop.handlers.periodic import Schedule, run_periodic
 from spinop.handlers.retry import api_failures_retried
+from spinop.pipelines.scope import scope_inputs
 
 log = logging.getLogger("spinop")
 
@@ -26,7 +27,7 @@ def _inputs(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str, Any]) -
     application = str((body.get("spec") or {}).get("application") or "")
     accounts, claims = pipeline_inputs(indexes, namespace, application)
     clusters = cluster_specs(indexes, accounts)
-    scope = pipelines.scope_inputs(namespace, application, accounts, claims, ctx.config.pipelines, clusters)
+    scope = scope_inputs(namespace, application, accounts, claims, ctx.config.pipelines, clusters)
     return accounts, claims, scope
 
 

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from spinop.api.v1alpha1 import SpinnakerPipelineSpec
+
 from .paths import Violation
 
 # Front50 writes these on every save; a body copied from the UI's "Show JSON" carries them, so they are dropped.
@@ -123,3 +125,19 @@ def preserve_cron_trigger_ids(body: Mapping[str, Any], live: Mapping[str, Any] |
                 used.add(candidate["id"])
                 break
     return out
+
+
+def render_desired(
+    spec: SpinnakerPipelineSpec, *, pipeline_id: str, owner: str, live: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The body spinop saves for `spec`: rendered, with `live`'s `lastModified` and cron trigger ids kept."""
+    stamp = live.get("lastModified") if live else None
+    body = render_pipeline(
+        application=spec.application,
+        name=spec.name,
+        pipeline=spec.pipeline,
+        pipeline_id=pipeline_id,
+        owner=owner,
+        last_modified=stamp if isinstance(stamp, int) else None,
+    )
+    return preserve_cron_trigger_ids(body, live)

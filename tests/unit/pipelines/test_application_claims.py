@@ -11,8 +11,13 @@ import pytest
 from pydantic import ValidationError
 
 from spinop.config import OperatorConfig, PipelineSettings
-from spinop.controllers.pipelines import PipelineClaim, application_holder, owns_application
-from spinop.pipelines.claims import application_claim_refusal, claimable
+from spinop.pipelines.claims import (
+    PipelineClaim,
+    application_claim_refusal,
+    application_holder,
+    claimable,
+    owns_application,
+)
 
 DEFAULT = PipelineSettings()
 

@@ -10,9 +10,7 @@ import pytest
 
 from spinop.api.v1alpha1 import SpinnakerPipelineSpec
 from spinop.controllers.pipelines import (
-    Observed,
     Outcome,
-    Tenancy,
     _delete_by_id,
     _delete_under_unique_name,
     _save,
@@ -20,6 +18,8 @@ from spinop.controllers.pipelines import (
 )
 from spinop.gate import GateClient, GateDuplicateName
 from spinop.pipelines import TenantScope, pipeline_id
+from spinop.pipelines.decision import Observed
+from spinop.pipelines.scope import Tenancy
 from tests.standins.gate import GateStandin
 from tests.unit.gate.conftest import fast_settings
 

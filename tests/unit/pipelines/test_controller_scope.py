@@ -1,4 +1,5 @@
-"""The SpinnakerPipeline controller's pure parts: tenant scope, application ownership, grants, what to do."""
+"""The SpinnakerPipeline reconcile's pure parts (spinop.pipelines): tenant scope, application ownership, grants,
+what to do."""
 
 from __future__ import annotations
 
@@ -13,22 +14,17 @@ import yaml
 from spinop.api.v1alpha1 import DriftPolicy
 from spinop.config import OperatorConfig, PipelineSettings
 from spinop.controllers.accounts import Claim
-from spinop.controllers.pipelines import (
-    Action,
-    Observed,
+from spinop.pipelines import check_pipeline, lock_for, pipeline_id, render_pipeline
+from spinop.pipelines.claims import (
     PipelineClaim,
     application_holder,
     claim_from_body,
     creation_settings,
-    decide,
     grant_for,
-    managed_by,
     owns_application,
-    resource_path,
-    same_name,
-    tenant_scope,
 )
-from spinop.pipelines import check_pipeline, lock_for, pipeline_id, render_pipeline
+from spinop.pipelines.decision import Action, Observed, decide, managed_by, resource_path, same_name
+from spinop.pipelines.scope import tenant_scope
 
 
 def account(tenant: str, name: str, target: str, *, ready: bool = True, deleting: bool = False) -> Claim:
