@@ -16,13 +16,13 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
+from spinop.api.labels import CREATED_NAMESPACE, GRANTED_TENANT, MANAGED_BY, OWNER_UID, TENANT
 from spinop.api.v1alpha1 import Profile
 from spinop.devcluster.controlplane import ControlPlanes
 from spinop.errors import InvalidRequest
 from spinop.redact import Redacted
 from spinop.remote.access import expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster, RemoteClusters
-from spinop.remote.plan import CREATED_NAMESPACE, GRANTED_TENANT, MANAGED_BY, OWNER_UID, TENANT
 from spinop.remote.profiles import rules_for
 from spinop.remote.verify import verify_access
 from tests.integration import objects

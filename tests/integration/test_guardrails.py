@@ -19,7 +19,7 @@ import kubernetes.client as k8s
 import pytest
 from kubernetes.client.rest import ApiException
 
-from spinop.remote.plan import GRANTED_TENANT
+from spinop.api.labels import GRANTED_TENANT
 from tests.integration import objects
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.operator_process import OperatorProcess

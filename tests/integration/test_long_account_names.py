@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from spinop.api.labels import TOKEN_SECRET_LABEL
 from spinop.api.v1alpha1.account import MAX_ACCOUNT_NAME_LENGTH
-from spinop.credentials.tokens import TOKEN_SECRET_LABEL
 from tests.integration import objects
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.operator_process import OperatorProcess

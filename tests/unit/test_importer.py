@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
+from spinop.api.labels import IMPORTED_FROM
 from spinop.api.v1alpha1 import Permissions, SpinnakerAccount, parse_resource, validate_resource
 from spinop.cli import main
 from spinop.commands.importer.output import ImportResult, to_yaml, write_directory
-from spinop.commands.importer.plan import IMPORTED_FROM, ImportOptions, adoption_changes, derive_tenant, plan_import
+from spinop.commands.importer.plan import ImportOptions, adoption_changes, derive_tenant, plan_import
 from spinop.commands.importer.sources import (
     SourceAccount,
     SourceError,

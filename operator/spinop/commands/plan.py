@@ -19,6 +19,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
+from spinop.api.labels import OWNER_UID
 from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, SpinnakerClusterSpec, validate_resource
 from spinop.config import OperatorConfig
 from spinop.controllers.accounts import build_desired_remote, desired_spinnaker_account
@@ -277,7 +278,7 @@ def _plan_account(
         )
         observed = remote_apply.observe(remote, desired)
         # An existing SpinnakerAccount's objects carry its uid: plan as that owner, so "in place" means in place.
-        uid = ((observed.service_account or {}).get("metadata") or {}).get("labels", {}).get("spinop.io/account-uid")
+        uid = ((observed.service_account or {}).get("metadata") or {}).get("labels", {}).get(OWNER_UID)
         if uid:
             owner = Owner(spec.cluster, tenant, name, uid, spec.effective_account_name)
             desired = build_desired_remote(owner, spec, cluster)

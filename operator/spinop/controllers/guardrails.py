@@ -24,6 +24,7 @@ import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
+from spinop.api.labels import CREATED_NAMESPACE, OWNER
 from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerAccountSpec, SpinnakerClusterSpec, validate_resource
 from spinop.errors import SpinopError
 from spinop.kube.clients import call
@@ -31,15 +32,7 @@ from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.remote import apply as remote_apply
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
 from spinop.remote.guardrails import describe, effective_guardrails, namespace_annotations
-from spinop.remote.plan import (
-    CREATED_NAMESPACE,
-    OWNER,
-    DesiredRemote,
-    GuardrailObjects,
-    ObservedRemote,
-    Owner,
-    plan_namespace_guardrails,
-)
+from spinop.remote.plan import DesiredRemote, GuardrailObjects, ObservedRemote, Owner, plan_namespace_guardrails
 from spinop.tenancy import check_guardrails
 
 log = logging.getLogger(__name__)

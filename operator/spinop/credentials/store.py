@@ -16,24 +16,30 @@ import kubernetes.client as k8s
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
-from spinop import GROUP
+from spinop.api.labels import (
+    ACCOUNT,
+    ACCOUNT_NAMESPACE,
+    CLUSTER,
+    ISSUED_AT,
+    MANAGED_BY,
+    OWNER,
+    OWNER_UID,
+    PREVIOUS_TOKEN_SECRET,
+    RENDER_KEY,
+    ROTATION_REQUEST,
+    SERVICE_ACCOUNT_UID,
+    TOKEN_EXPIRES_AT,
+    TOKEN_FINGERPRINT,
+    TOKEN_SECRET,
+    TOKEN_SOURCE,
+)
 from spinop.credentials.tokens import IssuedToken
 from spinop.errors import InvalidRequest
 from spinop.kube.clients import call, get_or_none
 from spinop.redact import Redacted
-from spinop.remote.plan import ACCOUNT, CLUSTER, MANAGED_BY, OWNER, OWNER_UID, Owner
+from spinop.remote.plan import Owner
 
-KEY = "kubeconfig"
-ACCOUNT_NAMESPACE = f"{GROUP}/account-namespace"
-SOURCE = f"{GROUP}/token-source"
-EXPIRES_AT = f"{GROUP}/token-expires-at"
-FINGERPRINT = f"{GROUP}/token-fingerprint"
-ISSUED_AT = f"{GROUP}/issued-at"
-TOKEN_SECRET = f"{GROUP}/token-secret"
-PREVIOUS_TOKEN_SECRET = f"{GROUP}/previous-token-secret"
-ROTATION_REQUEST = f"{GROUP}/rotation-request"
-SERVICE_ACCOUNT_UID = f"{GROUP}/service-account-uid"
-RENDER_KEY = f"{GROUP}/render-key"
+KEY = "kubeconfig"  # the Secret's data key
 
 
 def secret_name(account_name: str) -> str:
@@ -95,9 +101,9 @@ def read_credentials(mgmt: ApiClient, namespace: str, name: str) -> StoredCreden
     return StoredCredentials(
         name=name,
         kubeconfig=Redacted(base64.b64decode(secret.data[KEY]).decode()),
-        fingerprint=notes.get(FINGERPRINT, ""),
-        source=notes.get(SOURCE, ""),
-        expires_at=_time(notes.get(EXPIRES_AT)),
+        fingerprint=notes.get(TOKEN_FINGERPRINT, ""),
+        source=notes.get(TOKEN_SOURCE, ""),
+        expires_at=_time(notes.get(TOKEN_EXPIRES_AT)),
         issued_at=_time(notes.get(ISSUED_AT)),
         token_secret=notes.get(TOKEN_SECRET, ""),
         previous_token_secret=notes.get(PREVIOUS_TOKEN_SECRET, ""),
@@ -127,9 +133,9 @@ def write_credentials(
         OWNER: owner.ref,
         ACCOUNT: owner.account_name,
         CLUSTER: owner.cluster,
-        SOURCE: token.source,
-        EXPIRES_AT: _iso(token.expires_at),
-        FINGERPRINT: token.token.fingerprint(),
+        TOKEN_SOURCE: token.source,
+        TOKEN_EXPIRES_AT: _iso(token.expires_at),
+        TOKEN_FINGERPRINT: token.token.fingerprint(),
         ISSUED_AT: _iso(now),
         TOKEN_SECRET: token.secret_name or "",
         PREVIOUS_TOKEN_SECRET: previous_token_secret,
@@ -161,7 +167,7 @@ def write_credentials(
     return StoredCredentials(
         name=name,
         kubeconfig=kubeconfig,
-        fingerprint=annotations[FINGERPRINT],
+        fingerprint=annotations[TOKEN_FINGERPRINT],
         source=token.source,
         expires_at=token.expires_at,
         issued_at=now,

@@ -17,14 +17,14 @@ from typing import Literal
 
 import kubernetes.client as k8s
 
+from spinop.api.labels import OWNER_UID, TOKEN_SECRET_LABEL
 from spinop.errors import Waiting
 from spinop.kube.clients import call, get_or_none, remote_errors
 from spinop.redact import Redacted
 from spinop.remote.cluster import RemoteCluster
-from spinop.remote.plan import OWNER_UID, DesiredRemote
+from spinop.remote.plan import DesiredRemote
 
 Source = Literal["TokenRequest", "ServiceAccountTokenSecret"]
-TOKEN_SECRET_LABEL = "spinop.io/token-for"  # label value: token_for(the ServiceAccount name)
 MAX_LABEL_VALUE = 63
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spinop.api.labels import INGRESS_HOSTS_ANNOTATION
 from spinop.api.v1alpha1 import (
     AccountGuardrails,
     CidrBlock,
@@ -24,9 +25,6 @@ from spinop.api.v1alpha1 import (
 from spinop.remote.plan import GuardrailObjects
 
 POD_SECURITY_PREFIX = "pod-security.kubernetes.io/"
-# Namespace annotation the remote admission policy spinop-tenant-limits reads (deploy/remote/tenant-policy.yaml):
-# comma-separated host suffixes the namespace's Ingresses may use. Tenants cannot change namespace annotations.
-INGRESS_HOSTS_ANNOTATION = "spinop.io/ingress-host-suffixes"
 SYSTEM_NAMESPACE_LABEL = {"kubernetes.io/metadata.name": "kube-system"}
 
 

@@ -9,20 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from spinop import GROUP
+from spinop.api.labels import (
+    ACCOUNT,
+    CLUSTER,
+    CREATED_NAMESPACE,
+    GRANTED_TENANT,
+    MANAGED_BY,
+    OWNER,
+    OWNER_UID,
+    TENANT,
+)
 from spinop.api.v1alpha1 import parse_quantity
 from spinop.remote.profiles import Profile, Rule, rules_for
-
-MANAGED_BY = "app.kubernetes.io/managed-by"
-OWNER_UID = f"{GROUP}/account-uid"  # label: the SpinnakerAccount's uid
-OWNER = f"{GROUP}/owner"  # annotation: <mgmt-namespace>/<name> of the SpinnakerAccount
-CLUSTER = f"{GROUP}/cluster"  # annotation: the SpinnakerCluster name
-ACCOUNT = f"{GROUP}/account-name"  # annotation: the Spinnaker account name
-CREATED_NAMESPACE = f"{GROUP}/created-by-account-uid"  # annotation on namespaces spinop created, never on others
-TENANT = f"{GROUP}/tenant"  # label on every object spinop creates: the tenant (MGMT namespace) it belongs to
-# Label a remote cluster's admin (never spinop) sets on an existing namespace it hands to a tenant; deploy/remote's
-# admission policy lets spinop write there only for that tenant (objects labelled TENANT with the same value).
-GRANTED_TENANT = f"{GROUP}/granted-tenant"
 
 GUARDRAILS = "spinop-guardrails"  # name of the ResourceQuota, LimitRange and NetworkPolicy in a tenant namespace
 

@@ -31,6 +31,7 @@ import kubernetes.client as k8s
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
+from spinop.api.labels import MANAGED_BY
 from spinop.config import HalyardSettings, OperatorConfig
 from spinop.halyard import (
     HalyardClient,
@@ -47,7 +48,6 @@ from spinop.halyard import (
 from spinop.halyard.model import unknown_account_fields
 from spinop.kube.clients import call, get_or_none
 from spinop.redact import Redacted
-from spinop.remote.plan import MANAGED_BY
 from spinop.spinnaker.desired import DesiredSpinnakerAccount, merge_account
 from spinop.spinnaker.sync import BackendUnavailable, BatchResult, ChangeRecord, Outcome, Removal, Upsert
 

@@ -17,8 +17,8 @@ import kubernetes.client as k8s
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
+from spinop.api.labels import MANAGED_BY
 from spinop.kube.clients import call, get_or_none
-from spinop.remote.plan import MANAGED_BY
 
 DATA_KEY = "accounts.json"
 State = Literal["adding", "present", "deleting"]

@@ -24,11 +24,11 @@ import kubernetes.client as k8s
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
+from spinop.api.labels import MANAGED_BY
 from spinop.config import OperatorConfig
 from spinop.credentials import store
 from spinop.gate import GateClient, GateError
 from spinop.kube.clients import call, get_or_none
-from spinop.remote.plan import MANAGED_BY
 from spinop.spinnaker.account_definitions import ACCOUNT_TYPE, gate_failure, to_definition
 from spinop.spinnaker.desired import AccountOwner
 from spinop.spinnaker.halyard_backend import HalyardBackend

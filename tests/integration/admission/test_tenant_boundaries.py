@@ -16,7 +16,7 @@ import kubernetes.client as k8s
 import pytest
 
 from spinop import GROUP, VERSION
-from spinop.remote.plan import GRANTED_TENANT
+from spinop.api.labels import GRANTED_TENANT
 from tests.integration import objects
 from tests.integration.admission.conftest import ADMISSION_SETTINGS, wait_webhook_ready
 from tests.integration.conftest import CREDENTIALS_NAMESPACE

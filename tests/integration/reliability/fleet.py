@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
+from spinop.api.labels import ACCOUNT_NAMESPACE, OWNER_UID
 from tests.integration import objects
 from tests.integration.conftest import CREDENTIALS_NAMESPACE
 from tests.integration.kube import Cluster
@@ -24,8 +25,6 @@ from tests.integration.reliability.hygiene import SecretRecorder, kubeconfig_tok
 from tests.integration.reliability.standin import halconfig_account_names, succeeded_deploys
 from tests.integration.spinnaker.standins import HalyardStandinProcess
 
-OWNER_UID = f"{GROUP}/account-uid"
-ACCOUNT_NAMESPACE = f"{GROUP}/account-namespace"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from spinop.api.labels import CREATED_NAMESPACE, OWNER
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec
 from spinop.config import OperatorConfig
 from spinop.controllers import guardrails as rollout
@@ -21,7 +22,7 @@ from spinop.controllers.clusters import only_guardrails_changed
 from spinop.controllers.context import KeyedLocks
 from spinop.kube.status import ObjectRef
 from spinop.remote.cluster import ClusterConnection
-from spinop.remote.plan import CREATED_NAMESPACE, OWNER, DesiredRemote, ObservedRemote, Owner
+from spinop.remote.plan import DesiredRemote, ObservedRemote, Owner
 
 CLUSTER = "dev"
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from spinop.api.labels import CREATED_NAMESPACE, INGRESS_HOSTS_ANNOTATION, MANAGED_BY, OWNER_UID, TENANT
 from spinop.api.v1alpha1 import AccountGuardrails, Guardrails
 from spinop.api.v1alpha1.guardrails import DEFAULT_QUOTA
 from spinop.remote.guardrails import (
-    INGRESS_HOSTS_ANNOTATION,
     describe,
     effective_guardrails,
     limit_range_spec,
@@ -20,11 +20,7 @@ from spinop.remote.guardrails import (
     quota_hard,
 )
 from spinop.remote.plan import (
-    CREATED_NAMESPACE,
     GUARDRAILS,
-    MANAGED_BY,
-    OWNER_UID,
-    TENANT,
     Action,
     DesiredRemote,
     GuardrailObjects,

@@ -11,15 +11,8 @@ from typing import Any
 
 import pytest
 
+from spinop.api.labels import ACCOUNT, CLUSTER, CREATED_NAMESPACE, GRANTED_TENANT, MANAGED_BY, OWNER, OWNER_UID, TENANT
 from spinop.remote.plan import (
-    ACCOUNT,
-    CLUSTER,
-    CREATED_NAMESPACE,
-    GRANTED_TENANT,
-    MANAGED_BY,
-    OWNER,
-    OWNER_UID,
-    TENANT,
     Action,
     DesiredRemote,
     ObservedRemote,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from spinop.api.labels import GRANTED_TENANT, IMPORTED_FROM
 from spinop.commands.importer.output import (
     AccountResult,
     ClusterResult,
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 API_VERSION = "spinop.io/v1alpha1"
 TENANT_LABEL = ("spinop.io/tenant", "true")
-IMPORTED_FROM = "spinop.io/imported-from"
 DEFAULT_TENANT_PATTERN = "{tenant}-{environment}"
 DEFAULT_ADMIN_SECRET = "{cluster}-admin-kubeconfig"
 MAX_CLUSTER_NAME = 36
@@ -418,7 +418,7 @@ def _objects(
 ) -> list[dict[str, Any]]:
     from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, validate_resource
     from spinop.api.v1alpha1.cluster import AdoptableAccount, ExistingNamespace
-    from spinop.remote.plan import GRANTED_TENANT, grant_label_command
+    from spinop.remote.plan import grant_label_command
     from spinop.tenancy import AccountClaim, effective_permissions, is_system_namespace, tenancy_violations
 
     cluster_objects: list[dict[str, Any]] = []
