@@ -17,6 +17,7 @@ import kopf
 
 from spinop import GROUP, KOPF_PREFIX, metrics
 from spinop.admission import server as admission_server
+from spinop.api.labels import DIGEST_KEY
 from spinop.config import OperatorConfig
 from spinop.controllers import accounts
 from spinop.controllers.context import OperatorContext
@@ -54,7 +55,6 @@ def allow_apiserver_nesting() -> None:
 #: kopf keeps each object's essence (spec, labels, annotations) in one annotation, and the apiserver allows 256 KiB
 #: for all of an object's annotations together (kubectl's last-applied-configuration is another copy of the spec).
 DIFFBASE_MAX_BYTES = 112 * 1024
-DIGEST_KEY = f"{GROUP}/essence-sha256"
 
 
 class BoundedDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):

@@ -21,7 +21,8 @@ import kopf
 import pytest
 
 from spinop import KOPF_PREFIX
-from spinop.main import DIFFBASE_MAX_BYTES, DIGEST_KEY, BoundedDiffBaseStorage
+from spinop.api.labels import DIGEST_KEY
+from spinop.main import DIFFBASE_MAX_BYTES, BoundedDiffBaseStorage
 
 KEY = f"{KOPF_PREFIX}/last-handled-configuration"
 

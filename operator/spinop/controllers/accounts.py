@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from spinop import metrics
 from spinop.api.errors import FieldError
+from spinop.api.labels import ROTATE_ANNOTATION
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
@@ -75,7 +76,7 @@ log = logging.getLogger(__name__)
 
 PLURAL = "spinnakeraccounts"
 KIND = "SpinnakerAccount"
-ROTATE_ANNOTATION = "spinop.io/rotate-credentials"
+
 # Reasons that mean "on the way", not "wrong": no Event for them (kubectl describe shows the condition anyway).
 EXPECTED_PROGRESS = frozenset({"Pending", "Reconciling", "Waiting", "MigratingFromHalyard"})
 

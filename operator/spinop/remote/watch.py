@@ -29,9 +29,9 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 from kubernetes.watch import Watch
 
+from spinop.api.labels import MANAGED_BY, OWNER_UID
 from spinop.errors import SpinopError
 from spinop.remote.cluster import ClusterConnection, RemoteClusters
-from spinop.remote.plan import MANAGED_BY, OWNER_UID
 
 log = logging.getLogger("spinop")
 

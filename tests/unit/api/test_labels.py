@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 from spinop.api import labels
-from spinop.controllers import accounts
-from spinop.main import DIGEST_KEY
 
 PINNED = {
     "MANAGED_BY": "app.kubernetes.io/managed-by",
@@ -41,9 +39,3 @@ def test_every_key_keeps_its_value() -> None:
         if name.isupper() and name != "GROUP" and isinstance(value, str)  # GROUP is imported, not a key
     }
     assert declared == PINNED
-
-
-def test_keys_still_declared_elsewhere_agree_until_they_import_them() -> None:
-    # controllers/accounts.py and main.py still define their own copy; they switch to spinop.api.labels later.
-    assert accounts.ROTATE_ANNOTATION == labels.ROTATE_ANNOTATION
-    assert DIGEST_KEY == labels.DIGEST_KEY

@@ -8,8 +8,8 @@ from typing import Any
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
+from spinop.api.labels import MANAGED_BY, OWNER_UID
 from spinop.errors import ClusterUnreachable
-from spinop.remote.plan import MANAGED_BY, OWNER_UID
 from spinop.remote.watch import (
     BACKOFF_MAX,
     KindWatch,
