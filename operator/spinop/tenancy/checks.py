@@ -32,32 +32,6 @@ from spinop.api.v1alpha1 import (
     parse_quantity,
 )
 
-__all__ = [
-    "SYSTEM_NAMESPACES",
-    "AccountClaim",
-    "Boundaries",
-    "FieldError",
-    "check_account",
-    "check_account_name_owned",
-    "check_account_name_unique",
-    "check_adopt",
-    "check_cache_threads",
-    "check_extra_rules",
-    "check_guardrails",
-    "check_namespace_allowed",
-    "check_namespace_sharing",
-    "check_permissions",
-    "check_profile",
-    "check_tenant_quota",
-    "check_tenant_selected",
-    "effective_permissions",
-    "expected_namespace",
-    "is_system_namespace",
-    "rule_is_within",
-    "selector_matches",
-    "uncovered_triples",
-]
-
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 """Never a target namespace, whatever the cluster's pattern says; nor is anything starting with `kube-`."""
 
