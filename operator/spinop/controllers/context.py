@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +58,27 @@ class KeyedLocks:
 
 
 @dataclass
+class Schedule:
+    """When each object's next periodic pass is due (time.monotonic() seconds), by uid."""
+
+    due: dict[str, float] = field(default_factory=dict)
+
+    def after(self, uid: str, delay: float, jitter: float = 0.0) -> None:
+        """The next pass of `uid` in `delay` seconds, spread by ±`jitter` (a fraction) so objects do not march."""
+        self.due[uid] = time.monotonic() + delay * random.uniform(1 - jitter, 1 + jitter)
+
+    def first(self, uid: str, interval: float) -> None:
+        """A new daemon's first pass: within the second half of one interval unless a change handler set it."""
+        self.due.setdefault(uid, time.monotonic() + interval * random.uniform(0.5, 1.0))
+
+    def seconds_left(self, uid: str) -> float:
+        return max(0.0, self.due[uid] - time.monotonic())
+
+    def forget(self, uid: str) -> None:
+        self.due.pop(uid, None)
+
+
+@dataclass
 class OperatorContext:
     config: OperatorConfig
     mgmt: ApiClient
@@ -67,8 +90,8 @@ class OperatorContext:
     gate: GateClient | None = None  # None: no Gate configured (pipelines report GateNotConfigured)
     watches: RemoteWatches | None = None  # None: remote_watches is off (drift waits for the periodic pass)
     # When each object's next periodic pass is due, by uid (time.monotonic()): see handlers/periodic.py.
-    account_due: dict[str, float] = field(default_factory=dict)
-    pipeline_due: dict[str, float] = field(default_factory=dict)
+    account_schedule: Schedule = field(default_factory=Schedule)
+    pipeline_schedule: Schedule = field(default_factory=Schedule)
     # The pipeline scope inputs each pipeline was last reconciled with (its drift pass runs early when they change),
     # and those inputs per (namespace, application) and poll tick, shared by the application's pipelines.
     pipeline_scopes: dict[str, Any] = field(default_factory=dict)

@@ -11,7 +11,7 @@ import kopf
 from spinop.controllers import accounts
 from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import ACCOUNTS, claims, one
-from spinop.handlers.periodic import Schedule, run_periodic
+from spinop.handlers.periodic import run_periodic
 from spinop.handlers.retry import api_failures_retried
 
 log = logging.getLogger("spinop")
@@ -43,7 +43,7 @@ async def _reconcile_account(body: kopf.Body, memo: kopf.Memo, indexes: Mapping[
 async def account_changed(body: kopf.Body, memo: kopf.Memo, **indexes: Any) -> None:
     ctx: OperatorContext = memo["ctx"]
     delay = await _reconcile_account(body, memo, indexes)
-    Schedule(ctx.account_due).after(body.metadata.uid, delay)
+    ctx.account_schedule.after(body.metadata.uid, delay)
 
 
 @kopf.daemon(*ACCOUNTS, id="periodic", cancellation_timeout=10.0)
@@ -56,7 +56,7 @@ async def account_periodic(stopped: kopf.DaemonStopped, body: kopf.Body, memo: k
         await run_periodic(
             stopped,
             uid=uid,
-            schedule=Schedule(ctx.account_due),
+            schedule=ctx.account_schedule,
             interval=ctx.config.drift_interval_seconds,
             reconcile=lambda: _reconcile_account(body, memo, indexes),
             what=f"SpinnakerAccount {body.metadata.namespace}/{body.metadata.name}",

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+
+from spinop.controllers.context import Schedule
 
 log = logging.getLogger("spinop")
 
@@ -24,27 +23,6 @@ log = logging.getLogger("spinop")
 UNEXPECTED_FAILURE_DELAY = 60.0
 #: After kopf.TemporaryError without a delay.
 TEMPORARY_FAILURE_DELAY = 30.0
-
-
-@dataclass
-class Schedule:
-    """When each object's next periodic pass is due (time.monotonic() seconds), by uid."""
-
-    due: dict[str, float] = field(default_factory=dict)
-
-    def after(self, uid: str, delay: float, jitter: float = 0.0) -> None:
-        """The next pass of `uid` in `delay` seconds, spread by ±`jitter` (a fraction) so objects do not march."""
-        self.due[uid] = time.monotonic() + delay * random.uniform(1 - jitter, 1 + jitter)
-
-    def first(self, uid: str, interval: float) -> None:
-        """A new daemon's first pass: within the second half of one interval unless a change handler set it."""
-        self.due.setdefault(uid, time.monotonic() + interval * random.uniform(0.5, 1.0))
-
-    def seconds_left(self, uid: str) -> float:
-        return max(0.0, self.due[uid] - time.monotonic())
-
-    def forget(self, uid: str) -> None:
-        self.due.pop(uid, None)
 
 
 async def run_periodic(

@@ -12,7 +12,7 @@ import kopf
 from spinop.controllers import pipelines
 from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import PIPELINES, cluster_specs, pipeline_inputs
-from spinop.handlers.periodic import Schedule, run_periodic
+from spinop.handlers.periodic import run_periodic
 from spinop.handlers.retry import api_failures_retried
 from spinop.pipelines.scope import scope_inputs
 
@@ -62,7 +62,7 @@ async def _reconcile(ctx: OperatorContext, body: kopf.Body, indexes: Mapping[str
 async def pipeline_changed(body: kopf.Body, memo: kopf.Memo, **indexes: Any) -> None:
     ctx: OperatorContext = memo["ctx"]
     delay = await _reconcile(ctx, body, indexes)
-    Schedule(ctx.pipeline_due).after(body.metadata.uid, delay)
+    ctx.pipeline_schedule.after(body.metadata.uid, delay)
 
 
 @kopf.daemon(*PIPELINES, id="drift", cancellation_timeout=10.0)
@@ -79,7 +79,7 @@ async def pipeline_drift(stopped: kopf.DaemonStopped, body: kopf.Body, memo: kop
         await run_periodic(
             stopped,
             uid=uid,
-            schedule=Schedule(ctx.pipeline_due),
+            schedule=ctx.pipeline_schedule,
             interval=pipelines.drift_interval(ctx),
             reconcile=lambda: _reconcile(ctx, body, indexes),
             what=f"SpinnakerPipeline {body.metadata.namespace}/{body.metadata.name}",

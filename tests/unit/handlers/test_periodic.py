@@ -10,10 +10,10 @@ from typing import Any, cast
 import kopf
 import pytest
 
+from spinop.controllers.context import Schedule
 from spinop.handlers.periodic import (
     TEMPORARY_FAILURE_DELAY,
     UNEXPECTED_FAILURE_DELAY,
-    Schedule,
     run_periodic,
 )
 
