@@ -3,6 +3,11 @@
 The control planes are built from the Go modules pinned in tools/controlplane when missing (never skipped), started
 once per test run in a fresh directory, and stopped at the end. Set SPINOP_TEST_CLUSTERS_DIR to a directory to
 reuse a running set between runs while iterating (`spinop dev cluster up --dir DIR` starts one).
+
+`make test` runs the suite on several pytest-xdist workers (`--dist loadscope`: a module stays on one worker, so
+its operator process is started once). Each worker has control planes of its own, because the operators the tests
+start watch the whole MGMT cluster and would act on each other's objects; with SPINOP_TEST_CLUSTERS_DIR each
+worker reuses DIR/<worker id>.
 """
 
 from __future__ import annotations
@@ -23,11 +28,31 @@ from tests.integration.operator_process import OperatorProcess
 REMOTE_CLUSTERS = tuple(name for name in DEFAULT_CLUSTERS if name != "mgmt")
 
 
+#: Modules that run for minutes (their own control planes, fault schedules, a whole demo). Under xdist they start
+#: first, so the run does not end with one worker busy on them while the others are idle.
+LONG_RUNNING_MODULES = (
+    "test_bench_smoke.py",
+    "reliability/test_halyard_faults.py",
+    "test_demo.py",
+    "spinnaker/test_sync.py",
+    "spinnaker/test_migration.py",
+    "plan/test_plan.py",
+    "reliability/test_remote_outage.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+    first = {here / module for module in LONG_RUNNING_MODULES}
+    items.sort(key=lambda item: Path(str(item.fspath)) not in first)  # stable: the order within each group stays
+
+
+def _worker_dir(reuse: str) -> Path:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return Path(reuse) / worker if worker else Path(reuse)
 
 
 def _progress(message: str) -> None:
@@ -39,7 +64,7 @@ def control_planes() -> Iterator[ControlPlanes]:
     binaries = ensure_binaries(_progress)
     reuse = os.environ.get("SPINOP_TEST_CLUSTERS_DIR")
     if reuse:
-        planes = ControlPlanes(Path(reuse), binaries, progress=_progress)
+        planes = ControlPlanes(_worker_dir(reuse), binaries, progress=_progress)
         planes.up(DEFAULT_CLUSTERS)
         yield planes
         return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from spinop.devcluster import pki
+from spinop.devcluster import build, pki
 from spinop.devcluster.build import BuildError, pinned_version
 from spinop.devcluster.controlplane import free_port, kubeconfig_dict, process_alive
 from spinop.devcluster.manifests import serve_webhooks_at
@@ -89,3 +91,34 @@ def test_installed_webhooks_call_the_local_operator_by_url_and_nothing_else_chan
     assert webhook["failurePolicy"] == "Ignore"
     assert pointed[1] is role
     assert "service" in configuration["webhooks"][0]["clientConfig"]  # the input is kept
+
+
+def test_parallel_test_workers_build_a_missing_binary_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist workers all call ensure_*() at start: one builds, the others wait for it and find it built."""
+    module_dir = tmp_path / "module"
+    module_dir.mkdir()
+    (module_dir / "go.mod").write_text("module example.com/x\n")
+    (module_dir / "go.sum").write_text("")
+    out_dir = tmp_path / "bin" / "tool-v1"
+    builds: list[str] = []
+
+    def slow_build(name: str, packages: dict[str, str], *_: Any) -> None:
+        builds.append(name)
+        time.sleep(0.3)
+        for binary in packages:
+            (out_dir / binary).write_text("built")
+
+    monkeypatch.setattr(build, "_go_build", slow_build)
+    workers = [
+        threading.Thread(
+            target=build._build_module,
+            args=("tool", {"tool": "example.com/x"}, "v1", "", out_dir, lambda _m: None, module_dir),
+        )
+        for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert builds == ["tool"]
+    assert (out_dir / "tool").read_text() == "built"

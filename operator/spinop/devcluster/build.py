@@ -7,6 +7,8 @@ pinned module files change; a stamp file records the hash of go.mod + go.sum the
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,9 +152,39 @@ def _build_module(
     module_dir = module_dir or _module_dir(name)
     stamp_file = out_dir / ".stamp"
     wanted = _stamp(module_dir)
-    if stamp_file.exists() and stamp_file.read_text() == wanted and all((out_dir / b).exists() for b in packages):
+    if _built(stamp_file, wanted, out_dir, packages):
         return
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out_dir.parent / f".{out_dir.name}.lock"):
+        # Parallel test workers may all find the binary missing: one builds, the others wait and find it built.
+        if not _built(stamp_file, wanted, out_dir, packages):
+            _go_build(name, packages, version, ldflags, out_dir, progress, module_dir)
+            stamp_file.write_text(wanted)
+
+
+def _built(stamp_file: Path, wanted: str, out_dir: Path, packages: dict[str, str]) -> bool:
+    return stamp_file.exists() and stamp_file.read_text() == wanted and all((out_dir / b).exists() for b in packages)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _go_build(
+    name: str,
+    packages: dict[str, str],
+    version: str,
+    ldflags: str,
+    out_dir: Path,
+    progress: Progress,
+    module_dir: Path,
+) -> None:
     progress(f"{name} {version}: downloading modules (first time only; from the Go module proxy)")
     _run_go(["mod", "download"], module_dir, f"{name} module download", progress)
     for binary, package in packages.items():
@@ -165,7 +197,6 @@ def _build_module(
             progress,
             total,
         )
-    stamp_file.write_text(wanted)
 
 
 def ensure_binaries(progress: Progress = print_progress) -> Binaries:
