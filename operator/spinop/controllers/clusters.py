@@ -13,7 +13,6 @@ from kubernetes.client.rest import ApiException
 
 from spinop import metrics
 from spinop.api.v1alpha1 import SpinnakerClusterSpec
-from spinop.controllers.accounts import Claim
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.guardrails import roll_out, rollouts_of
 from spinop.errors import SpinopError
@@ -22,24 +21,15 @@ from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.remote.cluster import ClusterConnection
 from spinop.remote.identity import beyond_remote_identity
 from spinop.remote.policies import policy_problems
+from spinop.tenancy import AccountClaim
 
 PLURAL = "spinnakerclusters"
 KIND = "SpinnakerCluster"
 
 
-def connection_for(name: str, spec: SpinnakerClusterSpec) -> ClusterConnection:
-    return ClusterConnection(
-        name=name,
-        secret_name=spec.kubeconfig_secret_ref.name,
-        secret_key=spec.kubeconfig_secret_ref.key,
-        server_override=spec.server,
-        ca_data_override=spec.certificate_authority_data,
-    )
-
-
 def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple[ConditionUpdate, str | None]:
     try:
-        remote = ctx.clusters.get(connection_for(name, spec))
+        remote = ctx.clusters.get(ClusterConnection.of(name, spec))
         version = ctx.clusters.version(remote)
     except SpinopError as err:
         if err.reason == "ClusterCredentialsRejected":
@@ -75,7 +65,7 @@ def _policies(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> Co
     """deploy/remote's admission policies in force? A warning, not part of Ready: accounts on the cluster still work,
     and their PermissionsVerified says what a missing tenant policy exposes."""
     try:
-        problems = policy_problems(ctx.clusters.get(connection_for(name, spec)).api)
+        problems = policy_problems(ctx.clusters.get(ClusterConnection.of(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
         return ConditionUpdate(POLICIES_CONDITION, "Unknown", "CheckFailed", f"cannot read them: {type(err).__name__}")
     if problems:
@@ -97,7 +87,7 @@ SHOWN = 6  # requests named in the message
 def _credentials_power(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> ConditionUpdate:
     """A warning, not part of Ready: spinop works with an admin kubeconfig too, but should not hold one."""
     try:
-        beyond = beyond_remote_identity(ctx.clusters.get(connection_for(name, spec)).api)
+        beyond = beyond_remote_identity(ctx.clusters.get(ClusterConnection.of(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
         return ConditionUpdate(POWER_CONDITION, "Unknown", "CheckFailed", f"cannot review them: {type(err).__name__}")
     if not beyond:
@@ -134,13 +124,13 @@ def ensure_guardrail_rollout(
     spec: SpinnakerClusterSpec,
     generation: int,
     status: Mapping[str, Any],
-    claims: Iterable[Claim],
+    claims: Iterable[AccountClaim],
 ) -> None:
     """Start rolling this generation's guardrails out to the cluster's tenant namespaces, unless done or under way."""
     rollouts = rollouts_of(ctx)
     if rollouts.needed(ref.name, generation, status):
         tenants = sorted({c.tenant for c in claims if c.cluster == ref.name})
-        rollout = roll_out(ctx, ref, connection_for(ref.name, spec), generation, spec, tenants)
+        rollout = roll_out(ctx, ref, ClusterConnection.of(ref.name, spec), generation, spec, tenants)
         rollouts.start(ref.name, generation, rollout)
 
 
@@ -148,7 +138,7 @@ async def reconcile(
     ctx: OperatorContext,
     body: Mapping[str, Any],
     *,
-    claims: Iterable[Claim],
+    claims: Iterable[AccountClaim],
     spec_changed: bool = False,
     wake_accounts: bool = True,
 ) -> float:

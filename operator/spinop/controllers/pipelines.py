@@ -25,7 +25,6 @@ from typing import Any
 import kopf
 
 from spinop.api.v1alpha1 import SpinnakerPipeline, SpinnakerPipelineSpec, validate_resource
-from spinop.controllers.accounts import Claim
 from spinop.controllers.context import OperatorContext
 from spinop.errors import InvalidRequest, SpinopError, Waiting
 from spinop.gate import (
@@ -61,6 +60,7 @@ from spinop.pipelines.decision import (
 )
 from spinop.pipelines.render import render_desired
 from spinop.pipelines.scope import Tenancy, tenancy_for
+from spinop.tenancy import AccountClaim
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ async def reconcile(
     ctx: OperatorContext,
     body: Mapping[str, Any],
     *,
-    account_claims: Iterable[Claim],
+    account_claims: Iterable[AccountClaim],
     pipeline_claims: Iterable[PipelineClaim],
     clusters: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> float:

@@ -25,12 +25,12 @@ from spinop.api.v1alpha1 import (
     PolicyRule,
     Profile,
     SelectorOperator,
-    SpinnakerAccount,
     SpinnakerAccountSpec,
     SpinnakerClusterSpec,
     default_account_name,
     parse_quantity,
 )
+from spinop.tenancy.claims import AccountClaim
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 """Never a target namespace, whatever the cluster's pattern says; nor is anything starting with `kube-`."""
@@ -38,31 +38,6 @@ SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", 
 _WILDCARD = "[a-z0-9]+"
 """`*` is one segment without hyphens, so `{tenant}-*` for tenant `customer` never reaches `customer-a-prod`."""
 _PLACEHOLDER = re.compile(r"\{(tenant|environment|cluster)\}")
-
-
-@dataclass(frozen=True)
-class AccountClaim:
-    """What another SpinnakerAccount holds: a target namespace on a cluster, and a Spinnaker account name."""
-
-    tenant: str
-    """The MGMT namespace of that SpinnakerAccount."""
-    name: str
-    """Its metadata.name."""
-    cluster: str
-    namespace: str
-    account_name: str
-    cache_threads: int = 1
-
-    @classmethod
-    def from_resource(cls, account: SpinnakerAccount) -> AccountClaim:
-        return cls(
-            tenant=account.metadata.namespace or "",
-            name=account.metadata.name or "",
-            cluster=account.spec.cluster,
-            namespace=account.spec.namespace,
-            account_name=account.spec.effective_account_name,
-            cache_threads=account.spec.cache_threads,
-        )
 
 
 @dataclass(frozen=True)
