@@ -391,15 +391,7 @@ async def _write_status(
     ctx: OperatorContext, ref: ObjectRef, out: Outcome, generation: int | None
 ) -> StatusResult | None:
     result = await asyncio.to_thread(
-        write_status_then_events,
-        ctx.mgmt,
-        ctx.account_status,
-        ref,
-        conditions=out.conditions,
-        fields=out.fields,
-        generation=generation,
-        events=out.events,
-        announce=_announce,
+        write_status_then_events, ctx.mgmt, ctx.account_status, ref, out, generation=generation, announce=_announce
     )
     if result is not None:
         metrics.record_account_status(ref.namespace or "", ref.name, result.status)

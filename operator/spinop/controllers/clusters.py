@@ -12,12 +12,13 @@ import urllib3
 from kubernetes.client.rest import ApiException
 
 from spinop import metrics
-from spinop.api.v1alpha1 import SpinnakerClusterSpec
+from spinop.api.conditions import raw_condition
+from spinop.api.v1alpha1 import SpinnakerClusterSpec, format_time
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.guardrails import roll_out, rollouts_of
 from spinop.errors import SpinopError
-from spinop.kube.events import post_event
-from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
+from spinop.kube.events import write_status_then_events
+from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusReport, Transition, utcnow
 from spinop.remote.cluster import ClusterConnection
 from spinop.remote.identity import beyond_remote_identity
 from spinop.remote.policies import policy_problems
@@ -134,6 +135,13 @@ def ensure_guardrail_rollout(
         rollouts.start(ref.name, generation, rollout)
 
 
+def _announce(t: Transition) -> Event | None:
+    if t.type not in ("Reachable", POLICIES_CONDITION, POWER_CONDITION):
+        return None
+    # CredentialsTooPowerful is the one condition whose True is the bad news.
+    return ("Normal" if (t.status == "True") != (t.type == POWER_CONDITION) else "Warning", t.reason, t.message)
+
+
 async def reconcile(
     ctx: OperatorContext,
     body: Mapping[str, Any],
@@ -160,30 +168,23 @@ async def reconcile(
     fields: dict[str, Any] = {"accountCount": sum(1 for c in claims if c.cluster == name and not c.deleting)}
     if version:
         fields["serverVersion"] = version
-    previous = (body.get("status") or {}).get("conditions") or []
-    was = next((c for c in previous if c.get("type") == "Reachable"), None)
+    was = raw_condition(body.get("status"), "Reachable")
     if (
         was is None
         or was.get("status") != condition.status
         or fields != {k: (body.get("status") or {}).get(k) for k in fields}
     ):
         # lastProbeTime moves only with a change, so a healthy, unchanged cluster costs no status writes.
-        fields["lastProbeTime"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-    result = await asyncio.to_thread(
-        ctx.cluster_status.update, ref, conditions=conditions, fields=fields, generation=meta.get("generation")
+        fields["lastProbeTime"] = format_time(utcnow())
+    await asyncio.to_thread(
+        write_status_then_events,
+        ctx.mgmt,
+        ctx.cluster_status,
+        ref,
+        StatusReport(conditions, fields),
+        generation=meta.get("generation"),
+        announce=_announce,
     )
-    if result is not None:
-        for t in result.transitions:
-            if t.type in ("Reachable", POLICIES_CONDITION, POWER_CONDITION):
-                await asyncio.to_thread(
-                    post_event,
-                    ctx.mgmt,
-                    ref,
-                    # CredentialsTooPowerful is the one condition whose True is the bad news.
-                    type_="Normal" if (t.status == "True") != (t.type == POWER_CONDITION) else "Warning",
-                    reason=t.reason,
-                    message=t.message,
-                )
     if spec_changed and wake_accounts:
         for claim in claims:
             if claim.cluster == name:

@@ -26,7 +26,7 @@ from kubernetes.client.rest import ApiException
 from spinop import GROUP, VERSION
 from spinop.accounts.guardrails import CONDITION
 from spinop.api.labels import CREATED_NAMESPACE
-from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerClusterSpec, validate_resource
+from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerClusterSpec, format_time, validate_resource
 from spinop.errors import SpinopError
 from spinop.kube.clients import call
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
@@ -194,7 +194,7 @@ class Progress:
 
 
 def _stamp() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(utcnow())
 
 
 class GuardrailRollouts:

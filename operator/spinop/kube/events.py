@@ -10,8 +10,7 @@ import datetime
 import logging
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import kubernetes.client as k8s
 from kubernetes.client import ApiClient
@@ -19,7 +18,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop import API_VERSION
 from spinop.kube.clients import call
-from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusResult, StatusWriter, Transition
+from spinop.kube.status import Event, ObjectRef, StatusReport, StatusResult, StatusWriter, Transition
 
 log = logging.getLogger(__name__)
 COMPONENT = "spinop"
@@ -55,17 +54,15 @@ def write_status_then_events(
     api: ApiClient,
     writer: StatusWriter,
     ref: ObjectRef,
+    report: StatusReport,
     *,
-    conditions: Sequence[ConditionUpdate],
-    fields: Mapping[str, Any] | None = None,
     generation: int | None = None,
-    events: Iterable[Event] = (),
     announce: Callable[[Transition], Event | None] = lambda _: None,
 ) -> StatusResult | None:
     """Every kind's one way to report: write the status, then post the reconcile's own Events and one for each
     condition transition the kind announces (`announce`), in that order. None when the object is gone."""
-    result = writer.update(ref, conditions=conditions, fields=fields, generation=generation)
-    posted = list(events)
+    result = writer.update(ref, conditions=report.conditions, fields=report.fields, generation=generation)
+    posted = list(report.events)
     if result is not None:
         posted += [event for t in result.transitions if (event := announce(t)) is not None]
     for type_, reason, message in posted:

@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from spinop import metrics
+from spinop.api.v1alpha1 import format_time
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.inventory import Inventory, InventoryConflict, InventoryEntry
 
@@ -401,7 +402,7 @@ class SpinnakerSync:
                     state="present",
                     content_key=d.content_key(),
                     kubeconfig_fingerprint=d.kubeconfig_fingerprint,
-                    applied_at=_iso(finished),
+                    applied_at=format_time(finished),
                     adopted=self.entries[d.name].adopted,
                     deploy_id=result.change.id if result.change else "",
                 )
@@ -474,13 +475,13 @@ class SpinnakerSync:
 
     def _synced(self, change: ChangeRecord | None) -> tuple[str, dict[str, Any]]:
         if change is None:
-            return f"Spinnaker has this account ({self.backend.name})", {"lastAppliedToSpinnaker": _iso(_now())}
+            return f"Spinnaker has this account ({self.backend.name})", {"lastAppliedToSpinnaker": format_time(_now())}
         return synced_report(
             backend=change.backend,
             change_id=change.id,
-            finished_at=_iso(change.finished_at),
-            applied_at=_iso(_now()),
-            started_at=_iso(change.started_at),
+            finished_at=format_time(change.finished_at),
+            applied_at=format_time(_now()),
+            started_at=format_time(change.started_at),
             outcome=change.outcome,
         )
 
@@ -510,7 +511,3 @@ def synced_report(
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-
-
-def _iso(value: datetime.datetime) -> str:
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -24,6 +24,7 @@ from spinop.tenancy.checks import (
     check_adopt,
     check_cache_threads,
     check_extra_rules,
+    check_guardrails,
     check_namespace_allowed,
     check_namespace_sharing,
     check_permissions,
@@ -136,6 +137,16 @@ def tenancy_violations(account: AccountUnderJudgement, winners: Iterable[Account
         ),
     ]
     return [Violation(reason, tuple(errors)) for reason, errors in checks if errors]
+
+
+def check_account(account: AccountUnderJudgement, claims: Iterable[AccountClaim] = ()) -> list[FieldError]:
+    """Every tenancy error of `account` against `claims` (the other SpinnakerAccounts; itself is skipped if present):
+    those of `tenancy_violations`, and a guardrails override looser than the cluster's, which admission refuses and
+    the reconcile tightens (GuardrailsApplied)."""
+    errors = [e for v in tenancy_violations(account, claims) for e in v.errors]
+    return errors + check_guardrails(
+        account.spec.guardrails, cluster_name=account.cluster_name, cluster=account.cluster
+    )
 
 
 def stands_on_its_own(account: AccountUnderJudgement) -> bool:
