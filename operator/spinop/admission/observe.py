@@ -110,7 +110,7 @@ def claims_on_missing_clusters(
     counts these against max_accounts_on_missing_clusters without asking whether they stand on their own (none can),
     so the webhook must too, or a tenant could pile accounts on one missing cluster past the limit."""
     tenant = (body.get("metadata") or {}).get("namespace") or ""
-    return tuple(c for c in winning_claims(operation, claims, body) if c.tenant == tenant and c.cluster not in known)
+    return tuple(tenancy.on_missing_clusters(winning_claims(operation, claims, body), tenant, known))
 
 
 def competing_accounts(api: ApiClient, body: Mapping[str, Any], budget: Budget | None = None) -> list[dict[str, Any]]:

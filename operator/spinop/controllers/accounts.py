@@ -67,6 +67,7 @@ from spinop.tenancy import (
     effective_permissions,
     missing_cluster_refusal,
     older_claims,
+    on_missing_clusters,
     read_cluster,
     tenancy_refusal,
 )
@@ -440,11 +441,9 @@ async def reconcile(
                 previously_provisioned=previously_provisioned,
                 now=utcnow(),
                 boundaries=judge.boundaries if judge else NO_BOUNDARIES,
-                missing_cluster_claims=[
-                    c
-                    for c in older_claims(claims, me)
-                    if c.tenant == me.tenant and judge is not None and c.cluster not in judge.boundaries.clusters
-                ],
+                missing_cluster_claims=(
+                    on_missing_clusters(older_claims(claims, me), me.tenant, judge.boundaries.clusters) if judge else ()
+                ),
             )
             await _sync_spinnaker(ctx, body, out)
             await _write_status(ctx, ref, out, generation)

@@ -31,7 +31,7 @@ from spinop.tenancy.checks import (
     selector_matches,
     uncovered_triples,
 )
-from spinop.tenancy.claims import AccountClaim, claim_from_body, competes, older_claims
+from spinop.tenancy.claims import AccountClaim, claim_from_body, competes, older_claims, on_missing_clusters
 from spinop.tenancy.decisions import (
     AccountUnderJudgement,
     TenancyJudge,
@@ -75,6 +75,7 @@ __all__ = [
     "missing_cluster_refusal",
     "namespace_tenants",
     "older_claims",
+    "on_missing_clusters",
     "read_cluster",
     "rule_is_within",
     "selector_matches",

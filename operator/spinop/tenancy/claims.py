@@ -6,7 +6,7 @@ index fills every field from the stored object, the commands only what the check
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,11 @@ def older_claims(
     if stands is not None:
         older = [c for c in older if not competes(c, me) or stands(c)]
     return older
+
+
+def on_missing_clusters(claims: Iterable[AccountClaim], tenant: str, known: Collection[str]) -> list[AccountClaim]:
+    """`tenant`'s claims that name a SpinnakerCluster not in `known` (what max_accounts_on_missing_clusters counts)."""
+    return [c for c in claims if c.tenant == tenant and c.cluster not in known]
 
 
 def competes(claim: AccountClaim, me: AccountClaim) -> bool:

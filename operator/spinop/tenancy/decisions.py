@@ -32,7 +32,7 @@ from spinop.tenancy.checks import (
     check_tenant_quota,
     check_tenant_selected,
 )
-from spinop.tenancy.claims import AccountClaim
+from spinop.tenancy.claims import AccountClaim, on_missing_clusters
 
 MAX_LISTED = 5  # names a message lists before "and N more"
 
@@ -163,7 +163,7 @@ def missing_cluster_refusal(
 ) -> FieldError | None:
     """A tenant may hold at most `limit` accounts that name SpinnakerClusters which do not exist (yet): each is
     admitted for GitOps ordering, but unbounded they are free work and objects for everyone."""
-    pending = sorted({(c.name, c.cluster) for c in winners if c.tenant == tenant and c.cluster not in known})
+    pending = sorted({(c.name, c.cluster) for c in on_missing_clusters(winners, tenant, known)})
     if len(pending) < limit:
         return None
     return FieldError(
