@@ -6,13 +6,17 @@ Served on `metrics.port` (default 8081, `/metrics`). Labels never carry secrets;
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from spinop.api.conditions import raw_is_true
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,16 @@ def timed_reconcile(kind: str) -> Iterator[dict[str, str]]:
     finally:
         RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
         RECONCILES.labels(kind, outcome["result"]).inc()
+
+
+def record_account_status(namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    """A SpinnakerAccount's Ready and credentials expiry, from the status just written."""
+    CONDITION.labels("SpinnakerAccount", namespace, name).set(1 if raw_is_true(status, "Ready") else 0)
+    account = status.get("spinnakerAccountName")
+    expires = status.get("tokenExpiresAt")
+    if account and expires:
+        moment = datetime.datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+        CREDENTIALS_EXPIRY.labels(namespace, name, account).set(moment.timestamp())
 
 
 def forget(kind: str, namespace: str, name: str, account: str | None = None) -> None:

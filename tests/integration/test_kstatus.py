@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from spinop import GROUP, VERSION
-from spinop.controllers.accounts import claim_from_body
 from spinop.devcluster.build import ensure_kstatus
+from spinop.tenancy import claim_from_body
 from tests.argocd.lua_health import argocd_health
 from tests.integration import objects
 from tests.integration.conftest import CREDENTIALS_NAMESPACE

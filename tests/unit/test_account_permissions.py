@@ -9,13 +9,19 @@ from typing import Any
 
 import pytest
 
+from spinop.accounts import desired_spinnaker_account
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec, validate_resource
-from spinop.controllers.accounts import desired_spinnaker_account
 from spinop.halyard.errors import HalyardNotSupported
 from spinop.halyard.hal_argv import add_flags
 from spinop.redact import Redacted
 from spinop.spinnaker.desired import AccountOwner, merge_account
-from spinop.tenancy import check_permissions, effective_permissions, tenancy_refusal, tenancy_violations
+from spinop.tenancy import (
+    AccountUnderJudgement,
+    check_permissions,
+    effective_permissions,
+    tenancy_refusal,
+    tenancy_violations,
+)
 
 TENANT = "team-a"
 
@@ -62,16 +68,7 @@ def test_the_tenants_own_permissions_win_over_the_clusters_default() -> None:
 )
 def test_permissions_that_grant_no_role_are_refused_naming_the_field(permissions: dict[str, list[str]]) -> None:
     spec = account(permissions=permissions)
-    violations = tenancy_violations(
-        spec,
-        tenant=TENANT,
-        name="web",
-        tenant_labels={},
-        cluster_name="dev",
-        cluster=cluster(),
-        winners=[],
-        reserved=(),
-    )
+    violations = tenancy_violations(AccountUnderJudgement(spec, TENANT, "web", {}, "dev", cluster(), ()))
     assert [(v.reason, [e.path for e in v.errors]) for v in violations] == [
         ("PermissionsGrantNoRole", ["spec.permissions"])
     ]

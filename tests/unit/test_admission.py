@@ -25,7 +25,6 @@ from spinop.admission.rules import AccountWorld, ClusterWorld, SecretState, Tena
 from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerAccountSpec, SpinnakerCluster
 from spinop.config import AdmissionSettings, OperatorConfig
-from spinop.controllers import accounts
 from spinop.handlers import admission as handlers
 from spinop.tenancy import AccountClaim
 from tests.unit.api.invalid_corpus import (
@@ -48,7 +47,7 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (a setting under test; nothing binds)
 def world_for(case: InvalidCase, operation: str = rules.CREATE) -> AccountWorld:
     """What `observe.account_world` would read from an apiserver holding BASE_SETUP and the case's setup."""
     world = TenancyWorld.for_case(case)
-    claims = [c for c in (accounts.claim_from_body(a) for a in world.accounts) if c is not None]
+    claims = [c for c in (tenancy.claim_from_body(a) for a in world.accounts) if c is not None]
     tenant = case.obj["metadata"]["namespace"]
     judge = world.judge()
     return AccountWorld(
@@ -163,7 +162,7 @@ def test_a_new_account_loses_to_every_existing_claim_an_update_only_to_older_one
     older = stored(account("holder", tenant="corpus-b", accountName="shared"), "u-old", "2026-01-01T00:00:00Z")
     me = stored(account("me", accountName="shared"), "u-me", "2026-01-02T00:00:00Z")
     younger = stored(account("late", tenant="corpus-x", accountName="shared"), "u-new", "2026-01-03T00:00:00Z")
-    claims = [c for c in (accounts.claim_from_body(b) for b in (older, me, younger)) if c is not None]
+    claims = [c for c in (tenancy.claim_from_body(b) for b in (older, me, younger)) if c is not None]
 
     on_create = observe.winning_claims(rules.CREATE, [c for c in claims if c.uid != "u-me"], account("me"))
     assert {c.name for c in on_create} == {"holder", "late"}
@@ -485,6 +484,6 @@ def test_production_files_are_used_as_given() -> None:
     assert (files.cert_file, files.key_file, files.ca_file) == ("/etc/w/tls.crt", "/etc/w/tls.key", None)
 
 
-def test_claims_type_is_what_tenancy_expects() -> None:
-    claim = accounts.claim_from_body(stored(account(), "u", "t"))
-    assert claim is not None and isinstance(claim.as_tenancy_claim(), AccountClaim)
+def test_the_index_claim_is_the_claim_tenancy_judges() -> None:
+    claim = tenancy.claim_from_body(stored(account(), "u", "t"))
+    assert isinstance(claim, AccountClaim)

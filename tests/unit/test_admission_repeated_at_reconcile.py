@@ -54,8 +54,8 @@ def reconcile_reason(case: InvalidCase) -> str | None:
         if (a["metadata"]["namespace"], a["metadata"]["name"])
         != (body["metadata"]["namespace"], body["metadata"]["name"])
     ]
-    claims = [c for c in (accounts.claim_from_body(a) for a in [*others, body]) if c is not None]
-    me = accounts.claim_from_body(body)
+    claims = [c for c in (tenancy.claim_from_body(a) for a in [*others, body]) if c is not None]
+    me = tenancy.claim_from_body(body)
     assert me is not None
     account = SpinnakerAccount.model_validate(body)
     out = accounts.provision(
@@ -63,14 +63,14 @@ def reconcile_reason(case: InvalidCase) -> str | None:
         account,
         cluster_body=world.clusters.get(account.spec.cluster),
         tenant_labels=world.namespace_labels.get(me.tenant, {}),
-        winners=accounts.older_claims(claims, me, judge.stands),
+        winners=tenancy.older_claims(claims, me, judge.stands),
         rotation_request="",
         previously_provisioned=False,
         now=datetime.datetime.now(datetime.UTC),
         boundaries=judge.boundaries,
         missing_cluster_claims=[
             c
-            for c in accounts.older_claims(claims, me)
+            for c in tenancy.older_claims(claims, me)
             if c.tenant == me.tenant and c.cluster not in judge.boundaries.clusters
         ],
     )

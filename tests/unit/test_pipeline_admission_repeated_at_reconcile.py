@@ -22,13 +22,13 @@ from typing import Any
 import kopf
 import pytest
 
+import spinop.tenancy.claims as account_claims
 from spinop.admission import pipeline_guard, rules
 from spinop.admission.pipelines import PipelineReview, pipeline_validators, register_pipeline_validator
 from spinop.admission.pipelines import unregister_pipeline_validator as unregister
 from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import SpinnakerPipeline, validate_resource
 from spinop.config import OperatorConfig
-from spinop.controllers import accounts
 from spinop.handlers import admission as handlers
 from spinop.pipelines import pipeline_id
 from spinop.pipelines.claims import claim_from_body
@@ -168,7 +168,7 @@ def reconcile(case: Case) -> tuple[str, list[str]] | None:
         return "InvalidSpec", [e.path for e in errors]
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     claims = [c for c in map(claim_from_body, CLAIMED) if c is not None]
-    own = [c for c in map(accounts.claim_from_body, ACCOUNTS) if c is not None]
+    own = [c for c in map(account_claims.claim_from_body, ACCOUNTS) if c is not None]
     tenancy = tenancy_for(body, own, claims, CONFIG.pipelines, CLUSTER_SPECS)
     refusal = guard_refusal(
         resource.spec,

@@ -17,7 +17,7 @@ import kubernetes.client as k8s
 from kubernetes.client import ApiClient
 from pydantic import ValidationError
 
-from spinop import GROUP, VERSION
+from spinop import GROUP, VERSION, tenancy
 from spinop.admission.rules import CREATE, AccountWorld, ClusterWorld, SecretState, TenantAccount
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec
 from spinop.controllers import accounts, clusters
@@ -30,9 +30,9 @@ READ_TIMEOUT = (2.0, 4.0)
 
 def winning_claims(
     operation: str,
-    claims: Iterable[accounts.Claim],
+    claims: Iterable[AccountClaim],
     body: Mapping[str, Any],
-    stands: Callable[[accounts.Claim], bool] | None = None,
+    stands: Callable[[AccountClaim], bool] | None = None,
 ) -> list[AccountClaim]:
     """The claims that win over the object under review.
 
@@ -42,12 +42,12 @@ def winning_claims(
     it passes its own tenancy checks.
     """
     claims = list(claims)
-    me = accounts.claim_from_body(body)
+    me = tenancy.claim_from_body(body)
     if me is None:
-        return [c.as_tenancy_claim() for c in claims]
+        return claims
     if operation == CREATE:
-        return [c.as_tenancy_claim() for c in claims if stands is None or not accounts.competes(c, me) or stands(c)]
-    return accounts.older_claims(claims, me, stands)
+        return [c for c in claims if stands is None or not tenancy.competes(c, me) or stands(c)]
+    return tenancy.older_claims(claims, me, stands)
 
 
 PAGE = 500
@@ -104,22 +104,22 @@ def _default_name_splits(account_name: str) -> list[tuple[str, str]]:
 
 
 def claims_on_missing_clusters(
-    operation: str, claims: Iterable[accounts.Claim], body: Mapping[str, Any], known: Collection[str]
+    operation: str, claims: Iterable[AccountClaim], body: Mapping[str, Any], known: Collection[str]
 ) -> tuple[AccountClaim, ...]:
     """The tenant's claims that win by age (all for a create) and name no existing SpinnakerCluster: the reconcile
     counts these against max_accounts_on_missing_clusters without asking whether they stand on their own (none can),
     so the webhook must too, or a tenant could pile accounts on one missing cluster past the limit."""
     tenant = (body.get("metadata") or {}).get("namespace") or ""
-    return tuple(c for c in winning_claims(operation, claims, body) if c.tenant == tenant and c.cluster not in known)
+    return tuple(tenancy.on_missing_clusters(winning_claims(operation, claims, body), tenant, known))
 
 
 def competing_accounts(api: ApiClient, body: Mapping[str, Any], budget: Budget | None = None) -> list[dict[str, Any]]:
-    """The SpinnakerAccounts that can refuse `body` (`controllers.accounts.competes`), read by field selector
+    """The SpinnakerAccounts that can refuse `body` (`tenancy.competes`), read by field selector
     (the CRD's selectableFields) instead of listing every account: the tenant's own (its quota, cache threads and
     accounts on missing clusters), those with the same target (spec.cluster and spec.namespace), and those with
     the same Spinnaker name (spec.accountName, or a default `<cluster>-<namespace>` that spells it)."""
     budget = budget or Budget()
-    me = accounts.claim_from_body(body)
+    me = tenancy.claim_from_body(body)
     tenant = (body.get("metadata") or {}).get("namespace") or ""
     found: dict[str, dict[str, Any]] = {}
 
@@ -137,8 +137,8 @@ def competing_accounts(api: ApiClient, body: Mapping[str, Any], budget: Budget |
     keep(_accounts_where(api, budget, f"spec.accountName={_esc(me.account_name)}"))
     for cluster, namespace in _default_name_splits(me.account_name):
         for item in _accounts_where(api, budget, f"spec.cluster={_esc(cluster)},spec.namespace={_esc(namespace)}"):
-            claim = accounts.claim_from_body(item)
-            if claim is not None and accounts.competes(claim, me):
+            claim = tenancy.claim_from_body(item)
+            if claim is not None and tenancy.competes(claim, me):
                 keep([item])
     return list(found.values())
 
@@ -176,9 +176,9 @@ def account_world(
     listed = _pages(k8s.CustomObjectsApi(api).list_cluster_custom_object, budget, GROUP, VERSION, clusters.PLURAL)
     by_name = {item["metadata"]["name"]: item for item in listed}
     competing = competing_accounts(api, body, budget)
-    claims = [c for c in (accounts.claim_from_body(item) for item in competing) if c is not None]
+    claims = [c for c in (tenancy.claim_from_body(item) for item in competing) if c is not None]
     labels = _all_namespace_labels(api, budget)
-    judge = accounts.TenancyJudge(namespace_labels=labels, cluster_bodies=by_name, reserved=reserved)
+    judge = tenancy.TenancyJudge(namespace_labels=labels, cluster_bodies=by_name, reserved=reserved)
     return AccountWorld(
         tenant_labels=labels.get(tenant, {}),
         clusters=by_name,
@@ -213,7 +213,7 @@ def cluster_world(
         return ClusterWorld(secret=secret)
     # Warnings only: the accounts on this cluster, judged against each other (a name clash with an account on
     # another cluster is left to the reconcile, which reports it).
-    listed = [(item, accounts.claim_from_body(item)) for item in _accounts_on_cluster(api, Budget(), name)]
+    listed = [(item, tenancy.claim_from_body(item)) for item in _accounts_on_cluster(api, Budget(), name)]
     claims = [claim for _, claim in listed if claim is not None]
     labels: dict[str, dict[str, str]] = {}
     on_cluster = []
@@ -232,7 +232,7 @@ def cluster_world(
                 tenant=claim.tenant,
                 name=claim.name,
                 tenant_labels=labels[claim.tenant],
-                winners=tuple(accounts.older_claims(claims, claim)),
+                winners=tuple(tenancy.older_claims(claims, claim)),
             )
         )
     return ClusterWorld(secret=secret, accounts=tuple(on_cluster))

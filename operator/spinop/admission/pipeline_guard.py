@@ -20,7 +20,7 @@ from typing import Any
 import kubernetes.client as k8s
 from kubernetes.client import ApiClient
 
-from spinop import GROUP, VERSION
+from spinop import GROUP, VERSION, tenancy
 from spinop.admission.observe import Budget, _pages
 from spinop.admission.pipelines import PipelineReview
 from spinop.api.errors import FieldError
@@ -58,7 +58,7 @@ def guard_errors(
     SpinnakerCluster's spec, as `_read` returns them."""
     namespace = pipeline.metadata.namespace or ""
     name = pipeline.metadata.name or ""
-    claims = [dataclasses.replace(c, ready=True) for c in map(accounts.claim_from_body, own) if c is not None]
+    claims = [dataclasses.replace(c, ready=True) for c in map(tenancy.claim_from_body, own) if c is not None]
     scope = tenant_scope(namespace, claims, [], settings, cluster_specs)
     scope = dataclasses.replace(scope, applications=scope.applications | {pipeline.spec.application})
     raw = (raw_body.get("spec") or {}).get("pipeline")

@@ -28,6 +28,7 @@ from spinop.api.v1alpha1 import (
 from spinop.tenancy import (
     NO_BOUNDARIES,
     AccountClaim,
+    AccountUnderJudgement,
     Boundaries,
     Violation,
     check_guardrails,
@@ -172,17 +173,10 @@ def decide_account(
     if isinstance(cluster, FieldError):  # the reconcile refuses it the same way (controllers.accounts.provision)
         return refuse("ClusterInvalid", [cluster], INVALID)
 
-    violations = tenancy_violations(
-        spec,
-        tenant=tenant,
-        name=name,
-        tenant_labels=world.tenant_labels,
-        cluster_name=spec.cluster,
-        cluster=cluster,
-        winners=world.winners,
-        reserved=reserved,
-        boundaries=world.boundaries,
+    judged = AccountUnderJudgement(
+        spec, tenant, name, world.tenant_labels, spec.cluster, cluster, reserved, world.boundaries
     )
+    violations = tenancy_violations(judged, world.winners)
     # Not part of tenancy_violations: the reconcile does not refuse a looser override, it applies the cluster's
     # stricter value (a cluster that tightens later must not strand its accounts) and says so in GuardrailsApplied.
     looser = check_guardrails(spec.guardrails, cluster_name=spec.cluster, cluster=cluster)
@@ -255,16 +249,10 @@ def _stranded_warning(
 ) -> list[str]:
     stranded = []
     for account in accounts:
-        violations = tenancy_violations(
-            account.spec,
-            tenant=account.tenant,
-            name=account.name,
-            tenant_labels=account.tenant_labels,
-            cluster_name=name,
-            cluster=spec,
-            winners=account.winners,
-            reserved=reserved,
+        judged = AccountUnderJudgement(
+            account.spec, account.tenant, account.name, account.tenant_labels, name, spec, reserved
         )
+        violations = tenancy_violations(judged, account.winners)
         if violations:
             first = violations[0].errors[0]
             stranded.append(f"{account.tenant}/{account.name} ({first.path}: {violations[0].reason})")

@@ -38,6 +38,27 @@ def find_condition(conditions: Iterable[Condition], type_: str) -> Condition | N
     return next((c for c in conditions if c.type == type_), None)
 
 
+def _raw_conditions(status: Any) -> list[Any]:
+    conditions = status.get("conditions") if isinstance(status, Mapping) else None
+    return conditions if isinstance(conditions, list) else []
+
+
+def raw_condition(status: Any, type_: str) -> dict[str, Any] | None:
+    """The condition `type_` of a raw status as stored, tolerating any shape (a body may hold anything a client
+    wrote): for index functions, reconciles and commands that read a body without parsing it."""
+    for cond in _raw_conditions(status):
+        if isinstance(cond, Mapping) and cond.get("type") == type_:
+            return dict(cond)
+    return None
+
+
+def raw_is_true(status: Any, type_: str) -> bool:
+    """Whether a raw status holds condition `type_` with status "True" (any shape tolerated)."""
+    return any(
+        isinstance(c, Mapping) and c.get("type") == type_ and c.get("status") == "True" for c in _raw_conditions(status)
+    )
+
+
 def is_true(conditions: Iterable[Condition], type_: str) -> bool:
     found = find_condition(conditions, type_)
     return found is not None and found.status == ConditionStatus.TRUE

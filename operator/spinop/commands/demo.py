@@ -36,6 +36,7 @@ from kubernetes.client.rest import ApiException
 from kubernetes.config import new_client_from_config
 
 from spinop import GROUP, VERSION
+from spinop.api.conditions import raw_condition
 from spinop.api.reasons import NEEDS_A_PERSON  # what the demo explains at once: only a person can fix it
 from spinop.devcluster.build import ensure_binaries
 from spinop.devcluster.controlplane import DEFAULT_CLUSTERS, ControlPlanes, free_port
@@ -433,11 +434,7 @@ def _name(obj: Any) -> tuple[str, str]:
 
 
 def _condition(obj: Any, type_: str) -> dict[str, Any] | None:
-    status = obj.get("status") if isinstance(obj, dict) else None
-    conditions = status.get("conditions") if isinstance(status, dict) else None
-    if not isinstance(conditions, list):
-        return None
-    return next((c for c in conditions if isinstance(c, dict) and c.get("type") == type_), None)
+    return raw_condition(obj.get("status") if isinstance(obj, dict) else None, type_)
 
 
 # ------------------------------------------------------------------------------------- hints and a clean start

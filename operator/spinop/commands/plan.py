@@ -19,10 +19,10 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
+from spinop.accounts import build_desired_remote, desired_spinnaker_account
 from spinop.api.labels import OWNER_UID
 from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, SpinnakerClusterSpec, validate_resource
 from spinop.config import OperatorConfig
-from spinop.controllers.accounts import build_desired_remote, desired_spinnaker_account
 from spinop.credentials import store
 from spinop.errors import SpinopError
 from spinop.kube.clients import call

@@ -9,66 +9,66 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import hashlib
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from spinop import metrics
+from spinop.accounts import (
+    Outcome,
+    build_desired_remote,
+    desired_spinnaker_account,
+    guardrails_condition,
+)
+from spinop.accounts import credentials_policy as _policy
+from spinop.accounts import extra_rules as _extra_rules
+from spinop.accounts import render_key as _render_key
+from spinop.api.conditions import raw_condition, raw_is_true
 from spinop.api.errors import FieldError
 from spinop.api.labels import ROTATE_ANNOTATION
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
-    Permissions,
     SpinnakerAccount,
     SpinnakerAccountSpec,
-    SpinnakerClusterSpec,
     validate_resource,
 )
+from spinop.api.v1alpha1 import format_time as _iso
 from spinop.controllers.context import OperatorContext
-from spinop.controllers.guardrails import account_guardrails, guardrails_condition
+from spinop.controllers.retry import next_pass, temporary
 from spinop.credentials import store
-from spinop.credentials.kubeconfig import render_kubeconfig, token_of
+from spinop.credentials.issue import store_new_credentials
+from spinop.credentials.kubeconfig import token_of
 from spinop.credentials.policy import (
     CredentialsPolicy,
     renewal_due_at,
     rotation_deferred_until,
     why_new_credentials,
 )
-from spinop.credentials.tokens import (
-    IssuedToken,
-    delete_token_secrets,
-    ensure_token_secret,
-    request_token,
-    token_secret_exists,
-    token_secret_name,
-)
+from spinop.credentials.tokens import delete_token_secrets, token_secret_exists
 from spinop.errors import InvalidRequest, SpinopError, Waiting
-from spinop.kube.events import post_event
-from spinop.kube.status import ConditionUpdate, ObjectRef, StatusResult, utcnow
-from spinop.redact import Redacted
+from spinop.kube.events import post_event, write_status_then_events
+from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusResult, Transition, utcnow
 from spinop.remote import apply as remote_apply
 from spinop.remote.access import ResourceRule, Verdict, expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
-from spinop.remote.guardrails import namespace_annotations
 from spinop.remote.plan import DesiredRemote, Owner, plan_remote, plan_teardown
-from spinop.remote.profiles import Rule, kinds_for
 from spinop.remote.verify import TokenRejected, verify_access
-from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
-from spinop.spinnaker.sync import SyncState
+from spinop.spinnaker.desired import AccountOwner
+from spinop.spinnaker.sync import SyncState, synced_report
 from spinop.tenancy import (
     NO_BOUNDARIES,
     AccountClaim,
     Boundaries,
+    TenancyJudge,
+    claim_from_body,
     effective_permissions,
     missing_cluster_refusal,
+    older_claims,
+    on_missing_clusters,
     read_cluster,
-    stands_on_its_own,
     tenancy_refusal,
 )
 
@@ -81,196 +81,7 @@ KIND = "SpinnakerAccount"
 EXPECTED_PROGRESS = frozenset({"Pending", "Reconciling", "Waiting", "MigratingFromHalyard"})
 
 
-# --------------------------------------------------------------------------------------------------- index records
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What the accounts index keeps per SpinnakerAccount: enough to decide conflicts without API calls."""
-
-    tenant: str
-    name: str
-    uid: str
-    cluster: str
-    namespace: str
-    account_name: str
-    created: str
-    deleting: bool
-    ready: bool
-    cache_threads: int = 1
-    spec: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    """The raw spec, to judge whether this claim stands on its own (`TenancyJudge`)."""
-
-    def sort_key(self) -> tuple[str, str]:
-        return (self.created, self.uid)
-
-    def as_tenancy_claim(self) -> AccountClaim:
-        return AccountClaim(self.tenant, self.name, self.cluster, self.namespace, self.account_name, self.cache_threads)
-
-
-def claim_from_body(body: Mapping[str, Any]) -> Claim | None:
-    meta, spec = body.get("metadata") or {}, body.get("spec") or {}
-    if not spec.get("cluster") or not spec.get("namespace"):
-        return None
-    conditions = (body.get("status") or {}).get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    return Claim(
-        tenant=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        uid=meta.get("uid", ""),
-        cluster=spec["cluster"],
-        namespace=spec["namespace"],
-        account_name=spec.get("accountName") or f"{spec['cluster']}-{spec['namespace']}",
-        created=meta.get("creationTimestamp", ""),
-        deleting=bool(meta.get("deletionTimestamp")),
-        ready=ready,
-        cache_threads=threads if isinstance(threads := spec.get("cacheThreads", 1), int) else 1,
-        spec=dict(spec),
-    )
-
-
-def older_claims(
-    claims: Iterable[Claim], me: Claim, stands: Callable[[Claim], bool] | None = None
-) -> list[AccountClaim]:
-    """Claims that win over `me`: the oldest claim to a name or namespace keeps it (deterministic, no writes).
-
-    With `stands` (`TenancyJudge.stands`), an older claim that competes with `me` counts only if it passes its own
-    tenancy checks: an account refused for, say, a namespace that is not its tenant's holds nothing.
-    """
-    older = [c for c in claims if c.uid != me.uid and c.sort_key() < me.sort_key()]
-    if stands is not None:
-        older = [c for c in older if not competes(c, me) or stands(c)]
-    return [c.as_tenancy_claim() for c in older]
-
-
-def competes(claim: Claim, me: Claim) -> bool:
-    """Whether a claim can refuse `me`: same account name, same target namespace, or the same tenant's quota."""
-    return claim.account_name == me.account_name or (
-        claim.cluster == me.cluster and (claim.namespace == me.namespace or claim.tenant == me.tenant)
-    )
-
-
-class TenancyJudge:
-    """Tenancy beyond one account: every MGMT namespace (its labels) and every SpinnakerCluster, for the
-    boundaries between tenants and for judging whether another account's claim stands on its own."""
-
-    def __init__(
-        self,
-        *,
-        namespace_labels: Mapping[str, Mapping[str, str]],
-        cluster_bodies: Mapping[str, Mapping[str, Any]],
-        reserved: Collection[str],
-    ) -> None:
-        clusters = {}
-        for cluster_name, body in cluster_bodies.items():
-            try:
-                clusters[cluster_name] = SpinnakerClusterSpec.model_validate(body.get("spec") or {})
-            except ValidationError:
-                continue
-        self.namespace_labels = namespace_labels
-        self.reserved = tuple(reserved)
-        self.boundaries = Boundaries(tenants=frozenset(namespace_labels), clusters=clusters)
-        self._verdicts: dict[str, bool] = {}
-
-    def stands(self, claim: Claim) -> bool:
-        if claim.uid not in self._verdicts:
-            self._verdicts[claim.uid] = self._judge(claim)
-        return self._verdicts[claim.uid]
-
-    def _judge(self, claim: Claim) -> bool:
-        cluster = self.boundaries.clusters.get(claim.cluster)
-        if cluster is None:
-            return False
-        try:
-            spec = SpinnakerAccountSpec.model_validate(dict(claim.spec))
-        except ValidationError:
-            return False
-        return stands_on_its_own(
-            spec,
-            tenant=claim.tenant,
-            name=claim.name,
-            tenant_labels=self.namespace_labels.get(claim.tenant) or {},
-            cluster_name=claim.cluster,
-            cluster=cluster,
-            reserved=self.reserved,
-            boundaries=self.boundaries,
-        )
-
-
-# ------------------------------------------------------------------------------------------------------- outcome
-
-
-@dataclass
-class Outcome:
-    conditions: list[ConditionUpdate] = field(default_factory=list)
-    fields: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
-    desired: DesiredSpinnakerAccount | None = None
-    error: SpinopError | None = None
-    next_due: float | None = None  # seconds until the credentials need attention
-    previous_token_secret: str = ""
-    current_token_secret: str = ""
-    remote: RemoteCluster | None = None
-    desired_remote: DesiredRemote | None = None
-    rotation_deferred_until: datetime.datetime | None = None
-
-    def ok(self, type_: str, reason: str, message: str) -> None:
-        self.conditions.append(ConditionUpdate(type_, "True", reason, message))
-
-    def fail(self, type_: str, error: SpinopError) -> Outcome:
-        self.conditions.append(ConditionUpdate(type_, "False", error.reason, error.message))
-        self.error = error
-        return self
-
-
 # ------------------------------------------------------------------------------------------------ the reconcile
-
-
-def _policy(cluster: SpinnakerClusterSpec) -> CredentialsPolicy:
-    creds = cluster.credentials
-    return CredentialsPolicy(
-        type=creds.type.value,
-        ttl_seconds=int(creds.ttl_delta.total_seconds()),
-        renew_before_seconds=int(creds.renew_before_delta.total_seconds()),
-        rotation_interval_seconds=int(creds.rotation_interval_delta.total_seconds()),
-        audiences=tuple(creds.audiences or ()),
-    )
-
-
-def _extra_rules(spec: SpinnakerAccountSpec) -> tuple[Rule, ...]:
-    return tuple(Rule(tuple(r.api_groups), tuple(r.resources), tuple(r.verbs)) for r in spec.extra_rules or ())
-
-
-def build_desired_remote(owner: Owner, spec: SpinnakerAccountSpec, cluster: SpinnakerClusterSpec) -> DesiredRemote:
-    """The remote objects a SpinnakerAccount asks for (shared by the reconcile and `spinop plan`)."""
-    labels, guardrails = account_guardrails(cluster, spec)
-    return DesiredRemote(
-        owner=owner,
-        namespace=spec.namespace,
-        profile=spec.profile,
-        extra_rules=_extra_rules(spec),
-        namespace_labels=labels,
-        namespace_annotations=namespace_annotations(cluster.tenancy.guardrails, owner.mgmt_namespace),
-        guardrails=guardrails,
-        namespace_granted=any(
-            g.namespace == spec.namespace and g.tenant == owner.mgmt_namespace
-            for g in cluster.tenancy.existing_namespaces or ()
-        ),
-    )
-
-
-def _render_key(remote: RemoteCluster, spec: SpinnakerAccountSpec) -> str:
-    raw = f"{remote.tenant_server}|{remote.ca_data}|{remote.insecure}|{spec.namespace}|{spec.effective_account_name}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-def _issue(remote: RemoteCluster, desired: DesiredRemote, policy: CredentialsPolicy, stored: Any) -> IssuedToken:
-    if policy.type == CredentialsType.SERVICE_ACCOUNT_TOKEN_SECRET.value:
-        serial = 1
-        if stored is not None and stored.token_secret.rsplit("-", 1)[-1].isdigit():
-            serial = int(stored.token_secret.rsplit("-", 1)[-1]) + 1
-        return ensure_token_secret(remote, desired, token_secret_name(desired, serial))
-    return request_token(remote, desired, policy.ttl_seconds, list(policy.audiences))
 
 
 def provision(
@@ -468,41 +279,6 @@ def provision(
     return out
 
 
-def desired_spinnaker_account(
-    owner: AccountOwner,
-    spec: SpinnakerAccountSpec,
-    environment: str,
-    kubeconfig: Redacted[str],
-    fingerprint: str,
-    *,
-    permissions: Permissions,
-) -> DesiredSpinnakerAccount:
-    """The Spinnaker account a SpinnakerAccount asks for (shared by the reconcile and `spinop plan`).
-
-    `permissions`: the effective ones (`tenancy.effective_permissions`: spec.permissions or the cluster's default).
-    """
-    account_name = spec.effective_account_name
-    return DesiredSpinnakerAccount(
-        owner=owner,
-        name=account_name,
-        environment=environment,
-        namespace=spec.namespace,
-        context=account_name,
-        kubeconfig=kubeconfig,
-        kubeconfig_fingerprint=fingerprint,
-        # The profile's kinds unless the tenant chose: clouddriver then never probes kinds it cannot read.
-        kinds=tuple(spec.kinds) if spec.kinds else (() if spec.omit_kinds else tuple(kinds_for(spec.profile))),
-        omit_kinds=tuple(spec.omit_kinds or ()),
-        permissions=_permissions(permissions),
-        only_spinnaker_managed=spec.only_spinnaker_managed,
-        cache_threads=spec.cache_threads,
-        custom_resources=tuple(
-            (c.kubernetes_kind, c.spinnaker_kind.value, c.versioned) for c in spec.custom_resources or ()
-        ),
-        adopt=spec.adopt,
-    )
-
-
 def _credentials_and_verdict(
     ctx: OperatorContext,
     out: Outcome,
@@ -581,57 +357,21 @@ def _store_new_credentials(
     render_key: str,
     now: datetime.datetime,
 ) -> store.StoredCredentials:
-    issued = _issue(remote, desired, policy, stored)
-    kubeconfig = render_kubeconfig(
-        account_name=desired.owner.account_name,
-        cluster_name=desired.owner.cluster,
-        server=remote.tenant_server,
-        ca_data=remote.ca_data,
-        token=issued.token,
-        namespace=desired.namespace,
-        insecure=remote.insecure,
-    )
-    # A long-lived token being replaced stays valid until Spinnaker has the new one (then it is revoked).
-    previous = ""
-    if stored is not None and stored.token_secret and stored.token_secret != issued.secret_name:
-        previous = stored.token_secret
-    elif stored is not None:
-        previous = stored.previous_token_secret
-    new = store.write_credentials(
+    new, event = store_new_credentials(
         ctx.mgmt,
         ctx.config.credentials_namespace,
-        store.secret_name(desired.owner.account_name),
-        owner=desired.owner,
-        kubeconfig=kubeconfig,
-        token=issued,
+        remote,
+        desired,
+        policy,
+        stored,
+        why=why,
         rotation_request=rotation_request,
-        service_account_uid=sa_uid,
+        sa_uid=sa_uid,
         render_key=render_key,
-        previous_token_secret=previous,
         now=now,
     )
-    reason = "CredentialsIssued" if stored is None else "CredentialsRotated"
-    log.info("%s: new %s credentials for %s (%s)", reason, issued.source, desired.owner.ref, why)
-    out.events.append(("Normal", reason, f"new {issued.source} credentials ({new.fingerprint}): {why}"))
+    out.events.append(event)
     return new
-
-
-def _permissions(permissions: Permissions) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    pairs = []
-    for key, roles in (
-        ("READ", permissions.read),
-        ("WRITE", permissions.write),
-        ("EXECUTE", permissions.execute),
-        ("CREATE", permissions.create),
-    ):
-        if roles is not None:
-            pairs.append((key, tuple(sorted(roles))))  # order carries no meaning: never a reason to write
-    return tuple(pairs)
-
-
-def _iso(value: datetime.datetime | None) -> str:
-    assert value is not None
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ref(body: Mapping[str, Any]) -> ObjectRef:
@@ -639,42 +379,31 @@ def _ref(body: Mapping[str, Any]) -> ObjectRef:
     return ObjectRef(PLURAL, KIND, meta["name"], meta.get("namespace"), meta.get("uid"))
 
 
+def _announce(t: Transition) -> Event | None:
+    if t.type == "Ready" and t.status == "True":
+        return ("Normal", "Ready", f"Ready: {t.message}")
+    if t.type != "Ready" and t.status == "False" and t.reason not in EXPECTED_PROGRESS:
+        # One Warning per real problem (the condition that failed), not a second one for Ready.
+        return ("Warning", t.reason, f"{t.type}: {t.message}")
+    return None
+
+
 async def _write_status(
     ctx: OperatorContext, ref: ObjectRef, out: Outcome, generation: int | None
 ) -> StatusResult | None:
     result = await asyncio.to_thread(
-        ctx.account_status.update, ref, conditions=out.conditions, fields=out.fields, generation=generation
+        write_status_then_events, ctx.mgmt, ctx.account_status, ref, out, generation=generation, announce=_announce
     )
     if result is not None:
-        _record_metrics(ref, result.status)
-    events = list(out.events)
-    if result is not None:
-        for t in result.transitions:
-            if t.type == "Ready" and t.status == "True":
-                events.append(("Normal", "Ready", f"Ready: {t.message}"))
-            elif t.type != "Ready" and t.status == "False" and t.reason not in EXPECTED_PROGRESS:
-                # One Warning per real problem (the condition that failed), not a second one for Ready.
-                events.append(("Warning", t.reason, f"{t.type}: {t.message}"))
-    for type_, reason, message in events:
-        await asyncio.to_thread(post_event, ctx.mgmt, ref, type_=type_, reason=reason, message=message)
+        metrics.record_account_status(ref.namespace or "", ref.name, result.status)
     return result
-
-
-def _record_metrics(ref: ObjectRef, status: Mapping[str, Any]) -> None:
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    metrics.CONDITION.labels(KIND, ref.namespace or "", ref.name).set(1 if ready else 0)
-    account = status.get("spinnakerAccountName")
-    expires = status.get("tokenExpiresAt")
-    if account and expires:
-        moment = datetime.datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
-        metrics.CREDENTIALS_EXPIRY.labels(ref.namespace or "", ref.name, account).set(moment.timestamp())
 
 
 async def reconcile(
     ctx: OperatorContext,
     body: Mapping[str, Any],
     *,
-    claims: Iterable[Claim],
+    claims: Iterable[AccountClaim],
     cluster_body: Mapping[str, Any] | None,
     tenant_labels: Mapping[str, str],
     judge: TenancyJudge | None = None,
@@ -698,10 +427,7 @@ async def reconcile(
     me = claim_from_body(body)
     assert me is not None
     rotation_request = (account.metadata.annotations or {}).get(ROTATE_ANNOTATION, "")
-    previously_provisioned = any(
-        c.get("type") == "RemoteProvisioned" and c.get("status") == "True"
-        for c in (body.get("status") or {}).get("conditions") or []
-    )
+    previously_provisioned = raw_is_true(body.get("status"), "RemoteProvisioned")
     with metrics.timed_reconcile(KIND) as outcome:
         async with ctx.locks.hold(ref.uid or ref.name), ctx.slots:
             out = await asyncio.to_thread(
@@ -715,23 +441,15 @@ async def reconcile(
                 previously_provisioned=previously_provisioned,
                 now=utcnow(),
                 boundaries=judge.boundaries if judge else NO_BOUNDARIES,
-                missing_cluster_claims=[
-                    c
-                    for c in older_claims(claims, me)
-                    if c.tenant == me.tenant and judge is not None and c.cluster not in judge.boundaries.clusters
-                ],
+                missing_cluster_claims=(
+                    on_missing_clusters(older_claims(claims, me), me.tenant, judge.boundaries.clusters) if judge else ()
+                ),
             )
             await _sync_spinnaker(ctx, body, out)
             await _write_status(ctx, ref, out, generation)
         outcome["result"] = "ready" if out.error is None else ("not_ready" if out.error.needs_user else "error")
-    if out.error is not None and not out.error.needs_user:
-        raise kopf.TemporaryError(out.error.message, delay=out.error.retry_after)
-    delay = ctx.config.drift_interval_seconds
-    if out.error is not None:
-        delay = min(delay, out.error.retry_after)
-    if out.next_due is not None:
-        delay = min(delay, out.next_due)
-    return delay
+    delay = next_pass(out.error, ctx.config.drift_interval_seconds)
+    return delay if out.next_due is None else min(delay, out.next_due)
 
 
 async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Outcome) -> None:
@@ -746,9 +464,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
         await _retire_previous_token(ctx, out)
         return
     state = ctx.sync.submit(out.desired)
-    current = next(
-        (c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == "SpinnakerSynced"), None
-    )
+    current = raw_condition(body.get("status"), "SpinnakerSynced")
     if state is SyncState.SYNCED:
         # Also re-affirmed for a new generation Spinnaker has nothing to do for (a guardrail edit, a refused
         # change taken back): a condition left at an older generation would keep Ready at Reconciling.
@@ -756,19 +472,14 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
         if current is None or current.get("status") != "True" or stale:
             # Same words and fields as the batch's own report, which may still be on its way.
             entry = ctx.sync.entries[out.desired.name]
-            out.ok(
-                "SpinnakerSynced",
-                "Synced",
-                f"applied by {ctx.sync.backend.name} change {entry.deploy_id or '-'} finished at {entry.applied_at}",
+            message, fields = synced_report(
+                backend=ctx.sync.backend.name,
+                change_id=entry.deploy_id or None,
+                finished_at=entry.applied_at,
+                applied_at=entry.applied_at,
             )
-            out.fields["lastAppliedToSpinnaker"] = entry.applied_at
-            if entry.deploy_id:
-                out.fields["lastDeploy"] = {
-                    "id": entry.deploy_id,
-                    "backend": ctx.sync.backend.name,
-                    "finishedAt": entry.applied_at,
-                    "outcome": "Succeeded",
-                }
+            out.ok("SpinnakerSynced", "Synced", message)
+            out.fields.update(fields)
         await _retire_previous_token(ctx, out)
     elif current is None or current.get("status") == "True":
         out.conditions.append(
@@ -812,7 +523,7 @@ async def finalize(
     ctx: OperatorContext,
     body: Mapping[str, Any],
     *,
-    claims: Iterable[Claim],
+    claims: Iterable[AccountClaim],
     cluster_body: Mapping[str, Any] | None,
 ) -> None:
     """Remove the Spinnaker account, the credentials Secret, the remote RBAC and SA (and namespace if asked)."""
@@ -821,7 +532,6 @@ async def finalize(
     me = claim_from_body(body)
     if me is None:
         return
-    owner = Owner(me.cluster, me.tenant, me.name, me.uid, me.account_name)
     async with ctx.locks.hold(me.uid):
         if ctx.sync is not None:
             try:
@@ -844,14 +554,12 @@ async def finalize(
         )
 
         if cluster_body is None:
+            message = (
+                f"SpinnakerCluster {me.cluster} no longer exists, so spinop cannot reach the cluster to remove "
+                f"ServiceAccount/Role/RoleBinding spinop-{me.account_name} in {me.namespace}"
+            )
             await asyncio.to_thread(
-                post_event,
-                ctx.mgmt,
-                ref,
-                type_="Warning",
-                reason="RemoteCleanupSkipped",
-                message=f"SpinnakerCluster {me.cluster} no longer exists, so spinop cannot reach the cluster to remove "
-                f"ServiceAccount/Role/RoleBinding spinop-{me.account_name} in {me.namespace}",
+                post_event, ctx.mgmt, ref, type_="Warning", reason="RemoteCleanupSkipped", message=message
             )
             return
         cluster = read_cluster(me.cluster, cluster_body)
@@ -866,29 +574,20 @@ async def finalize(
                 "removed, and the deletion finishes, once it is fixed",
             )
             raise kopf.TemporaryError(f"SpinnakerCluster {me.cluster} cannot be read", delay=60)
-        desired_remote = DesiredRemote(owner=owner, namespace=me.namespace, profile=spec.get("profile", "deployer"))
         others = any(
             c.uid != me.uid and c.cluster == me.cluster and c.namespace == me.namespace and not c.deleting
             for c in claims
         )
         delete_ns = spec.get("deletionPolicy", DeletionPolicy.RETAIN.value) == DeletionPolicy.DELETE.value
+        desired_remote = DesiredRemote(
+            owner=Owner(me.cluster, me.tenant, me.name, me.uid, me.account_name),
+            namespace=me.namespace,
+            profile=spec.get("profile", "deployer"),
+        )
         try:
-            # The registry reads the admin kubeconfig Secret with the sync client: never on the event loop.
-            remote = await asyncio.to_thread(
-                ctx.clusters.get,
-                ClusterConnection(
-                    name=me.cluster,
-                    secret_name=cluster.kubeconfig_secret_ref.name,
-                    secret_key=cluster.kubeconfig_secret_ref.key,
-                    server_override=cluster.server,
-                    ca_data_override=cluster.certificate_authority_data,
-                ),
+            await asyncio.to_thread(
+                _tear_down_remote, ctx, ClusterConnection.of(me.cluster, cluster), desired_remote, delete_ns, others
             )
-            observed = await asyncio.to_thread(remote_apply.observe, remote, desired_remote)
-            plan = plan_teardown(desired_remote, observed, delete_namespace=delete_ns, namespace_used_by_others=others)
-            if observed.namespace is not None:
-                await asyncio.to_thread(delete_token_secrets, remote, desired_remote)
-            await asyncio.to_thread(remote_apply.apply, remote, plan.actions)
         except SpinopError as err:
             await _deleting(
                 ctx,
@@ -897,17 +596,24 @@ async def finalize(
                 err.reason,
                 f"cannot remove this account's objects from cluster {me.cluster} yet: {err.message}",
             )
-            raise kopf.TemporaryError(err.message, delay=err.retry_after) from None
+            raise temporary(err) from None
         metrics.forget(KIND, me.tenant, me.name, me.account_name)
         if delete_ns and others:
-            await asyncio.to_thread(
-                post_event,
-                ctx.mgmt,
-                ref,
-                type_="Normal",
-                reason="NamespaceKept",
-                message=f"namespace {me.namespace} is kept: another SpinnakerAccount uses it",
-            )
+            message = f"namespace {me.namespace} is kept: another SpinnakerAccount uses it"
+            await asyncio.to_thread(post_event, ctx.mgmt, ref, type_="Normal", reason="NamespaceKept", message=message)
+
+
+def _tear_down_remote(
+    ctx: OperatorContext, connection: ClusterConnection, desired: DesiredRemote, delete_ns: bool, others: bool
+) -> None:
+    """The account's remote objects (its token Secrets first) and, if asked and unused, its namespace: in a thread
+    (the registry reads the admin kubeconfig Secret with the sync client)."""
+    remote = ctx.clusters.get(connection)
+    observed = remote_apply.observe(remote, desired)
+    plan = plan_teardown(desired, observed, delete_namespace=delete_ns, namespace_used_by_others=others)
+    if observed.namespace is not None:
+        delete_token_secrets(remote, desired)
+    remote_apply.apply(remote, plan.actions)
 
 
 async def _deleting(ctx: OperatorContext, ref: ObjectRef, type_: str, reason: str, message: str) -> None:

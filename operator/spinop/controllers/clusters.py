@@ -12,34 +12,25 @@ import urllib3
 from kubernetes.client.rest import ApiException
 
 from spinop import metrics
-from spinop.api.v1alpha1 import SpinnakerClusterSpec
-from spinop.controllers.accounts import Claim
+from spinop.api.conditions import raw_condition
+from spinop.api.v1alpha1 import SpinnakerClusterSpec, format_time
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.guardrails import roll_out, rollouts_of
 from spinop.errors import SpinopError
-from spinop.kube.events import post_event
-from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
+from spinop.kube.events import write_status_then_events
+from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusReport, Transition, utcnow
 from spinop.remote.cluster import ClusterConnection
 from spinop.remote.identity import beyond_remote_identity
 from spinop.remote.policies import policy_problems
+from spinop.tenancy import AccountClaim
 
 PLURAL = "spinnakerclusters"
 KIND = "SpinnakerCluster"
 
 
-def connection_for(name: str, spec: SpinnakerClusterSpec) -> ClusterConnection:
-    return ClusterConnection(
-        name=name,
-        secret_name=spec.kubeconfig_secret_ref.name,
-        secret_key=spec.kubeconfig_secret_ref.key,
-        server_override=spec.server,
-        ca_data_override=spec.certificate_authority_data,
-    )
-
-
 def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple[ConditionUpdate, str | None]:
     try:
-        remote = ctx.clusters.get(connection_for(name, spec))
+        remote = ctx.clusters.get(ClusterConnection.of(name, spec))
         version = ctx.clusters.version(remote)
     except SpinopError as err:
         if err.reason == "ClusterCredentialsRejected":
@@ -75,7 +66,7 @@ def _policies(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> Co
     """deploy/remote's admission policies in force? A warning, not part of Ready: accounts on the cluster still work,
     and their PermissionsVerified says what a missing tenant policy exposes."""
     try:
-        problems = policy_problems(ctx.clusters.get(connection_for(name, spec)).api)
+        problems = policy_problems(ctx.clusters.get(ClusterConnection.of(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
         return ConditionUpdate(POLICIES_CONDITION, "Unknown", "CheckFailed", f"cannot read them: {type(err).__name__}")
     if problems:
@@ -97,7 +88,7 @@ SHOWN = 6  # requests named in the message
 def _credentials_power(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> ConditionUpdate:
     """A warning, not part of Ready: spinop works with an admin kubeconfig too, but should not hold one."""
     try:
-        beyond = beyond_remote_identity(ctx.clusters.get(connection_for(name, spec)).api)
+        beyond = beyond_remote_identity(ctx.clusters.get(ClusterConnection.of(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
         return ConditionUpdate(POWER_CONDITION, "Unknown", "CheckFailed", f"cannot review them: {type(err).__name__}")
     if not beyond:
@@ -134,21 +125,28 @@ def ensure_guardrail_rollout(
     spec: SpinnakerClusterSpec,
     generation: int,
     status: Mapping[str, Any],
-    claims: Iterable[Claim],
+    claims: Iterable[AccountClaim],
 ) -> None:
     """Start rolling this generation's guardrails out to the cluster's tenant namespaces, unless done or under way."""
     rollouts = rollouts_of(ctx)
     if rollouts.needed(ref.name, generation, status):
         tenants = sorted({c.tenant for c in claims if c.cluster == ref.name})
-        rollout = roll_out(ctx, ref, connection_for(ref.name, spec), generation, spec, tenants)
+        rollout = roll_out(ctx, ref, ClusterConnection.of(ref.name, spec), generation, spec, tenants)
         rollouts.start(ref.name, generation, rollout)
+
+
+def _announce(t: Transition) -> Event | None:
+    if t.type not in ("Reachable", POLICIES_CONDITION, POWER_CONDITION):
+        return None
+    # CredentialsTooPowerful is the one condition whose True is the bad news.
+    return ("Normal" if (t.status == "True") != (t.type == POWER_CONDITION) else "Warning", t.reason, t.message)
 
 
 async def reconcile(
     ctx: OperatorContext,
     body: Mapping[str, Any],
     *,
-    claims: Iterable[Claim],
+    claims: Iterable[AccountClaim],
     spec_changed: bool = False,
     wake_accounts: bool = True,
 ) -> float:
@@ -170,30 +168,23 @@ async def reconcile(
     fields: dict[str, Any] = {"accountCount": sum(1 for c in claims if c.cluster == name and not c.deleting)}
     if version:
         fields["serverVersion"] = version
-    previous = (body.get("status") or {}).get("conditions") or []
-    was = next((c for c in previous if c.get("type") == "Reachable"), None)
+    was = raw_condition(body.get("status"), "Reachable")
     if (
         was is None
         or was.get("status") != condition.status
         or fields != {k: (body.get("status") or {}).get(k) for k in fields}
     ):
         # lastProbeTime moves only with a change, so a healthy, unchanged cluster costs no status writes.
-        fields["lastProbeTime"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-    result = await asyncio.to_thread(
-        ctx.cluster_status.update, ref, conditions=conditions, fields=fields, generation=meta.get("generation")
+        fields["lastProbeTime"] = format_time(utcnow())
+    await asyncio.to_thread(
+        write_status_then_events,
+        ctx.mgmt,
+        ctx.cluster_status,
+        ref,
+        StatusReport(conditions, fields),
+        generation=meta.get("generation"),
+        announce=_announce,
     )
-    if result is not None:
-        for t in result.transitions:
-            if t.type in ("Reachable", POLICIES_CONDITION, POWER_CONDITION):
-                await asyncio.to_thread(
-                    post_event,
-                    ctx.mgmt,
-                    ref,
-                    # CredentialsTooPowerful is the one condition whose True is the bad news.
-                    type_="Normal" if (t.status == "True") != (t.type == POWER_CONDITION) else "Warning",
-                    reason=t.reason,
-                    message=t.message,
-                )
     if spec_changed and wake_accounts:
         for claim in claims:
             if claim.cluster == name:

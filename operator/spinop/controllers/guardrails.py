@@ -24,69 +24,18 @@ import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
-from spinop.api.labels import CREATED_NAMESPACE, OWNER
-from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerAccountSpec, SpinnakerClusterSpec, validate_resource
+from spinop.accounts.guardrails import CONDITION
+from spinop.api.labels import CREATED_NAMESPACE
+from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerClusterSpec, format_time, validate_resource
 from spinop.errors import SpinopError
 from spinop.kube.clients import call
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.remote import apply as remote_apply
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
-from spinop.remote.guardrails import describe, effective_guardrails, namespace_annotations
-from spinop.remote.plan import DesiredRemote, GuardrailObjects, ObservedRemote, Owner, plan_namespace_guardrails
-from spinop.tenancy import check_guardrails
+from spinop.remote.guardrails import effective_guardrails, namespace_annotations
+from spinop.remote.plan import DesiredRemote, Owner, plan_namespace_guardrails
 
 log = logging.getLogger(__name__)
-
-CONDITION = "GuardrailsApplied"
-
-# ------------------------------------------------------------------------------------------------------- accounts
-
-
-def account_guardrails(
-    cluster: SpinnakerClusterSpec, spec: SpinnakerAccountSpec
-) -> tuple[dict[str, str], GuardrailObjects]:
-    """Namespace labels and guardrail objects for an account's namespace: the cluster's policy, tightened where the
-    account asks (a looser override is ignored: the stricter value always applies)."""
-    return effective_guardrails(cluster.tenancy.guardrails, spec.guardrails)
-
-
-def guardrails_condition(
-    desired: DesiredRemote, observed: ObservedRemote, spec: SpinnakerAccountSpec, cluster: SpinnakerClusterSpec
-) -> ConditionUpdate:
-    """The account's GuardrailsApplied condition, from its namespace as observed after provisioning."""
-    looser = check_guardrails(spec.guardrails, cluster_name=desired.owner.cluster, cluster=cluster)
-    overrides = spec.guardrails is not None
-    ns, cluster_name = desired.namespace, desired.owner.cluster
-    annotations = ((observed.namespace or {}).get("metadata") or {}).get("annotations") or {}
-    created_by = annotations.get(CREATED_NAMESPACE)
-    if created_by is None:
-        return ConditionUpdate(
-            CONDITION,
-            "False",
-            "NamespaceNotCreatedBySpinop",
-            f"namespace {ns} on cluster {cluster_name} existed before spinop, so spinop leaves its labels, quotas, "
-            f"limits and network policies to its owner: SpinnakerCluster {cluster_name}'s guardrails are not "
-            "enforced there. To have them, use a namespace that spinop creates.",
-        )
-    if created_by != desired.owner.uid:
-        creator = annotations.get(OWNER, "another SpinnakerAccount")
-        return ConditionUpdate(
-            CONDITION,
-            "True",
-            "MaintainedByNamespaceCreator",
-            f"namespace {ns} was created for SpinnakerAccount {creator}, which keeps its guardrails"
-            + ("; this account's spec.guardrails do not apply there" if overrides else ""),
-        )
-    held = describe(desired.namespace_labels, desired.guardrails or GuardrailObjects())
-    if looser:
-        return ConditionUpdate(
-            CONDITION,
-            "False",
-            "LooserThanCluster",
-            "; ".join(str(e) for e in looser) + f". The cluster's stricter values apply instead: {held}.",
-        )
-    return ConditionUpdate(CONDITION, "True", "Applied", f"namespace {ns} holds {held}")
-
 
 # -------------------------------------------------------------------------------------------------------- pacing
 
@@ -245,7 +194,7 @@ class Progress:
 
 
 def _stamp() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(utcnow())
 
 
 class GuardrailRollouts:

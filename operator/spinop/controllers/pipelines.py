@@ -19,14 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import kopf
-
-from spinop.api.v1alpha1 import SpinnakerPipeline, SpinnakerPipelineSpec, validate_resource
-from spinop.controllers.accounts import Claim
+from spinop.api.v1alpha1 import SpinnakerPipeline, SpinnakerPipelineSpec, format_time, validate_resource
 from spinop.controllers.context import OperatorContext
+from spinop.controllers.retry import next_pass, temporary
 from spinop.errors import InvalidRequest, SpinopError, Waiting
 from spinop.gate import (
     GateClient,
@@ -39,8 +37,8 @@ from spinop.gate import (
     GateUnauthorized,
 )
 from spinop.gate.errors import GateUnroutablePath
-from spinop.kube.events import post_event
-from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
+from spinop.kube.events import post_event, write_status_then_events
+from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusReport, Transition, utcnow
 from spinop.pipelines import TenantScope, check_pipeline, compare, pipeline_id
 from spinop.pipelines.claims import (
     PipelineClaim,
@@ -61,6 +59,7 @@ from spinop.pipelines.decision import (
 )
 from spinop.pipelines.render import render_desired
 from spinop.pipelines.scope import Tenancy, tenancy_for
+from spinop.tenancy import AccountClaim
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +72,7 @@ SAVE_ATTEMPTS = 3
 
 
 @dataclass
-class Outcome:
-    conditions: list[ConditionUpdate] = field(default_factory=list)
-    fields: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
-    error: SpinopError | None = None
-
-    def set(self, type_: str, status: str, reason: str, message: str) -> None:
-        self.conditions.append(ConditionUpdate(type_, status, reason, message))
-
+class Outcome(StatusReport):
     def fail(self, error: SpinopError, *, saved: bool = False) -> Outcome:
         """Report a failure. When the current generation was already saved and time can fix the failure (Gate is
         down during a drift pass), Synced stays True: only the comparison is unknown."""
@@ -94,7 +85,7 @@ class Outcome:
 
 
 def _now() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(utcnow())
 
 
 def gate_failure(err: GateError) -> SpinopError:
@@ -153,7 +144,7 @@ async def reconcile(
     ctx: OperatorContext,
     body: Mapping[str, Any],
     *,
-    account_claims: Iterable[Claim],
+    account_claims: Iterable[AccountClaim],
     pipeline_claims: Iterable[PipelineClaim],
     clusters: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> float:
@@ -203,11 +194,7 @@ async def reconcile(
             except GateError as err:
                 out.fail(gate_failure(err), saved=observed.saved_generation == generation)
         await _write_status(ctx, ref, out, generation)
-    if out.error is not None and not out.error.needs_user:
-        raise kopf.TemporaryError(out.error.message, delay=out.error.retry_after)
-    if out.error is not None:
-        return min(interval, out.error.retry_after)
-    return interval
+    return next_pass(out.error, interval)
 
 
 def drift_interval(ctx: OperatorContext) -> float:
@@ -394,19 +381,18 @@ def _ref(body: Mapping[str, Any]) -> ObjectRef:
     return ObjectRef(PLURAL, KIND, meta["name"], meta.get("namespace"), meta.get("uid"))
 
 
+def _announce(t: Transition) -> Event | None:
+    if t.type == "Ready" or (t.status == "False" and t.type == "Synced"):
+        kind = "Normal" if t.status == "True" else "Warning"
+        reason = t.reason if t.type == "Ready" else f"{t.type}{t.status}"
+        return (kind, reason, f"{t.type}: {t.message}")
+    return None
+
+
 async def _write_status(ctx: OperatorContext, ref: ObjectRef, out: Outcome, generation: int | None) -> None:
-    result = await asyncio.to_thread(
-        ctx.pipeline_status.update, ref, conditions=out.conditions, fields=out.fields, generation=generation
+    await asyncio.to_thread(
+        write_status_then_events, ctx.mgmt, ctx.pipeline_status, ref, out, generation=generation, announce=_announce
     )
-    events = list(out.events)
-    if result is not None:
-        for t in result.transitions:
-            if t.type == "Ready" or (t.status == "False" and t.type == "Synced"):
-                kind = "Normal" if t.status == "True" else "Warning"
-                reason = t.reason if t.type == "Ready" else f"{t.type}{t.status}"
-                events.append((kind, reason, f"{t.type}: {t.message}"))
-    for type_, reason, message in events:
-        await asyncio.to_thread(post_event, ctx.mgmt, ref, type_=type_, reason=reason, message=message)
 
 
 # ------------------------------------------------------------------------------------------------------ finalizer
@@ -440,7 +426,7 @@ async def finalize(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
                 ref,
                 conditions=[ConditionUpdate("Synced", "False", failure.reason, f"deleting: {failure.message}")],
             )
-            raise kopf.TemporaryError(failure.message, delay=failure.retry_after) from None
+            raise temporary(failure) from None
     message = (
         f"deleted pipeline {saved_id} from application {application} (the application stays)"
         if deleted

@@ -33,6 +33,7 @@ from spinop.api.labels import (
     TOKEN_SECRET,
     TOKEN_SOURCE,
 )
+from spinop.api.v1alpha1 import format_time
 from spinop.credentials.tokens import IssuedToken
 from spinop.errors import InvalidRequest
 from spinop.kube.clients import call, get_or_none
@@ -53,7 +54,7 @@ def _time(value: str | None) -> datetime.datetime | None:
 
 
 def _iso(value: datetime.datetime | None) -> str:
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+    return format_time(value) if value else ""
 
 
 @dataclass(frozen=True)

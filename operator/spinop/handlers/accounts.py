@@ -8,6 +8,7 @@ from typing import Any
 
 import kopf
 
+from spinop import tenancy
 from spinop.controllers import accounts
 from spinop.controllers.context import OperatorContext
 from spinop.handlers.indexes import ACCOUNTS, claims, one
@@ -21,7 +22,7 @@ async def _reconcile_account(body: kopf.Body, memo: kopf.Memo, indexes: Mapping[
     ctx: OperatorContext = memo["ctx"]
     spec = body.get("spec") or {}
     namespaces, clusters = indexes["namespace_labels"], indexes["spinnaker_clusters"]
-    judge = accounts.TenancyJudge(
+    judge = tenancy.TenancyJudge(
         namespace_labels={name: one(namespaces, name) or {} for name in namespaces},
         cluster_bodies={name: one(clusters, name) for name in clusters},
         reserved=ctx.config.reserved_namespaces,

@@ -70,6 +70,16 @@ def _unreadable(what: str, ctx: OperatorContext, err: BaseException) -> rules.Ve
 # kopf passes operation, new and old by keyword; the defaults only make the functions fit kopf's WebhookFn type.
 
 
+def _reviewed(operation: str, new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
+    """Whether `new` needs a review at all; one the schema refuses is refused here, before anything is read."""
+    if not rules.needs_review(operation, new, old):
+        return False
+    schema = rules.schema_errors(operation, new, old)
+    if schema:
+        raise _invalid(schema)
+    return True
+
+
 async def validate_account(
     *,
     memo: kopf.Memo,
@@ -79,12 +89,9 @@ async def validate_account(
     old: Mapping[str, Any] | None = None,
     **_: Any,
 ) -> None:
-    if new is None or not rules.needs_review(operation, new, old):
+    if new is None or not _reviewed(operation, new, old):
         return
     ctx: OperatorContext = memo["ctx"]
-    schema = rules.schema_errors(operation, new, old)
-    if schema:  # refused before reading anything
-        raise _invalid(schema)
     try:
         world = await asyncio.to_thread(observe.account_world, ctx.mgmt, operation, new, ctx.config.reserved_namespaces)
     except _READ_ERRORS as err:
@@ -113,12 +120,9 @@ async def validate_cluster(
     old: Mapping[str, Any] | None = None,
     **_: Any,
 ) -> None:
-    if new is None or not rules.needs_review(operation, new, old):
+    if new is None or not _reviewed(operation, new, old):
         return
     ctx: OperatorContext = memo["ctx"]
-    schema = rules.schema_errors(operation, new, old)
-    if schema:  # refused before reading anything
-        raise _invalid(schema)
     try:
         world = await asyncio.to_thread(
             observe.cluster_world,

@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from spinop import GROUP, VERSION
+from spinop import GROUP, VERSION, tenancy
 from spinop.controllers import accounts, clusters, pipelines
 from spinop.pipelines.claims import PipelineClaim, claim_from_body
 
@@ -16,8 +16,8 @@ CLUSTERS = (GROUP, VERSION, clusters.PLURAL)
 
 
 @kopf.index(*ACCOUNTS)
-def account_claims(body: kopf.Body, **_: Any) -> dict[None, accounts.Claim] | None:
-    claim = accounts.claim_from_body(body)
+def account_claims(body: kopf.Body, **_: Any) -> dict[None, tenancy.AccountClaim] | None:
+    claim = tenancy.claim_from_body(body)
     return {None: claim} if claim else None
 
 
@@ -36,7 +36,7 @@ def one(index: kopf.Index[Any, Any], key: Any) -> Any:
     return next(iter(store), None) if store else None
 
 
-def claims(index: kopf.Index[Any, Any]) -> list[accounts.Claim]:
+def claims(index: kopf.Index[Any, Any]) -> list[tenancy.AccountClaim]:
     return list(index.get(None) or ())
 
 
@@ -46,9 +46,9 @@ PIPELINES = (GROUP, VERSION, pipelines.PLURAL)
 
 
 @kopf.index(*ACCOUNTS)
-def tenant_accounts(body: kopf.Body, **_: Any) -> dict[str, accounts.Claim] | None:
+def tenant_accounts(body: kopf.Body, **_: Any) -> dict[str, tenancy.AccountClaim] | None:
     """The account claims per MGMT namespace (what a tenant's pipelines may deploy with)."""
-    claim = accounts.claim_from_body(body)
+    claim = tenancy.claim_from_body(body)
     return {claim.tenant: claim} if claim else None
 
 
@@ -61,7 +61,7 @@ def pipeline_claims(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Pipeline
     return {("namespace", claim.namespace): claim, ("application", claim.application.lower()): claim}
 
 
-def cluster_specs(indexes: Mapping[str, Any], accounts: list[accounts.Claim]) -> dict[str, Mapping[str, Any]]:
+def cluster_specs(indexes: Mapping[str, Any], accounts: list[tenancy.AccountClaim]) -> dict[str, Mapping[str, Any]]:
     """The specs of the SpinnakerClusters these accounts target (their `tenancy.pipelines` grants)."""
     out: dict[str, Mapping[str, Any]] = {}
     for name in {a.cluster for a in accounts}:
@@ -73,7 +73,7 @@ def cluster_specs(indexes: Mapping[str, Any], accounts: list[accounts.Claim]) ->
 
 def pipeline_inputs(
     indexes: Mapping[str, Any], namespace: str, application: str
-) -> tuple[list[accounts.Claim], list[PipelineClaim]]:
+) -> tuple[list[tenancy.AccountClaim], list[PipelineClaim]]:
     """A namespace's account claims, and every pipeline claim of its applications (and of `application`)."""
     account_claims = list(indexes["tenant_accounts"].get(namespace) or ())
     index = indexes["pipeline_claims"]

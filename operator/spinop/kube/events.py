@@ -10,6 +10,7 @@ import datetime
 import logging
 import socket
 import uuid
+from collections.abc import Callable
 
 import kubernetes.client as k8s
 from kubernetes.client import ApiClient
@@ -17,7 +18,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop import API_VERSION
 from spinop.kube.clients import call
-from spinop.kube.status import ObjectRef
+from spinop.kube.status import Event, ObjectRef, StatusReport, StatusResult, StatusWriter, Transition
 
 log = logging.getLogger(__name__)
 COMPONENT = "spinop"
@@ -47,3 +48,23 @@ def post_event(api: ApiClient, ref: ObjectRef, *, type_: str, reason: str, messa
         call(k8s.CoreV1Api(api).create_namespaced_event, namespace, event)
     except ApiException as err:
         log.warning("could not post event %s on %s: HTTP %s", reason, ref.describe(), err.status)
+
+
+def write_status_then_events(
+    api: ApiClient,
+    writer: StatusWriter,
+    ref: ObjectRef,
+    report: StatusReport,
+    *,
+    generation: int | None = None,
+    announce: Callable[[Transition], Event | None] = lambda _: None,
+) -> StatusResult | None:
+    """Every kind's one way to report: write the status, then post the reconcile's own Events and one for each
+    condition transition the kind announces (`announce`), in that order. None when the object is gone."""
+    result = writer.update(ref, conditions=report.conditions, fields=report.fields, generation=generation)
+    posted = list(report.events)
+    if result is not None:
+        posted += [event for t in result.transitions if (event := announce(t)) is not None]
+    for type_, reason, message in posted:
+        post_event(api, ref, type_=type_, reason=reason, message=message)
+    return result

@@ -19,6 +19,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
 from spinop.api.conditions import READY, as_conditions, find_condition, set_condition, summarize_ready, to_dicts
+from spinop.errors import SpinopError
 from spinop.kube.clients import call
 
 MAX_ATTEMPTS = 6
@@ -54,6 +55,24 @@ class Transition:
     status: str
     reason: str
     message: str
+
+
+Event = tuple[str, str, str]
+"""An Event to post: (type, reason, message)."""
+
+
+@dataclass
+class StatusReport:
+    """What one reconcile has to say about its object: conditions and fields to merge into status, Events to post,
+    and the failure that stopped it (each kind's Outcome extends this)."""
+
+    conditions: list[ConditionUpdate] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    error: SpinopError | None = None
+
+    def set(self, type_: str, status: str, reason: str, message: str) -> None:
+        self.conditions.append(ConditionUpdate(type_, status, reason, message))
 
 
 @dataclass

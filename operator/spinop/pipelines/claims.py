@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from spinop.api.conditions import raw_condition
 from spinop.api.errors import FieldError
 from spinop.api.v1alpha1 import ApplicationSettings
 from spinop.config import PipelineGrant, PipelineSettings
@@ -117,20 +118,12 @@ class PipelineClaim:
         return (0 if self.pipeline_id else 1, self.created, self.uid)
 
 
-def status_condition(status: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
-    """The condition `type_` of a raw status, tolerating any shape (the body may be anything a client wrote)."""
-    for cond in status.get("conditions") or []:
-        if isinstance(cond, Mapping) and cond.get("type") == type_:
-            return dict(cond)
-    return None
-
-
 def claim_from_body(body: Mapping[str, Any]) -> PipelineClaim | None:
     meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
     application = spec.get("application")
     if not isinstance(application, str) or not application:
         return None
-    synced = status_condition(status, "Synced") or {}
+    synced = raw_condition(status, "Synced") or {}
     return PipelineClaim(
         namespace=meta.get("namespace", ""),
         name=meta.get("name", ""),

@@ -10,11 +10,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from spinop.api.conditions import raw_condition
 from spinop.api.v1alpha1 import DriftPolicy, SpinnakerPipelineSpec
 from spinop.config import PipelineSettings
 from spinop.errors import InvalidRequest, SpinopError, Waiting
 
-from .claims import PipelineClaim, owns_application, status_condition
+from .claims import PipelineClaim, owns_application
 from .drift import compare
 from .guard import check_pipeline
 from .paths import Violation
@@ -51,8 +52,8 @@ class Observed:
     @classmethod
     def of(cls, body: Mapping[str, Any]) -> Observed:
         status = body.get("status") or {}
-        synced = status_condition(status, "Synced") or {}
-        in_sync = status_condition(status, "InSync") or {}
+        synced = raw_condition(status, "Synced") or {}
+        in_sync = raw_condition(status, "InSync") or {}
         generation = synced.get("observedGeneration")
         return cls(
             pipeline_id=status.get("pipelineId") or None,

@@ -18,6 +18,7 @@ import kubernetes.client as k8s
 import yaml
 from kubernetes.client import ApiClient
 
+from spinop.api.v1alpha1 import SpinnakerClusterSpec
 from spinop.errors import InvalidRequest
 from spinop.kube.clients import call, client_from_kubeconfig, get_or_none, remote_errors
 from spinop.remote.identity import beyond_remote_identity
@@ -32,6 +33,17 @@ class ClusterConnection:
     secret_key: str = "kubeconfig"
     server_override: str | None = None
     ca_data_override: str | None = None
+
+    @classmethod
+    def of(cls, name: str, spec: SpinnakerClusterSpec) -> ClusterConnection:
+        """The connection SpinnakerCluster `name` with `spec` describes."""
+        return cls(
+            name=name,
+            secret_name=spec.kubeconfig_secret_ref.name,
+            secret_key=spec.kubeconfig_secret_ref.key,
+            server_override=spec.server,
+            ca_data_override=spec.certificate_authority_data,
+        )
 
 
 @dataclass

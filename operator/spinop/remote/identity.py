@@ -44,11 +44,18 @@ REMOTE_IDENTITY_RULES: tuple[ResourceRule, ...] = (
 def beyond_remote_identity(api: ApiClient, namespace: str = PROBE_NAMESPACE) -> tuple[AccessCheck, ...]:
     """What the client's identity may do in `namespace` (including everything cluster-wide) that deploy/remote
     does not grant spinop."""
+    granted, _incomplete = rules_review(k8s.AuthorizationV1Api(api), namespace)
+    return grants_beyond(granted, REMOTE_IDENTITY_RULES, namespace)
+
+
+def rules_review(api: k8s.AuthorizationV1Api, namespace: str) -> tuple[list[ResourceRule], bool]:
+    """What the client's identity may do in `namespace` (with everything cluster-wide), as the cluster's
+    SelfSubjectRulesReview lists it, and whether that list is incomplete (an authorizer that cannot list rules)."""
     review = call(
-        k8s.AuthorizationV1Api(api).create_self_subject_rules_review,
+        api.create_self_subject_rules_review,
         k8s.V1SelfSubjectRulesReview(spec=k8s.V1SelfSubjectRulesReviewSpec(namespace=namespace)),
     )
-    granted = [
+    rules = [
         ResourceRule(
             verbs=tuple(r.verbs or ()),
             api_groups=tuple(r.api_groups or ()),
@@ -57,7 +64,7 @@ def beyond_remote_identity(api: ApiClient, namespace: str = PROBE_NAMESPACE) -> 
         )
         for r in review.status.resource_rules or []
     ]
-    return grants_beyond(granted, REMOTE_IDENTITY_RULES, namespace)
+    return rules, bool(review.status.incomplete)
 
 
 ROLE_LIMITS_POLICY = "spinop-remote-roles"  # deploy/remote/role-policy.yaml

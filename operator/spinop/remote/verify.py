@@ -32,6 +32,7 @@ from spinop.remote.access import (
     rules_allow,
 )
 from spinop.remote.cluster import RemoteCluster
+from spinop.remote.identity import rules_review
 
 
 class TokenRejected(SpinopError):
@@ -39,23 +40,6 @@ class TokenRejected(SpinopError):
 
     reason = "TokenRejected"
     retry_after = 5.0
-
-
-def _rules(api: k8s.AuthorizationV1Api, namespace: str) -> tuple[list[ResourceRule], bool]:
-    review = call(
-        api.create_self_subject_rules_review,
-        k8s.V1SelfSubjectRulesReview(spec=k8s.V1SelfSubjectRulesReviewSpec(namespace=namespace)),
-    )
-    rules = [
-        ResourceRule(
-            verbs=tuple(r.verbs or ()),
-            api_groups=tuple(r.api_groups or ()),
-            resources=tuple(r.resources or ()),
-            resource_names=tuple(r.resource_names or ()),
-        )
-        for r in review.status.resource_rules or []
-    ]
-    return rules, bool(review.status.incomplete)
 
 
 def _access_review(api: k8s.AuthorizationV1Api, check: AccessCheck) -> bool:
@@ -152,7 +136,7 @@ def verify_access(remote: RemoteCluster, token: Redacted[str], expectations: Exp
         namespaces = sorted({c.namespace for c in checks if c.namespace} | {expectations.namespace or PROBE_NAMESPACE})
         decide: dict[AccessCheck, bool] = {}
         with remote_errors(remote.name), _token_rejections(remote.name):
-            rules_by_namespace = {ns: _rules(api, ns) for ns in namespaces}
+            rules_by_namespace = {ns: rules_review(api, ns) for ns in namespaces}
             complete = not any(incomplete for _, incomplete in rules_by_namespace.values())
             for check in checks:
                 if check.namespace is None:

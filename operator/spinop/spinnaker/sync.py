@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from spinop import metrics
+from spinop.api.v1alpha1 import format_time
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.inventory import Inventory, InventoryConflict, InventoryEntry
 
@@ -401,7 +402,7 @@ class SpinnakerSync:
                     state="present",
                     content_key=d.content_key(),
                     kubeconfig_fingerprint=d.kubeconfig_fingerprint,
-                    applied_at=_iso(finished),
+                    applied_at=format_time(finished),
                     adopted=self.entries[d.name].adopted,
                     deploy_id=result.change.id if result.change else "",
                 )
@@ -427,7 +428,7 @@ class SpinnakerSync:
                 continue
             owner = item.desired.owner
             if outcome.ok:
-                await self.report(owner, "True", "Synced", self._synced_message(result.change), self._fields(result))
+                await self.report(owner, "True", "Synced", *self._synced(result.change))
             else:
                 await self.report(owner, "False", outcome.reason, outcome.message, {})
                 if not outcome.needs_user:
@@ -472,27 +473,41 @@ class SpinnakerSync:
                 await self.report(item.desired.owner, "False", reason, message, {})
             self._retry(name, item, Outcome(False, reason, message))
 
-    def _synced_message(self, change: ChangeRecord | None) -> str:
+    def _synced(self, change: ChangeRecord | None) -> tuple[str, dict[str, Any]]:
         if change is None:
-            return f"Spinnaker has this account ({self.backend.name})"
-        return f"applied by {change.backend} change {change.id} finished at {_iso(change.finished_at)}"
+            return f"Spinnaker has this account ({self.backend.name})", {"lastAppliedToSpinnaker": format_time(_now())}
+        return synced_report(
+            backend=change.backend,
+            change_id=change.id,
+            finished_at=format_time(change.finished_at),
+            applied_at=format_time(_now()),
+            started_at=format_time(change.started_at),
+            outcome=change.outcome,
+        )
 
-    def _fields(self, result: BatchResult) -> dict[str, Any]:
-        fields: dict[str, Any] = {"lastAppliedToSpinnaker": _iso(_now())}
-        if result.change is not None:
-            fields["lastDeploy"] = {
-                "id": result.change.id,
-                "backend": result.change.backend,
-                "startedAt": _iso(result.change.started_at),
-                "finishedAt": _iso(result.change.finished_at),
-                "outcome": result.change.outcome,
-            }
-        return fields
+
+def synced_report(
+    *,
+    backend: str,
+    change_id: str | None,
+    finished_at: str,
+    applied_at: str,
+    started_at: str | None = None,
+    outcome: str = "Succeeded",
+) -> tuple[str, dict[str, Any]]:
+    """The Synced condition's message and the status fields of an account Spinnaker has, built here only: for the
+    batch's own report and for a reconcile that re-affirms it (the same words and fields either way)."""
+    fields: dict[str, Any] = {"lastAppliedToSpinnaker": applied_at}
+    if change_id is not None:
+        fields["lastDeploy"] = {
+            "id": change_id,
+            "backend": backend,
+            **({"startedAt": started_at} if started_at is not None else {}),
+            "finishedAt": finished_at,
+            "outcome": outcome,
+        }
+    return f"applied by {backend} change {change_id or '-'} finished at {finished_at}", fields
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-
-
-def _iso(value: datetime.datetime) -> str:
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

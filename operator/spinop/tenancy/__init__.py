@@ -1,16 +1,15 @@
 """Tenancy: which tenant (MGMT namespace) may have which Spinnaker account on which remote cluster.
 
-Pure domain, no I/O. `checks` holds each rule, `decisions` the verdict on one account that the admission webhook and
+Pure domain, no I/O. `claims` holds what one account holds against the others (the one claim type, also the
+accounts index's record), `checks` each rule, `decisions` the verdict on one account that the admission webhook and
 the reconcile share. Import from here.
 """
 
 from spinop.tenancy.checks import (
     NO_BOUNDARIES,
     SYSTEM_NAMESPACES,
-    AccountClaim,
     Boundaries,
     FieldError,
-    check_account,
     check_account_name_owned,
     check_account_name_unique,
     check_adopt,
@@ -32,8 +31,12 @@ from spinop.tenancy.checks import (
     selector_matches,
     uncovered_triples,
 )
+from spinop.tenancy.claims import AccountClaim, claim_from_body, competes, older_claims, on_missing_clusters
 from spinop.tenancy.decisions import (
+    AccountUnderJudgement,
+    TenancyJudge,
     Violation,
+    check_account,
     missing_cluster_refusal,
     read_cluster,
     stands_on_its_own,
@@ -45,8 +48,10 @@ __all__ = [
     "NO_BOUNDARIES",
     "SYSTEM_NAMESPACES",
     "AccountClaim",
+    "AccountUnderJudgement",
     "Boundaries",
     "FieldError",
+    "TenancyJudge",
     "Violation",
     "check_account",
     "check_account_name_owned",
@@ -61,12 +66,16 @@ __all__ = [
     "check_profile",
     "check_tenant_quota",
     "check_tenant_selected",
+    "claim_from_body",
+    "competes",
     "effective_permissions",
     "expected_namespace",
     "is_system_namespace",
     "literal_prefix",
     "missing_cluster_refusal",
     "namespace_tenants",
+    "older_claims",
+    "on_missing_clusters",
     "read_cluster",
     "rule_is_within",
     "selector_matches",

@@ -25,12 +25,11 @@ from spinop.api.v1alpha1 import (
     PolicyRule,
     Profile,
     SelectorOperator,
-    SpinnakerAccount,
     SpinnakerAccountSpec,
     SpinnakerClusterSpec,
-    default_account_name,
     parse_quantity,
 )
+from spinop.tenancy.claims import AccountClaim
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
 """Never a target namespace, whatever the cluster's pattern says; nor is anything starting with `kube-`."""
@@ -38,31 +37,6 @@ SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", 
 _WILDCARD = "[a-z0-9]+"
 """`*` is one segment without hyphens, so `{tenant}-*` for tenant `customer` never reaches `customer-a-prod`."""
 _PLACEHOLDER = re.compile(r"\{(tenant|environment|cluster)\}")
-
-
-@dataclass(frozen=True)
-class AccountClaim:
-    """What another SpinnakerAccount holds: a target namespace on a cluster, and a Spinnaker account name."""
-
-    tenant: str
-    """The MGMT namespace of that SpinnakerAccount."""
-    name: str
-    """Its metadata.name."""
-    cluster: str
-    namespace: str
-    account_name: str
-    cache_threads: int = 1
-
-    @classmethod
-    def from_resource(cls, account: SpinnakerAccount) -> AccountClaim:
-        return cls(
-            tenant=account.metadata.namespace or "",
-            name=account.metadata.name or "",
-            cluster=account.spec.cluster,
-            namespace=account.spec.namespace,
-            account_name=account.spec.effective_account_name,
-            cache_threads=account.spec.cache_threads,
-        )
 
 
 @dataclass(frozen=True)
@@ -155,23 +129,16 @@ def check_namespace_allowed(
     """The target namespace is not a system namespace, matches the cluster's namespacePattern for this tenant, and
     is this tenant's: not granted to another tenant in tenancy.existingNamespaces, and matched by the pattern of no
     other tenant of `tenants` (every MGMT namespace) with an equal or longer literal prefix."""
+    pattern = cluster.tenancy.namespace_pattern
+    mine = expected_namespace(pattern, tenant=tenant, environment=cluster.environment, cluster=cluster_name)
     if is_system_namespace(namespace, reserved_namespaces):
         return [
             FieldError(
                 "spec.namespace",
                 f"{namespace!r} is a system namespace (kube-*, default or the operator's own) and can never be a "
-                "target; use a namespace of your own, "
-                + repr(
-                    expected_namespace(
-                        cluster.tenancy.namespace_pattern,
-                        tenant=tenant,
-                        environment=cluster.environment,
-                        cluster=cluster_name,
-                    )
-                ),
+                f"target; use a namespace of your own, {mine!r}",
             )
         ]
-    pattern = cluster.tenancy.namespace_pattern
     owners = namespace_tenants(namespace, tenants={*tenants, tenant}, cluster_name=cluster_name, cluster=cluster)
     if owners == [tenant] and _pattern_regex(pattern, tenant, cluster.environment, cluster_name).fullmatch(namespace):
         return []  # a grant in existingNamespaces does not lift the pattern: both must agree
@@ -184,7 +151,6 @@ def check_namespace_allowed(
             else f"it also matches tenancy.namespacePattern {pattern!r} for tenant {', '.join(others)}, whose "
             "literal prefix is as long or longer, so it is " + ("ambiguous" if tenant in owners else "that tenant's")
         )
-        mine = expected_namespace(pattern, tenant=tenant, environment=cluster.environment, cluster=cluster_name)
         return [
             FieldError(
                 "spec.namespace",
@@ -192,12 +158,11 @@ def check_namespace_allowed(
                 f"may use {mine!r}",
             )
         ]
-    expected = expected_namespace(pattern, tenant=tenant, environment=cluster.environment, cluster=cluster_name)
     return [
         FieldError(
             "spec.namespace",
             f"{namespace!r} does not match SpinnakerCluster {cluster_name}'s tenancy.namespacePattern {pattern!r}: "
-            f"tenant {tenant} may use {expected!r}",
+            f"tenant {tenant} may use {mine!r}",
         )
     ]
 
@@ -601,60 +566,4 @@ def check_cache_threads(
             f"tenancy.maxCacheThreadsPerTenant ({limit}); use at most {max(limit - used, 0)}, or ask a platform admin "
             "to raise the limit",
         )
-    ]
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Everything at once
-
-
-def check_account(
-    account: SpinnakerAccountSpec,
-    *,
-    tenant: str,
-    name: str,
-    tenant_labels: Mapping[str, str],
-    cluster_name: str,
-    cluster: SpinnakerClusterSpec,
-    claims: Iterable[AccountClaim] = (),
-    reserved_namespaces: Collection[str] = (),
-    boundaries: Boundaries = NO_BOUNDARIES,
-) -> list[FieldError]:
-    """Every tenancy rule for SpinnakerAccount `tenant`/`name` with `account` as its spec.
-
-    `claims`: the other SpinnakerAccounts (all namespaces and clusters; this one is skipped if present).
-    `reserved_namespaces`: the operator's own and credentials namespaces, never targets.
-    """
-    claims = list(claims)
-    return [
-        *check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster),
-        *check_namespace_allowed(
-            account.namespace,
-            tenant=tenant,
-            cluster_name=cluster_name,
-            cluster=cluster,
-            reserved_namespaces=reserved_namespaces,
-            tenants=boundaries.tenants,
-        ),
-        *check_profile(account.profile, cluster_name=cluster_name, cluster=cluster),
-        *check_extra_rules(account.extra_rules, cluster_name=cluster_name, cluster=cluster),
-        *check_permissions(account, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
-        *check_guardrails(account.guardrails, cluster_name=cluster_name, cluster=cluster),
-        *check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims),
-        *check_namespace_sharing(
-            account.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims
-        ),
-        *check_cache_threads(
-            account.cache_threads, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=claims
-        ),
-        *check_account_name_unique(account.effective_account_name, tenant=tenant, name=name, claims=claims),
-        *check_account_name_owned(
-            account.effective_account_name,
-            tenant=tenant,
-            default_name=default_account_name(cluster_name, account.namespace),
-            boundaries=boundaries,
-        ),
-        *check_adopt(
-            account.adopt, account.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
-        ),
     ]

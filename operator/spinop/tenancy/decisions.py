@@ -18,13 +18,13 @@ from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec, defa
 from spinop.errors import InvalidRequest
 from spinop.tenancy.checks import (
     NO_BOUNDARIES,
-    AccountClaim,
     Boundaries,
     check_account_name_owned,
     check_account_name_unique,
     check_adopt,
     check_cache_threads,
     check_extra_rules,
+    check_guardrails,
     check_namespace_allowed,
     check_namespace_sharing,
     check_permissions,
@@ -32,6 +32,7 @@ from spinop.tenancy.checks import (
     check_tenant_quota,
     check_tenant_selected,
 )
+from spinop.tenancy.claims import AccountClaim, on_missing_clusters
 
 MAX_LISTED = 5  # names a message lists before "and N more"
 
@@ -50,28 +51,36 @@ class Violation:
     errors: tuple[FieldError, ...]
 
 
-def tenancy_violations(
-    spec: SpinnakerAccountSpec,
-    *,
-    tenant: str,
-    name: str,
-    tenant_labels: Mapping[str, str],
-    cluster_name: str,
-    cluster: SpinnakerClusterSpec,
-    winners: Iterable[AccountClaim],
-    reserved: Collection[str],
-    boundaries: Boundaries = NO_BOUNDARIES,
-) -> list[Violation]:
-    """Every tenancy rule `spec` breaks, in the order the reconcile reports them.
+@dataclass(frozen=True)
+class AccountUnderJudgement:
+    """One SpinnakerAccount as tenancy judges it: its spec, who asks, and the cluster and tenants around it."""
+
+    spec: SpinnakerAccountSpec
+    tenant: str
+    name: str
+    tenant_labels: Mapping[str, str]
+    cluster_name: str
+    cluster: SpinnakerClusterSpec
+    reserved: Collection[str]
+    boundaries: Boundaries = NO_BOUNDARIES
+
+
+def tenancy_violations(account: AccountUnderJudgement, winners: Iterable[AccountClaim] = ()) -> list[Violation]:
+    """Every tenancy rule `account` breaks, in the order the reconcile reports them.
 
     `winners`: the claims that win over this account: at admission of a new object every existing claim (the new
-    object is the youngest), at reconcile and on update the older ones (`controllers.accounts.older_claims`); only
-    claims that stand on their own (`stands_on_its_own`) may be passed.
-    `boundaries`: every MGMT namespace and SpinnakerCluster, which tell this tenant's namespaces and names apart.
+    object is the youngest), at reconcile and on update the older ones (`tenancy.older_claims`); only claims that
+    stand on their own (`stands_on_its_own`) may be passed.
+    `account.boundaries`: every MGMT namespace and SpinnakerCluster, which tell this tenant's namespaces and names
+    apart.
     """
+    spec, tenant, name, tenant_labels = account.spec, account.tenant, account.name, account.tenant_labels
+    cluster_name, cluster, reserved = account.cluster_name, account.cluster, account.reserved
     winners = list(winners)
     # This cluster as judged here (fresher than an index; the importer's is not stored yet) is one of them.
-    boundaries = Boundaries(tenants=boundaries.tenants, clusters={**boundaries.clusters, cluster_name: cluster})
+    boundaries = Boundaries(
+        tenants=account.boundaries.tenants, clusters={**account.boundaries.clusters, cluster_name: cluster}
+    )
     checks: list[tuple[str, list[FieldError]]] = [
         ("TenantNotAllowed", check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster)),
         (
@@ -130,33 +139,23 @@ def tenancy_violations(
     return [Violation(reason, tuple(errors)) for reason, errors in checks if errors]
 
 
-def stands_on_its_own(
-    spec: SpinnakerAccountSpec,
-    *,
-    tenant: str,
-    name: str,
-    tenant_labels: Mapping[str, str],
-    cluster_name: str,
-    cluster: SpinnakerClusterSpec,
-    reserved: Collection[str],
-    boundaries: Boundaries,
-) -> bool:
+def check_account(account: AccountUnderJudgement, claims: Iterable[AccountClaim] = ()) -> list[FieldError]:
+    """Every tenancy error of `account` against `claims` (the other SpinnakerAccounts; itself is skipped if present):
+    those of `tenancy_violations`, and a guardrails override looser than the cluster's, which admission refuses and
+    the reconcile tightens (GuardrailsApplied)."""
+    errors = [e for v in tenancy_violations(account, claims) for e in v.errors]
+    return errors + check_guardrails(
+        account.spec.guardrails, cluster_name=account.cluster_name, cluster=account.cluster
+    )
+
+
+def stands_on_its_own(account: AccountUnderJudgement) -> bool:
     """Whether an account passes its own tenancy checks (judged as if no other account existed).
 
     Only such a claim holds a namespace or a name against younger ones: an account refused with, say,
     NamespaceNotAllowed (admitted while the webhook was down) must not lock the legitimate owner out for ever.
     """
-    return not tenancy_violations(
-        spec,
-        tenant=tenant,
-        name=name,
-        tenant_labels=tenant_labels,
-        cluster_name=cluster_name,
-        cluster=cluster,
-        winners=(),
-        reserved=reserved,
-        boundaries=boundaries,
-    )
+    return not tenancy_violations(account)
 
 
 def missing_cluster_refusal(
@@ -164,7 +163,7 @@ def missing_cluster_refusal(
 ) -> FieldError | None:
     """A tenant may hold at most `limit` accounts that name SpinnakerClusters which do not exist (yet): each is
     admitted for GitOps ordering, but unbounded they are free work and objects for everyone."""
-    pending = sorted({(c.name, c.cluster) for c in winners if c.tenant == tenant and c.cluster not in known})
+    pending = sorted({(c.name, c.cluster) for c in on_missing_clusters(winners, tenant, known)})
     if len(pending) < limit:
         return None
     return FieldError(
@@ -203,18 +202,52 @@ def tenancy_refusal(
     boundaries: Boundaries = NO_BOUNDARIES,
 ) -> InvalidRequest | None:
     """The reconcile's view: the first violated rule as an InvalidRequest (its reason becomes the condition's)."""
-    violations = tenancy_violations(
-        spec,
-        tenant=tenant,
-        name=name,
-        tenant_labels=tenant_labels,
-        cluster_name=cluster_name,
-        cluster=cluster,
-        winners=winners,
-        reserved=reserved,
-        boundaries=boundaries,
-    )
+    account = AccountUnderJudgement(spec, tenant, name, tenant_labels, cluster_name, cluster, reserved, boundaries)
+    violations = tenancy_violations(account, winners)
     if not violations:
         return None
     first = violations[0]
     return InvalidRequest("; ".join(f"{e.path}: {e.message}" for e in first.errors), reason=first.reason)
+
+
+class TenancyJudge:
+    """Tenancy beyond one account: every MGMT namespace (its labels) and every SpinnakerCluster, for the
+    boundaries between tenants and for judging whether another account's claim stands on its own."""
+
+    def __init__(
+        self,
+        *,
+        namespace_labels: Mapping[str, Mapping[str, str]],
+        cluster_bodies: Mapping[str, Mapping[str, Any]],
+        reserved: Collection[str],
+    ) -> None:
+        clusters = {}
+        for cluster_name, body in cluster_bodies.items():
+            try:
+                clusters[cluster_name] = SpinnakerClusterSpec.model_validate(body.get("spec") or {})
+            except ValidationError:
+                continue
+        self.namespace_labels = namespace_labels
+        self.reserved = tuple(reserved)
+        self.boundaries = Boundaries(tenants=frozenset(namespace_labels), clusters=clusters)
+        self._verdicts: dict[str, bool] = {}
+
+    def stands(self, claim: AccountClaim) -> bool:
+        if claim.uid not in self._verdicts:
+            self._verdicts[claim.uid] = self._judge(claim)
+        return self._verdicts[claim.uid]
+
+    def _judge(self, claim: AccountClaim) -> bool:
+        cluster = self.boundaries.clusters.get(claim.cluster)
+        if cluster is None:
+            return False
+        try:
+            spec = SpinnakerAccountSpec.model_validate(dict(claim.spec))
+        except ValidationError:
+            return False
+        tenant_labels = self.namespace_labels.get(claim.tenant) or {}
+        return stands_on_its_own(
+            AccountUnderJudgement(
+                spec, claim.tenant, claim.name, tenant_labels, claim.cluster, cluster, self.reserved, self.boundaries
+            )
+        )

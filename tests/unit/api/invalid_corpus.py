@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from spinop.config import OperatorConfig
-from spinop.controllers.accounts import TenancyJudge
+from spinop.tenancy import TenancyJudge
 
 API_VERSION = "spinop.io/v1alpha1"
 TENANT = "corpus-a"

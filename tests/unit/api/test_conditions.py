@@ -200,3 +200,13 @@ def _all_true_at(conditions: list[Condition], generation: int) -> list[Condition
     for type_ in ACCOUNT_INPUTS:
         conditions = set_condition(conditions, type_, "True", "Done", "ok", observed_generation=generation, now=T1)
     return conditions
+
+
+def test_a_raw_condition_is_found_in_any_stored_shape() -> None:
+    from spinop.api.conditions import raw_condition, raw_is_true
+
+    status = {"conditions": ["junk", {"type": "Ready", "status": "True", "reason": "Ready"}]}
+    assert raw_condition(status, "Ready") == {"type": "Ready", "status": "True", "reason": "Ready"}
+    assert raw_is_true(status, "Ready") and not raw_is_true(status, "Synced")
+    for odd in (None, "status", {"conditions": "none"}, {"conditions": None}, {}):
+        assert raw_condition(odd, "Ready") is None and not raw_is_true(odd, "Ready")

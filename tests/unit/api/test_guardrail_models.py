@@ -180,7 +180,7 @@ def test_check_account_includes_the_guardrails() -> None:
     spec = SpinnakerAccountSpec.model_validate(
         {"cluster": "dev", "namespace": "a-dev", "guardrails": {"resourceQuota": {"hard": {"pods": "3"}}}}
     )
-    errors = tenancy.check_account(spec, tenant="a", name="x", tenant_labels={}, cluster_name="dev", cluster=cluster)
+    errors = tenancy.check_account(tenancy.AccountUnderJudgement(spec, "a", "x", {}, "dev", cluster, ()))
     assert "spec.guardrails.resourceQuota.hard[pods]" in [e.path for e in errors]
 
 

@@ -28,17 +28,17 @@ def admission_errors(case: InvalidCase) -> list[FieldError]:
     cluster = SpinnakerCluster.model_validate(world.clusters[model.spec.cluster])
     claims = [tenancy.AccountClaim.from_resource(SpinnakerAccount.model_validate(a)) for a in world.accounts]
     tenant = model.metadata.namespace or ""
-    return tenancy.check_account(
+    judged = tenancy.AccountUnderJudgement(
         model.spec,
-        tenant=tenant,
-        name=model.metadata.name or "",
-        tenant_labels=world.namespace_labels[tenant],
-        cluster_name=model.spec.cluster,
-        cluster=cluster.spec,
-        claims=claims,
-        reserved_namespaces=OPERATOR_NAMESPACES,
-        boundaries=world.judge().boundaries,
+        tenant,
+        model.metadata.name or "",
+        world.namespace_labels[tenant],
+        model.spec.cluster,
+        cluster.spec,
+        OPERATOR_NAMESPACES,
+        world.judge().boundaries,
     )
+    return tenancy.check_account(judged, claims)
 
 
 def judged_by_tenancy(case: InvalidCase) -> bool:

@@ -65,16 +65,16 @@ def test_team_a_accounts_pass_tenancy() -> None:
     claims = [tenancy.AccountClaim.from_resource(a) for a in accounts]
     for a in accounts:
         assert a.metadata.namespace == namespace["metadata"]["name"] == "team-a"
-        errors = tenancy.check_account(
+        judged = tenancy.AccountUnderJudgement(
             a.spec,
-            tenant="team-a",
-            name=a.metadata.name or "",
-            tenant_labels=namespace["metadata"]["labels"],
-            cluster_name=a.spec.cluster,
-            cluster=clusters[a.spec.cluster].spec,
-            claims=claims,
-            reserved_namespaces=("spinop-system", "devops"),
+            "team-a",
+            a.metadata.name or "",
+            namespace["metadata"]["labels"],
+            a.spec.cluster,
+            clusters[a.spec.cluster].spec,
+            ("spinop-system", "devops"),
         )
+        errors = tenancy.check_account(judged, claims)
         assert errors == []
 
 

@@ -330,16 +330,8 @@ def test_check_account_allows_a_good_request() -> None:
             },
         }
     )
-    errors = tenancy.check_account(
-        account.spec,
-        tenant="team-a",
-        name="dev",
-        tenant_labels=TENANT_LABELS,
-        cluster_name="dev",
-        cluster=spec,
-        claims=[AccountClaim.from_resource(account), claim("team-b", "dev", "team-b-dev")],
-        reserved_namespaces=RESERVED,
-    )
+    judged = tenancy.AccountUnderJudgement(account.spec, "team-a", "dev", TENANT_LABELS, "dev", spec, RESERVED)
+    errors = tenancy.check_account(judged, [AccountClaim.from_resource(account), claim("team-b", "dev", "team-b-dev")])
     assert errors == []
 
 
@@ -359,16 +351,8 @@ def test_check_account_reports_every_problem() -> None:
             },
         }
     )
-    errors = tenancy.check_account(
-        account.spec,
-        tenant="team-a",
-        name="new",
-        tenant_labels={},
-        cluster_name="dev",
-        cluster=spec,
-        claims=[claim("team-a", "old", "team-a-dev", account_name="team-a-taken")],
-        reserved_namespaces=RESERVED,
-    )
+    judged = tenancy.AccountUnderJudgement(account.spec, "team-a", "new", {}, "dev", spec, RESERVED)
+    errors = tenancy.check_account(judged, [claim("team-a", "old", "team-a-dev", account_name="team-a-taken")])
     assert [e.path for e in errors] == [
         "metadata.namespace",
         "spec.namespace",

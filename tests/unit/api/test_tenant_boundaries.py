@@ -13,7 +13,6 @@ from spinop import tenancy
 from spinop.admission import observe, rules
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec
 from spinop.config import OperatorConfig
-from spinop.controllers import accounts
 from spinop.credentials.policy import rotation_deferred_until
 from spinop.credentials.store import StoredCredentials
 from spinop.redact import Redacted
@@ -152,17 +151,17 @@ def body(
     }
 
 
-def judge(**tenancy_spec: Any) -> accounts.TenancyJudge:
+def judge(**tenancy_spec: Any) -> tenancy.TenancyJudge:
     cluster = {"spec": cluster_spec("prod", **tenancy_spec).model_dump(by_alias=True, exclude_none=True)}
-    return accounts.TenancyJudge(
+    return tenancy.TenancyJudge(
         namespace_labels={"customer": TENANT_LABELS, "customer-a": TENANT_LABELS},
         cluster_bodies={"prod": cluster},
         reserved=RESERVED,
     )
 
 
-def claims_of(*bodies: dict[str, Any]) -> list[accounts.Claim]:
-    return [c for c in (accounts.claim_from_body(b) for b in bodies) if c is not None]
+def claims_of(*bodies: dict[str, Any]) -> list[tenancy.AccountClaim]:
+    return [c for c in (tenancy.claim_from_body(b) for b in bodies) if c is not None]
 
 
 def test_a_refused_older_claim_does_not_hold_the_namespace_or_the_name() -> None:
@@ -173,8 +172,8 @@ def test_a_refused_older_claim_does_not_hold_the_namespace_or_the_name() -> None
     me = claims[1]
     j = judge(namespacePattern="{tenant}-*")
     assert not j.stands(claims[0]) and j.stands(me)
-    assert [c.name for c in accounts.older_claims(claims, me)] == ["squat"]  # before: the squatter won for ever
-    assert accounts.older_claims(claims, me, j.stands) == []
+    assert [c.name for c in tenancy.older_claims(claims, me)] == ["squat"]  # before: the squatter won for ever
+    assert tenancy.older_claims(claims, me, j.stands) == []
 
     spec = SpinnakerAccountSpec.model_validate(owner["spec"])
     assert (
@@ -185,7 +184,7 @@ def test_a_refused_older_claim_does_not_hold_the_namespace_or_the_name() -> None
             tenant_labels=TENANT_LABELS,
             cluster_name="prod",
             cluster=j.boundaries.clusters["prod"],
-            winners=accounts.older_claims(claims, me, j.stands),
+            winners=tenancy.older_claims(claims, me, j.stands),
             reserved=RESERVED,
             boundaries=j.boundaries,
         )
@@ -201,7 +200,7 @@ def test_a_claim_that_stands_still_wins() -> None:
     second = body("customer-a", "second", "customer-a-prod", "u2", "2026-01-02T00:00:00Z")
     claims = claims_of(first, second)
     j = judge(namespacePattern="{tenant}-*")
-    assert [c.name for c in accounts.older_claims(claims, claims[1], j.stands)] == ["first"]
+    assert [c.name for c in tenancy.older_claims(claims, claims[1], j.stands)] == ["first"]
 
 
 def test_a_claim_on_a_cluster_that_does_not_exist_or_with_an_unreadable_spec_stands_for_nothing() -> None:
@@ -234,16 +233,8 @@ def test_cache_threads_per_tenant_are_capped_across_its_accounts_on_the_cluster(
 def test_cache_threads_cap_is_a_tenancy_violation() -> None:
     spec = cluster_spec(maxCacheThreadsPerTenant=4)
     account = SpinnakerAccountSpec.model_validate({"cluster": "prod", "namespace": "team-a-prod", "cacheThreads": 32})
-    violations = tenancy.tenancy_violations(
-        account,
-        tenant="team-a",
-        name="greedy",
-        tenant_labels=TENANT_LABELS,
-        cluster_name="prod",
-        cluster=spec,
-        winners=(),
-        reserved=RESERVED,
-    )
+    judged = tenancy.AccountUnderJudgement(account, "team-a", "greedy", TENANT_LABELS, "prod", spec, RESERVED)
+    violations = tenancy.tenancy_violations(judged)
     assert [v.reason for v in violations] == ["TenantCacheThreadsExceeded"]
 
 

@@ -1,4 +1,4 @@
-"""The guardrail rollout: who is visited, how fast and how many at once, what status says, and the account condition.
+"""The guardrail rollout: who is visited, how fast and how many at once, and what status says.
 
 The remote side is replaced by a recording `converge_namespace`; `tests/integration/test_guardrails.py` runs the
 real thing against real clusters.
@@ -14,15 +14,13 @@ from typing import Any
 
 import pytest
 
-from spinop.api.labels import CREATED_NAMESPACE, OWNER
-from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec
+from spinop.api.v1alpha1 import SpinnakerClusterSpec
 from spinop.config import OperatorConfig
 from spinop.controllers import guardrails as rollout
 from spinop.controllers.clusters import only_guardrails_changed
 from spinop.controllers.context import KeyedLocks
 from spinop.kube.status import ObjectRef
 from spinop.remote.cluster import ClusterConnection
-from spinop.remote.plan import DesiredRemote, ObservedRemote, Owner
 
 CLUSTER = "dev"
 
@@ -232,50 +230,3 @@ def test_only_a_guardrail_change_spares_the_accounts_a_wake_up() -> None:
     assert only_guardrails_changed(base, guardrails)
     assert not only_guardrails_changed(base, pattern)
     assert not only_guardrails_changed(None, base)
-
-
-# ----------------------------------------------------------------------------------------- the account condition
-
-
-def desired_for(spec: SpinnakerAccountSpec, cluster: SpinnakerClusterSpec) -> DesiredRemote:
-    labels, objects = rollout.account_guardrails(cluster, spec)
-    owner = Owner(CLUSTER, "team-a", "web", "uid-web", "dev-web")
-    return DesiredRemote(owner, spec.namespace, spec.profile, namespace_labels=labels, guardrails=objects)
-
-
-def namespace(annotations: dict[str, str]) -> ObservedRemote:
-    return ObservedRemote(namespace={"metadata": {"name": "team-a-dev", "annotations": annotations}})
-
-
-@pytest.mark.parametrize(
-    ("annotations", "override", "status", "reason", "words"),
-    [
-        ({CREATED_NAMESPACE: "uid-web"}, None, "True", "Applied", "holds Pod Security enforce restricted"),
-        ({}, None, "False", "NamespaceNotCreatedBySpinop", "existed before spinop"),
-        (
-            {CREATED_NAMESPACE: "uid-api", OWNER: "team-a/api"},
-            {"resourceQuota": {"hard": {"pods": "1"}}},
-            "True",
-            "MaintainedByNamespaceCreator",
-            "team-a/api, which keeps its guardrails; this account's spec.guardrails do not apply",
-        ),
-        (
-            {CREATED_NAMESPACE: "uid-web"},
-            {"resourceQuota": {"hard": {"pods": "11"}}},
-            "False",
-            "LooserThanCluster",
-            "spec.guardrails.resourceQuota.hard[pods]: 11 is more than",
-        ),
-    ],
-    ids=["applied", "foreign-namespace", "shared-namespace", "looser-override"],
-)
-def test_the_account_condition_says_whether_its_namespace_holds_the_guardrails(
-    annotations: dict[str, str], override: dict[str, Any] | None, status: str, reason: str, words: str
-) -> None:
-    cluster = cluster_spec(resourceQuota={"hard": {"pods": "10"}})
-    spec = SpinnakerAccountSpec.model_validate({"cluster": CLUSTER, "namespace": "team-a-dev", "guardrails": override})
-    condition = rollout.guardrails_condition(desired_for(spec, cluster), namespace(annotations), spec, cluster)
-    assert (condition.type, condition.status, condition.reason) == ("GuardrailsApplied", status, reason)
-    assert words in condition.message
-    if reason == "LooserThanCluster":
-        assert "The cluster's stricter values apply instead" in condition.message

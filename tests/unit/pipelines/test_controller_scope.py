@@ -13,7 +13,6 @@ import yaml
 
 from spinop.api.v1alpha1 import DriftPolicy
 from spinop.config import OperatorConfig, PipelineSettings
-from spinop.controllers.accounts import Claim
 from spinop.pipelines import check_pipeline, lock_for, pipeline_id, render_pipeline
 from spinop.pipelines.claims import (
     PipelineClaim,
@@ -25,10 +24,11 @@ from spinop.pipelines.claims import (
 )
 from spinop.pipelines.decision import Action, Observed, decide, managed_by, resource_path, same_name
 from spinop.pipelines.scope import tenant_scope
+from spinop.tenancy import AccountClaim
 
 
-def account(tenant: str, name: str, target: str, *, ready: bool = True, deleting: bool = False) -> Claim:
-    return Claim(
+def account(tenant: str, name: str, target: str, *, ready: bool = True, deleting: bool = False) -> AccountClaim:
+    return AccountClaim(
         tenant=tenant,
         name=name,
         uid=f"uid-{tenant}-{name}",
@@ -314,7 +314,7 @@ def documented_grants() -> PipelineSettings:
 def test_the_samples_pass_the_guard_once_their_accounts_are_ready_with_the_documented_grants():
     samples = [yaml.safe_load(p.read_text()) for p in sorted((REPO / "deploy" / "samples").glob("*.yaml"))]
     accounts = [
-        Claim(
+        AccountClaim(
             tenant=s["metadata"]["namespace"],
             name=s["metadata"]["name"],
             uid=f"uid-{s['metadata']['name']}",

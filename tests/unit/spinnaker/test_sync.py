@@ -708,3 +708,18 @@ async def test_stop_when_idle_ends_the_loop(start: Start) -> None:
     stopping = asyncio.ensure_future(world.sync.stop())
     await asyncio.wait({stopping}, timeout=1.0)
     assert stopping.done()
+
+
+def test_the_synced_report_is_the_same_for_the_batch_and_a_reaffirming_reconcile() -> None:
+    from spinop.spinnaker.sync import synced_report
+
+    message, fields = synced_report(
+        backend="halyard", change_id="d-1", finished_at="2026-01-01T00:00:05Z", applied_at="2026-01-01T00:00:05Z"
+    )
+    assert message == "applied by halyard change d-1 finished at 2026-01-01T00:00:05Z"
+    assert fields == {
+        "lastAppliedToSpinnaker": "2026-01-01T00:00:05Z",
+        "lastDeploy": {"id": "d-1", "backend": "halyard", "finishedAt": "2026-01-01T00:00:05Z", "outcome": "Succeeded"},
+    }
+    message, fields = synced_report(backend="halyard", change_id=None, finished_at="t", applied_at="t")
+    assert message == "applied by halyard change - finished at t" and fields == {"lastAppliedToSpinnaker": "t"}

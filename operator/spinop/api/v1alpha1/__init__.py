@@ -38,6 +38,7 @@ from spinop.api.v1alpha1.common import (
     PolicyRule,
     Profile,
     format_duration,
+    format_time,
     parse_duration,
 )
 from spinop.api.v1alpha1.guardrails import (
@@ -117,6 +118,7 @@ __all__ = [
     "Tenancy",
     "default_account_name",
     "format_duration",
+    "format_time",
     "parse_duration",
     "parse_quantity",
     "parse_resource",

@@ -150,13 +150,14 @@ def format_duration(value: timedelta) -> str:
     return out or "0s"
 
 
-def _format_time(value: datetime) -> str:
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with second precision, as Kubernetes writes times (a naive time is taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-Timestamp = Annotated[datetime, PlainSerializer(_format_time, return_type=str)]
+Timestamp = Annotated[datetime, PlainSerializer(format_time, return_type=str)]
 """An RFC 3339 time, written in UTC with second precision as Kubernetes does (`2026-01-02T03:04:05Z`)."""
 
 Int64 = Annotated[int, Field(json_schema_extra={"format": "int64"})]

@@ -419,7 +419,13 @@ def _objects(
     from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerCluster, validate_resource
     from spinop.api.v1alpha1.cluster import AdoptableAccount, ExistingNamespace
     from spinop.remote.plan import grant_label_command
-    from spinop.tenancy import AccountClaim, effective_permissions, is_system_namespace, tenancy_violations
+    from spinop.tenancy import (
+        AccountClaim,
+        AccountUnderJudgement,
+        effective_permissions,
+        is_system_namespace,
+        tenancy_violations,
+    )
 
     cluster_objects: list[dict[str, Any]] = []
     account_objects: list[dict[str, Any]] = []
@@ -469,16 +475,16 @@ def _objects(
             tenancy = model.spec.tenancy.model_copy(
                 update={"adoptable_accounts": [adoptable], "existing_namespaces": listed}
             )
-            violations = tenancy_violations(
+            judged = AccountUnderJudgement(
                 account.spec,
-                tenant=tenant,
-                name=account_body["metadata"]["name"],
-                tenant_labels=dict([TENANT_LABEL]),
-                cluster_name=name,
-                cluster=model.spec.model_copy(update={"tenancy": tenancy}),
-                winners=claims,
-                reserved=options.reserved_namespaces,
+                tenant,
+                account_body["metadata"]["name"],
+                dict([TENANT_LABEL]),
+                name,
+                model.spec.model_copy(update={"tenancy": tenancy}),
+                options.reserved_namespaces,
             )
+            violations = tenancy_violations(judged, claims)
             if violations:
                 c.result.problems += [f"{v.reason}: {e}" for v in violations for e in v.errors]
                 continue
@@ -639,7 +645,7 @@ def adoption_changes(
     Computed with the operator's own functions (`desired_spinnaker_account`, `merge_account`), so it is what the
     reconcile will write, not a second opinion of it.
     """
-    from spinop.controllers.accounts import desired_spinnaker_account
+    from spinop.accounts import desired_spinnaker_account
     from spinop.halyard.model import account_to_halyard
     from spinop.redact import Redacted
     from spinop.spinnaker.desired import AccountOwner, merge_account
