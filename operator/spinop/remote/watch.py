@@ -3,7 +3,8 @@
 Each remote cluster in use gets three watches (ServiceAccounts, Roles, RoleBindings labelled managed-by=spinop, all
 namespaces), shared by all its accounts. A MODIFIED or DELETED event wakes the owning account's periodic pass, which
 repairs the drift within seconds; ADDED is spinop's own create (or a list) and wakes nobody. The periodic pass stays
-the safety net for anything a watch misses.
+the safety net for anything a watch misses. While all three are synced they also answer the resourceVersions of an
+account's objects (`RemoteWatches.versions`), so an idle pass need not read them (`remote.proof.trust_watches`).
 
 The `kubernetes` watch is synchronous, so each watch runs in its own daemon thread (never in the asyncio executor,
 whose workers it would hold for good) and hands uids to the event loop with `call_soon_threadsafe`. When the server
