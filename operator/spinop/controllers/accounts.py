@@ -300,6 +300,8 @@ def provision(
     tenant, name, uid = meta.namespace or "", meta.name or "", meta.uid or ""
     account_name = spec.effective_account_name
     out.fields["spinnakerAccountName"] = account_name
+    # Put back only by a pass that ends with its permissions proven: any failure makes the next pass read everything.
+    memory = ctx.account_memory.pop(uid, None)
 
     if cluster_body is None:
         too_many = missing_cluster_refusal(
@@ -358,8 +360,6 @@ def provision(
         server_override=cluster.server,
         ca_data_override=cluster.certificate_authority_data,
     )
-    # Put back only by a pass that ends with its permissions proven: any failure makes the next pass read everything.
-    memory = ctx.account_memory.pop(uid, None)
     watched: Versions | None = None
     if ctx.watches is not None:
         # Before observing: whatever this pass creates is then either in the watch's first list or an event after it.
