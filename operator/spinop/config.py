@@ -255,6 +255,13 @@ class OperatorConfig(_Settings):
         description="watch spinop's ServiceAccounts, Roles and RoleBindings on each remote cluster in use (one watch "
         "per kind per cluster) and repair an edit or deletion within seconds; false: drift waits for the periodic pass",
     )
+    verify_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="how often an idle account's least privilege is proven again with its own token when nothing it "
+        "depends on changed (its Role, RoleBinding, ServiceAccount or token do trigger a proof at once); also how "
+        "long an idle pass may rely on the remote watches instead of reading the account's remote objects",
+    )
     cluster_probe_seconds: float = Field(default=60.0, gt=0)
     refuse_powerful_admin_credentials: bool = Field(
         default=False,

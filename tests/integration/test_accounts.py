@@ -54,7 +54,9 @@ class Tenant:
 
 @pytest.fixture(scope="module")
 def operator(start_operator: Callable[..., OperatorProcess]) -> OperatorProcess:
-    return start_operator({"drift_interval_seconds": 4})
+    # A verify interval as short as the pass: rights granted beside spinop's objects (a ClusterRoleBinding, which no
+    # watch sees) show within seconds; tests/integration/test_idle_accounts.py covers the idle pass.
+    return start_operator({"drift_interval_seconds": 4, "verify_interval_seconds": 4})
 
 
 @pytest.fixture()

@@ -53,6 +53,8 @@ def operator(start_operator: Callable[..., OperatorProcess]) -> OperatorProcess:
     return start_operator(
         {
             "drift_interval_seconds": 3,
+            # No watch sees the namespace or the guardrail objects: an idle pass reads them once per verify interval.
+            "verify_interval_seconds": 3,
             "guardrail_rollout": {"concurrency": 2, "per_second": PER_SECOND, "batch_size": 1},
         }
     )

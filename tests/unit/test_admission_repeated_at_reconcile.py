@@ -59,7 +59,7 @@ def reconcile_reason(case: InvalidCase) -> str | None:
     assert me is not None
     account = SpinnakerAccount.model_validate(body)
     out = accounts.provision(
-        cast(Any, SimpleNamespace(config=CONFIG)),
+        cast(Any, SimpleNamespace(config=CONFIG, account_memory={})),
         account,
         cluster_body=world.clusters.get(account.spec.cluster),
         tenant_labels=world.namespace_labels.get(me.tenant, {}),

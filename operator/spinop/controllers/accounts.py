@@ -8,6 +8,7 @@ reconcile, leaving later conditions as they were (a cluster outage does not make
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 from collections.abc import Iterable, Mapping
@@ -36,7 +37,7 @@ from spinop.api.v1alpha1 import (
     validate_resource,
 )
 from spinop.api.v1alpha1 import format_time as _iso
-from spinop.controllers.context import OperatorContext
+from spinop.controllers.context import AccountMemory, OperatorContext
 from spinop.controllers.retry import next_pass, temporary
 from spinop.credentials import store
 from spinop.credentials.issue import store_new_credentials
@@ -54,7 +55,8 @@ from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusResult, 
 from spinop.remote import apply as remote_apply
 from spinop.remote.access import ResourceRule, Verdict, expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
-from spinop.remote.plan import DesiredRemote, Owner, plan_remote, plan_teardown
+from spinop.remote.plan import DesiredRemote, ObservedRemote, Owner, plan_remote, plan_teardown
+from spinop.remote.proof import LastProof, ProofBasis, Versions, trust_watches, versions_of, why_verify
 from spinop.remote.verify import TokenRejected, verify_access
 from spinop.spinnaker.desired import AccountOwner
 from spinop.spinnaker.sync import SyncState, synced_report
@@ -96,16 +98,21 @@ def provision(
     now: datetime.datetime,
     boundaries: Boundaries = NO_BOUNDARIES,
     missing_cluster_claims: Iterable[AccountClaim] = (),
+    status_fingerprint: str = "",
 ) -> Outcome:
     """Everything that talks to clusters, in one thread: returns what the status should say.
 
     `missing_cluster_claims`: this tenant's older accounts that name SpinnakerClusters which do not exist.
+    `status_fingerprint`: status.tokenFingerprint as stored; a pass trusts the credentials it remembers only if they
+    are still these (another replica, before a failover, may have rotated them).
     """
     out = Outcome()
     spec, meta = account.spec, account.metadata
     tenant, name, uid = meta.namespace or "", meta.name or "", meta.uid or ""
     account_name = spec.effective_account_name
     out.fields["spinnakerAccountName"] = account_name
+    # Put back only by a pass that ends with its permissions proven: any failure makes the next pass read everything.
+    memory = ctx.account_memory.pop(uid, None)
 
     if cluster_body is None:
         too_many = missing_cluster_refusal(
@@ -164,13 +171,31 @@ def provision(
         server_override=cluster.server,
         ca_data_override=cluster.certificate_authority_data,
     )
+    watched: Versions | None = None
     if ctx.watches is not None:
         # Before observing: whatever this pass creates is then either in the watch's first list or an event after it.
         ctx.watches.ensure(connection)
+        watched = ctx.watches.versions(spec.cluster, spec.namespace, desired_remote.object_name)
+    # Idle: the watches saw no change to the account's objects since the last full observation (and it is recent).
+    idle = memory is not None and (
+        memory.desired == desired_remote
+        and memory.stored.fingerprint == status_fingerprint
+        and trust_watches(
+            memory.observed_versions,
+            watched,
+            observed_at=memory.observed_at,
+            now=now,
+            interval_seconds=ctx.config.verify_interval_seconds,
+        )
+    )
     try:
         remote = ctx.clusters.get(connection)
         out.remote = remote
-        observed = remote_apply.observe(remote, desired_remote)
+        if idle:
+            assert memory is not None
+            observed, observed_at = memory.observed, memory.observed_at
+        else:
+            observed, observed_at = remote_apply.observe(remote, desired_remote), now
         plan = plan_remote(desired_remote, observed, allow_sharing=cluster.tenancy.allow_namespace_sharing)
         if plan.waiting:
             return out.fail("RemoteProvisioned", Waiting(plan.waiting, reason="NamespaceTerminating", retry_after=5))
@@ -184,7 +209,7 @@ def provision(
             remote_apply.apply(remote, plan.actions)
             if previously_provisioned:
                 out.events.append(("Warning", "DriftRepaired", "; ".join(a.describe() for a in plan.actions)))
-            observed = remote_apply.observe(remote, desired_remote)
+            observed, observed_at = remote_apply.observe(remote, desired_remote), now
     except SpinopError as err:
         if err.reason == "ClusterCredentialsRejected":
             ctx.clusters.invalidate(spec.cluster)
@@ -203,9 +228,22 @@ def provision(
     secret = store.secret_name(account_name)
     cred_ns = ctx.config.credentials_namespace
     render_key = _render_key(remote, spec)
+    versions = _versions(observed)
     try:
-        stored, verdict = _credentials_and_verdict(
-            ctx, out, remote, desired_remote, spec, policy, rotation_request, sa_uid, render_key, now
+        stored, verdict, proof = _credentials_and_verdict(
+            ctx,
+            out,
+            remote,
+            desired_remote,
+            spec,
+            policy,
+            rotation_request,
+            sa_uid,
+            render_key,
+            now,
+            versions=versions,
+            cached=memory.stored if idle and memory is not None else None,
+            last_proof=memory.proof if memory is not None else None,
         )
     except SpinopError as err:
         return out.fail("CredentialsIssued", err)
@@ -267,6 +305,7 @@ def provision(
         f"the credentials can do what profile {spec.profile.value} promises in "
         f"{spec.namespace} and nothing outside it (checked with the cluster's own authorizer)",
     )
+    ctx.account_memory[uid] = AccountMemory(desired_remote, observed, versions, observed_at, stored, proof)
 
     out.desired = desired_spinnaker_account(
         AccountOwner(tenant, name, uid),
@@ -290,11 +329,22 @@ def _credentials_and_verdict(
     sa_uid: str,
     render_key: str,
     now: datetime.datetime,
-) -> tuple[store.StoredCredentials, Verdict]:
-    """Make sure valid credentials are stored (issuing new ones when due), then prove what they can do."""
-    stored = store.read_credentials(
-        ctx.mgmt, ctx.config.credentials_namespace, store.secret_name(spec.effective_account_name)
-    )
+    *,
+    versions: Versions,
+    cached: store.StoredCredentials | None = None,
+    last_proof: LastProof | None = None,
+) -> tuple[store.StoredCredentials, Verdict, LastProof | None]:
+    """Make sure valid credentials are stored (issuing new ones when due), then prove what they can do, unless the
+    last proof still stands (`remote.proof.why_verify`). Returns the proof to remember (None: the verdict failed).
+
+    `cached`: the credentials an idle pass remembers, instead of reading the Secret again.
+    """
+    if cached is not None:
+        stored: store.StoredCredentials | None = cached
+    else:
+        stored = store.read_credentials(
+            ctx.mgmt, ctx.config.credentials_namespace, store.secret_name(spec.effective_account_name)
+        )
     token_present = True
     if stored is not None and policy.type == CredentialsType.SERVICE_ACCOUNT_TOKEN_SECRET.value and stored.token_secret:
         token_present = token_secret_exists(remote, spec.namespace, stored.token_secret)
@@ -337,8 +387,14 @@ def _credentials_and_verdict(
         if token is None:
             why = "the stored kubeconfig has no token"
             continue
+        basis = ProofBasis(versions, sa_uid, stored.fingerprint, expectations)
+        reason = why_verify(last_proof, basis, now=now, interval_seconds=ctx.config.verify_interval_seconds)
+        if reason is None and last_proof is not None:
+            return stored, Verdict(missing=(), excess=()), last_proof
+        log.debug("proving the rights of %s: %s", desired.owner.ref, reason)
         try:
-            return stored, verify_access(remote, token, expectations)
+            verdict = verify_access(remote, token, expectations)
+            return stored, verdict, LastProof(basis, now) if verdict.ok else None
         except TokenRejected:
             why = "the cluster no longer accepts the stored token"
     raise TokenRejected(f"cluster {remote.name} rejects even freshly issued credentials for {desired.object_name}")
@@ -374,6 +430,12 @@ def _store_new_credentials(
     return new
 
 
+def _versions(observed: ObservedRemote) -> dict[str, str]:
+    return versions_of(
+        {"serviceaccounts": observed.service_account, "roles": observed.role, "rolebindings": observed.role_binding}
+    )
+
+
 def _ref(body: Mapping[str, Any]) -> ObjectRef:
     meta = body["metadata"]
     return ObjectRef(PLURAL, KIND, meta["name"], meta.get("namespace"), meta.get("uid"))
@@ -389,10 +451,22 @@ def _announce(t: Transition) -> Event | None:
 
 
 async def _write_status(
-    ctx: OperatorContext, ref: ObjectRef, out: Outcome, generation: int | None
+    ctx: OperatorContext,
+    ref: ObjectRef,
+    out: Outcome,
+    generation: int | None,
+    known: Mapping[str, Any] | None = None,
 ) -> StatusResult | None:
+    """`known`: the object as kopf has it; when the outcome changes nothing there, the status is not even read."""
     result = await asyncio.to_thread(
-        write_status_then_events, ctx.mgmt, ctx.account_status, ref, out, generation=generation, announce=_announce
+        write_status_then_events,
+        ctx.mgmt,
+        ctx.account_status,
+        ref,
+        out,
+        generation=generation,
+        announce=_announce,
+        known=known,
     )
     if result is not None:
         metrics.record_account_status(ref.namespace or "", ref.name, result.status)
@@ -444,9 +518,10 @@ async def reconcile(
                 missing_cluster_claims=(
                     on_missing_clusters(older_claims(claims, me), me.tenant, judge.boundaries.clusters) if judge else ()
                 ),
+                status_fingerprint=str((body.get("status") or {}).get("tokenFingerprint") or ""),
             )
             await _sync_spinnaker(ctx, body, out)
-            await _write_status(ctx, ref, out, generation)
+            await _write_status(ctx, ref, out, generation, known=body)
         outcome["result"] = "ready" if out.error is None else ("not_ready" if out.error.needs_user else "error")
     delay = next_pass(out.error, ctx.config.drift_interval_seconds)
     return delay if out.next_due is None else min(delay, out.next_due)
@@ -506,6 +581,11 @@ async def _retire_previous_token(ctx: OperatorContext, out: Outcome) -> None:
         ctx.config.credentials_namespace,
         store.secret_name(out.desired.name),
     )
+    memory = ctx.account_memory.get(out.desired.owner.uid)
+    if memory is not None:
+        ctx.account_memory[out.desired.owner.uid] = dataclasses.replace(
+            memory, stored=dataclasses.replace(memory.stored, previous_token_secret="")
+        )
     if deleted:
         out.events.append(
             (

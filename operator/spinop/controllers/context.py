@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import random
 import time
 from collections.abc import AsyncIterator
@@ -20,9 +21,12 @@ from spinop.api.v1alpha1 import (
 )
 from spinop.config import OperatorConfig
 from spinop.controllers.guardrails import GuardrailRollouts
+from spinop.credentials.store import StoredCredentials
 from spinop.gate import GateClient
 from spinop.kube.status import StatusWriter
 from spinop.remote.cluster import RemoteClusters
+from spinop.remote.plan import DesiredRemote, ObservedRemote
+from spinop.remote.proof import LastProof, Versions
 from spinop.remote.watch import RemoteWatches
 from spinop.spinnaker.sync import SpinnakerSync
 
@@ -78,6 +82,21 @@ class Schedule:
         self.due.pop(uid, None)
 
 
+@dataclass(frozen=True)
+class AccountMemory:
+    """What the last successful pass of one account saw, so that an idle pass can skip the reads and the proof.
+
+    In memory only: after a restart each account's first pass reads and proves once more, as every pass used to.
+    """
+
+    desired: DesiredRemote
+    observed: ObservedRemote
+    observed_versions: Versions
+    observed_at: datetime.datetime
+    stored: StoredCredentials
+    proof: LastProof | None
+
+
 @dataclass
 class OperatorContext:
     config: OperatorConfig
@@ -97,6 +116,8 @@ class OperatorContext:
     pipeline_scopes: dict[str, Any] = field(default_factory=dict)
     pipeline_scope_cache: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     guardrail_rollouts: GuardrailRollouts = field(default_factory=GuardrailRollouts)
+    # By account uid: what its last successful pass saw (an idle pass then costs no API request).
+    account_memory: dict[str, AccountMemory] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.config.reconcile_concurrency)

@@ -65,6 +65,7 @@ async def account_periodic(stopped: kopf.DaemonStopped, body: kopf.Body, memo: k
         )
     finally:
         ctx.wakeups.pop(uid, None)
+        ctx.account_memory.pop(uid, None)
 
 
 @kopf.on.delete(*ACCOUNTS, id="finalize")

@@ -10,7 +10,8 @@ import datetime
 import logging
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import kubernetes.client as k8s
 from kubernetes.client import ApiClient
@@ -58,10 +59,13 @@ def write_status_then_events(
     *,
     generation: int | None = None,
     announce: Callable[[Transition], Event | None] = lambda _: None,
+    known: Mapping[str, Any] | None = None,
 ) -> StatusResult | None:
     """Every kind's one way to report: write the status, then post the reconcile's own Events and one for each
-    condition transition the kind announces (`announce`), in that order. None when the object is gone."""
-    result = writer.update(ref, conditions=report.conditions, fields=report.fields, generation=generation)
+    condition transition the kind announces (`announce`), in that order. None when the object is gone.
+
+    `known`: the object as kopf has it; when the report changes nothing there, the status is not even read."""
+    result = writer.update(ref, conditions=report.conditions, fields=report.fields, generation=generation, known=known)
     posted = list(report.events)
     if result is not None:
         posted += [event for t in result.transitions if (event := announce(t)) is not None]

@@ -115,13 +115,20 @@ class StatusWriter:
         fields: Mapping[str, Any] | None = None,
         generation: int | None = None,
         now: datetime.datetime | None = None,
+        known: Mapping[str, Any] | None = None,
     ) -> StatusResult | None:
         """Merge `conditions` and `fields` into the object's status; None when the object is gone.
 
         `generation` is the metadata.generation the caller acted on (stamped as observedGeneration); None keeps the
         stored observedGeneration, for writers that do not act on the spec (the Spinnaker sync).
+        `known`: the object as the caller has it (kopf's live body): when the update changes nothing there, nothing
+        is read or written. Any change is still merged into the freshest object.
         """
         now = now or utcnow()
+        if known is not None and (not ref.uid or (known.get("metadata") or {}).get("uid") == ref.uid):
+            current, desired, _, acted_on = self._merge(dict(known), conditions, fields, generation, now)
+            if desired == current:
+                return StatusResult(False, [], current, acted_on)
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 obj = self._get(ref)
@@ -131,26 +138,7 @@ class StatusWriter:
                 raise
             if ref.uid and obj["metadata"].get("uid") != ref.uid:
                 return None  # a new object of the same name: not ours to write
-            current = dict(obj.get("status") or {})
-            acted_on = generation if generation is not None else current.get("observedGeneration")
-            before = as_conditions(current.get("conditions"))
-            merged = list(before)
-            for update in conditions:
-                merged = set_condition(
-                    merged,
-                    update.type,
-                    update.status,
-                    update.reason,
-                    update.message,
-                    observed_generation=acted_on,
-                    now=now,
-                )
-            merged = summarize_ready(merged, self.ready_inputs(obj), generation=acted_on, now=now)
-            desired = {**current, **(fields or {}), "conditions": to_dicts(merged)}
-            if acted_on is not None:
-                desired["observedGeneration"] = acted_on
-            desired = {k: v for k, v in desired.items() if v is not None}
-            transitions = _transitions(before, merged)
+            current, desired, transitions, acted_on = self._merge(obj, conditions, fields, generation, now)
             if desired == current:
                 return StatusResult(False, [], current, acted_on)
             body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "status": desired}
@@ -168,6 +156,36 @@ class StatusWriter:
                 raise
             return StatusResult(True, transitions, desired, acted_on)
         raise RuntimeError(f"status of {ref.describe()} kept changing under spinop; giving up for now")
+
+    def _merge(
+        self,
+        obj: dict[str, Any],
+        conditions: Sequence[ConditionUpdate],
+        fields: Mapping[str, Any] | None,
+        generation: int | None,
+        now: datetime.datetime,
+    ) -> tuple[dict[str, Any], dict[str, Any], list[Transition], int | None]:
+        """The object's status now, the status after the update, the condition transitions, the generation acted on."""
+        current = dict(obj.get("status") or {})
+        acted_on = generation if generation is not None else current.get("observedGeneration")
+        before = as_conditions(current.get("conditions"))
+        merged = list(before)
+        for update in conditions:
+            merged = set_condition(
+                merged,
+                update.type,
+                update.status,
+                update.reason,
+                update.message,
+                observed_generation=acted_on,
+                now=now,
+            )
+        merged = summarize_ready(merged, self.ready_inputs(obj), generation=acted_on, now=now)
+        desired = {**current, **(fields or {}), "conditions": to_dicts(merged)}
+        if acted_on is not None:
+            desired["observedGeneration"] = acted_on
+        desired = {k: v for k, v in desired.items() if v is not None}
+        return current, desired, _transitions(before, merged), acted_on
 
 
 def _transitions(before: Sequence[Any], after: Sequence[Any]) -> list[Transition]:

@@ -3,7 +3,8 @@
 Each remote cluster in use gets three watches (ServiceAccounts, Roles, RoleBindings labelled managed-by=spinop, all
 namespaces), shared by all its accounts. A MODIFIED or DELETED event wakes the owning account's periodic pass, which
 repairs the drift within seconds; ADDED is spinop's own create (or a list) and wakes nobody. The periodic pass stays
-the safety net for anything a watch misses.
+the safety net for anything a watch misses. While all three are synced they also answer the resourceVersions of an
+account's objects (`RemoteWatches.versions`), so an idle pass need not read them (`remote.proof.trust_watches`).
 
 The `kubernetes` watch is synchronous, so each watch runs in its own daemon thread (never in the asyncio executor,
 whose workers it would hold for good) and hands uids to the event loop with `call_soon_threadsafe`. When the server
@@ -123,6 +124,8 @@ class KindWatch:
         self._relist = threading.Event()  # the connection changed: what we knew may be another cluster's
         self._lock = threading.Lock()
         self._current: Watch | None = None
+        # What the watch knows while it follows the stream without a gap; None while it lists again or fails.
+        self._synced: dict[Key, Seen] | None = None
         self._thread = threading.Thread(target=self._run, name=f"watch-{cluster}-{kind}", daemon=True)
 
     def start(self) -> None:
@@ -134,8 +137,18 @@ class KindWatch:
 
     def reconnect(self) -> None:
         """List and watch again with the cluster's current connection."""
+        self._synced = None
         self._relist.set()
         self._end_stream()
+
+    def version_of(self, namespace: str, name: str) -> str | None:
+        """The resourceVersion of one of spinop's objects as the watch last saw it ("" when it does not exist), or
+        None when the watch is not synced (listing, failing, or reconnecting) and knows nothing for sure."""
+        known = self._synced
+        if known is None:
+            return None
+        found = known.get((namespace, name))
+        return found.resource_version if found is not None else ""
 
     def _end_stream(self) -> None:
         # Watch.stop shuts the socket down, so a read blocked in the thread returns now.
@@ -151,6 +164,7 @@ class KindWatch:
             if self._relist.is_set():
                 self._relist.clear()
                 known, version = None, None
+                self._synced = None
             following_since: float | None = None
             try:
                 api = self._connect()
@@ -165,12 +179,15 @@ class KindWatch:
                         recovered = True
                     known = listed
                 assert known is not None
+                self._synced = known
                 following_since = time.monotonic()
                 version = self._follow(api, version, known)
                 failures, recovered = 0, False
             except _Gone:
+                self._synced = None
                 version = None
             except Exception as err:  # a watch thread must never die: back off and try again
+                self._synced = None
                 if self._stopped.is_set():
                     break
                 if self._relist.is_set():
@@ -298,6 +315,21 @@ class RemoteWatches:
             names = list(self._watching)
         for name in names:
             self.stop(name)
+
+    def versions(self, cluster: str, namespace: str, name: str) -> dict[str, str] | None:
+        """The resourceVersion of one account's object of each watched kind ("" for none), when every watch of the
+        cluster is synced; else None (not watched, listing, or failing: read the objects instead)."""
+        with self._lock:
+            current = self._watching.get(cluster)
+        if current is None:
+            return None
+        versions = {}
+        for kind_watch in current[1]:
+            version = kind_watch.version_of(namespace, name)
+            if version is None:
+                return None
+            versions[kind_watch.kind] = version
+        return versions
 
     def watched(self) -> list[str]:
         with self._lock:

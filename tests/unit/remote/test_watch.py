@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import threading
+import time
 from typing import Any
 
 from kubernetes.client import ApiClient
@@ -87,3 +89,56 @@ def test_a_watch_that_cannot_connect_keeps_trying_wakes_nobody_and_stops_at_once
     watch._thread.join(timeout=5)
     assert not watch._thread.is_alive()
     assert woken == []
+
+
+class _ScriptedWatch(KindWatch):
+    """A KindWatch whose list and stream are scripted: each `_follow` takes the next step (events or a failure)."""
+
+    def __init__(self, listed: dict[tuple[str, str], Seen]) -> None:
+        super().__init__("dev", "roles", lambda: ApiClient(), lambda uid: None)
+        self.listed = listed
+        self.steps: queue.Queue[dict[tuple[str, str], Seen] | Exception] = queue.Queue()
+        self.follows = threading.Semaphore(0)
+
+    def _list(self, api: ApiClient) -> tuple[dict[tuple[str, str], Seen], str]:
+        return dict(self.listed), "1"
+
+    def _follow(self, api: ApiClient, version: str, known: dict[tuple[str, str], Seen]) -> str:
+        self.follows.release()
+        step = self.steps.get(timeout=10)
+        if isinstance(step, Exception):
+            raise step
+        known.update(step)
+        return version
+
+
+def _eventually(check: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_watch_answers_versions_only_while_synced() -> None:
+    watch = _ScriptedWatch({("team-dev", "spinop-a"): Seen("7", "uid-1")})
+    assert watch.version_of("team-dev", "spinop-a") is None, "not listed yet: it knows nothing"
+    watch.start()
+    try:
+        assert watch.follows.acquire(timeout=5)
+        assert watch.version_of("team-dev", "spinop-a") == "7"
+        assert watch.version_of("team-dev", "spinop-b") == "", "synced and absent: does not exist"
+        watch.steps.put({("team-dev", "spinop-a"): Seen("8", "uid-1")})  # an event, then the stream ends
+        assert watch.follows.acquire(timeout=5)
+        assert watch.version_of("team-dev", "spinop-a") == "8"
+        watch.steps.put(ConnectionResetError())
+        assert _eventually(lambda: watch.version_of("team-dev", "spinop-a") is None), "a failed watch is not synced"
+        assert watch.follows.acquire(timeout=5), "listed again after the back-off"
+        assert watch.version_of("team-dev", "spinop-a") == "7"
+        watch.reconnect()
+        assert watch.version_of("team-dev", "spinop-a") is None, "a new connection: what it knew may be stale"
+    finally:
+        watch.stop()
+        watch.steps.put(ConnectionResetError())
+        watch._thread.join(timeout=5)
