@@ -6,7 +6,7 @@ from __future__ import annotations
 class SpinopError(Exception):
     """A failure with a CamelCase `reason` and a `message` that says what happened and what to do."""
 
-    reason = "Error"
+    reason: str = "Error"
     #: True when only a change by a user (spec, tenancy, remote objects) can fix it; retried slowly anyway.
     needs_user = False
     #: Seconds before trying again.

@@ -44,7 +44,7 @@ class CelRule:
         if self.field_path:
             out["fieldPath"] = self.field_path
         if self.reason:
-            out["reason"] = self.reason
+            out["reason"] = str(self.reason)  # a plain str: crdgen's YAML dumper refuses a Reason member
         return out
 
 
