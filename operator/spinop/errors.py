@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from spinop.api.reasons import Reason
+
 
 class SpinopError(Exception):
     """A failure with a CamelCase `reason` and a `message` that says what happened and what to do."""
 
-    reason: str = "Error"
+    reason: str = Reason.Error
     #: True when only a change by a user (spec, tenancy, remote objects) can fix it; retried slowly anyway.
     needs_user = False
     #: Seconds before trying again.
@@ -29,23 +31,23 @@ class InvalidRequest(SpinopError):
 
 
 class ClusterUnreachable(SpinopError):
-    reason = "ClusterUnreachable"
+    reason = Reason.ClusterUnreachable
     retry_after = 15.0
 
 
 class RemoteCredentialsRejected(SpinopError):
-    reason = "ClusterCredentialsRejected"
+    reason = Reason.ClusterCredentialsRejected
     needs_user = True
     retry_after = 60.0
 
 
 class RemoteApiError(SpinopError):
-    reason = "RemoteApiError"
+    reason = Reason.RemoteApiError
     retry_after = 20.0
 
 
 class Waiting(SpinopError):
     """Nothing is wrong; something has to happen first."""
 
-    reason = "Waiting"
+    reason = Reason.Waiting
     retry_after = 5.0

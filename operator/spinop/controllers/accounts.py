@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from spinop import metrics
 from spinop.api.errors import FieldError
 from spinop.api.labels import ROTATE_ANNOTATION
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
@@ -78,7 +79,7 @@ PLURAL = "spinnakeraccounts"
 KIND = "SpinnakerAccount"
 
 # Reasons that mean "on the way", not "wrong": no Event for them (kubectl describe shows the condition anyway).
-EXPECTED_PROGRESS = frozenset({"Pending", "Reconciling", "Waiting", "MigratingFromHalyard"})
+EXPECTED_PROGRESS = frozenset({Reason.Pending, Reason.Reconciling, Reason.Waiting, Reason.MigratingFromHalyard})
 
 
 # --------------------------------------------------------------------------------------------------- index records
@@ -305,7 +306,7 @@ def provision(
                 "RemoteProvisioned",
                 InvalidRequest(
                     f"{too_many.path}: {too_many.message}",
-                    reason="TooManyAccountsOnMissingClusters",
+                    reason=Reason.TooManyAccountsOnMissingClusters,
                     retry_after=int(ctx.config.drift_interval_seconds),
                 ),
             )
@@ -314,7 +315,7 @@ def provision(
             InvalidRequest(
                 f"SpinnakerCluster {spec.cluster} does not exist; ask a platform admin for the list "
                 "(kubectl get spinnakerclusters) or fix spec.cluster",
-                reason="ClusterNotFound",
+                reason=Reason.ClusterNotFound,
                 retry_after=30,
             ),
         )
@@ -325,7 +326,7 @@ def provision(
             "RemoteProvisioned",
             InvalidRequest(
                 f"{cluster.path}: {cluster.message}",
-                reason="ClusterInvalid",
+                reason=Reason.ClusterInvalid,
                 retry_after=int(ctx.config.drift_interval_seconds),
             ),
         )
@@ -362,7 +363,9 @@ def provision(
         observed = remote_apply.observe(remote, desired_remote)
         plan = plan_remote(desired_remote, observed, allow_sharing=cluster.tenancy.allow_namespace_sharing)
         if plan.waiting:
-            return out.fail("RemoteProvisioned", Waiting(plan.waiting, reason="NamespaceTerminating", retry_after=5))
+            return out.fail(
+                "RemoteProvisioned", Waiting(plan.waiting, reason=Reason.NamespaceTerminating, retry_after=5)
+            )
         if plan.conflicts:
             first = plan.conflicts[0]
             return out.fail(
@@ -375,12 +378,12 @@ def provision(
                 out.events.append(("Warning", "DriftRepaired", "; ".join(a.describe() for a in plan.actions)))
             observed = remote_apply.observe(remote, desired_remote)
     except SpinopError as err:
-        if err.reason == "ClusterCredentialsRejected":
+        if err.reason == Reason.ClusterCredentialsRejected:
             ctx.clusters.invalidate(spec.cluster)
         return out.fail("RemoteProvisioned", err)
     out.ok(
         "RemoteProvisioned",
-        "Provisioned",
+        Reason.Provisioned,
         f"namespace {spec.namespace}, ServiceAccount, Role ({spec.profile.value}) and RoleBinding "
         f"{desired_remote.object_name} are in place on cluster {spec.cluster}",
     )
@@ -401,7 +404,7 @@ def provision(
 
     out.ok(
         "CredentialsIssued",
-        "Issued",
+        Reason.Issued,
         f"{stored.source} credentials stored in Secret {cred_ns}/{secret}"
         + (f", valid until {_iso(stored.expires_at)}" if stored.expires_at else "")
         + f" (fingerprint {stored.fingerprint})",
@@ -411,7 +414,7 @@ def provision(
         out.conditions[-1] = ConditionUpdate(
             "CredentialsIssued",
             "True",
-            "RotationWaiting",
+            Reason.RotationWaiting,
             f"{out.conditions[-1].message}; the rotation requested with {ROTATE_ANNOTATION}={rotation_request!r} "
             f"waits until {_iso(waits)}: at most one requested rotation per "
             f"{ctx.config.min_rotation_interval_seconds:.0f}s (operator setting min_rotation_interval_seconds), as "
@@ -436,7 +439,7 @@ def provision(
             InvalidRequest(
                 f"the issued credentials {verdict.message()}. A cluster admin must apply deploy/remote "
                 "(tenant-policy.yaml) on this cluster.",
-                reason="TenantLimitsNotEnforced",
+                reason=Reason.TenantLimitsNotEnforced,
                 retry_after=60,
             ),
         )
@@ -446,13 +449,13 @@ def provision(
             InvalidRequest(
                 f"the issued credentials do not match profile {spec.profile.value}: {verdict.message()}. "
                 "Something else on the cluster grants or removes rights (a ClusterRoleBinding, an edited Role?).",
-                reason="PermissionsMismatch",
+                reason=Reason.PermissionsMismatch,
                 retry_after=60,
             ),
         )
     out.ok(
         "PermissionsVerified",
-        "Verified",
+        Reason.Verified,
         f"the credentials can do what profile {spec.profile.value} promises in "
         f"{spec.namespace} and nothing outside it (checked with the cluster's own authorizer)",
     )
@@ -692,7 +695,10 @@ async def reconcile(
     if account is None or not isinstance(account, SpinnakerAccount):
         message = "; ".join(f"{e.path}: {e.message}" for e in errors) or "the object could not be read"
         await _write_status(
-            ctx, ref, Outcome().fail("RemoteProvisioned", InvalidRequest(message, reason="InvalidSpec")), generation
+            ctx,
+            ref,
+            Outcome().fail("RemoteProvisioned", InvalidRequest(message, reason=Reason.InvalidSpec)),
+            generation,
         )
         return ctx.config.drift_interval_seconds
     me = claim_from_body(body)
@@ -740,7 +746,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
     if ctx.sync is None:
         out.ok(
             "SpinnakerSynced",
-            "SpinnakerSyncDisabled",
+            Reason.SpinnakerSyncDisabled,
             "this spinop installation does not register accounts in Spinnaker (spinnakerBackend: none)",
         )
         await _retire_previous_token(ctx, out)
@@ -758,7 +764,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
             entry = ctx.sync.entries[out.desired.name]
             out.ok(
                 "SpinnakerSynced",
-                "Synced",
+                Reason.Synced,
                 f"applied by {ctx.sync.backend.name} change {entry.deploy_id or '-'} finished at {entry.applied_at}",
             )
             out.fields["lastAppliedToSpinnaker"] = entry.applied_at
@@ -775,7 +781,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
             ConditionUpdate(
                 "SpinnakerSynced",
                 "False",
-                "Pending",
+                Reason.Pending,
                 f"waiting for the next Spinnaker change (changes are batched: {ctx.sync.quiet:.0f}s quiet window)",
             )
         )
@@ -831,7 +837,11 @@ async def finalize(
                 )
             except TimeoutError:
                 await _deleting(
-                    ctx, ref, "SpinnakerSynced", "Deleting", f"waiting for Spinnaker to drop account {me.account_name}"
+                    ctx,
+                    ref,
+                    "SpinnakerSynced",
+                    Reason.Deleting,
+                    f"waiting for Spinnaker to drop account {me.account_name}",
                 )
                 raise kopf.TemporaryError("waiting for Spinnaker to drop the account", delay=5) from None
 
@@ -861,7 +871,7 @@ async def finalize(
                 ctx,
                 ref,
                 "RemoteProvisioned",
-                "ClusterInvalid",
+                Reason.ClusterInvalid,
                 f"{cluster.message}; the remote ServiceAccount, Role and RoleBinding spinop-{me.account_name} are "
                 "removed, and the deletion finishes, once it is fixed",
             )

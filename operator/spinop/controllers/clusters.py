@@ -12,6 +12,7 @@ import urllib3
 from kubernetes.client.rest import ApiException
 
 from spinop import metrics
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerClusterSpec
 from spinop.controllers.accounts import Claim
 from spinop.controllers.context import OperatorContext
@@ -42,29 +43,31 @@ def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple
         remote = ctx.clusters.get(connection_for(name, spec))
         version = ctx.clusters.version(remote)
     except SpinopError as err:
-        if err.reason == "ClusterCredentialsRejected":
+        if err.reason == Reason.ClusterCredentialsRejected:
             ctx.clusters.invalidate(name)
         return ConditionUpdate("Reachable", "False", err.reason, err.message), None
     except ApiException as err:
         ctx.clusters.invalidate(name)
         return (
-            ConditionUpdate("Reachable", "False", "ClusterUnreachable", f"cluster {name} answered HTTP {err.status}"),
+            ConditionUpdate(
+                "Reachable", "False", Reason.ClusterUnreachable, f"cluster {name} answered HTTP {err.status}"
+            ),
             None,
         )
     except OSError as err:
         return (
-            ConditionUpdate("Reachable", "False", "ClusterUnreachable", f"cannot reach cluster {name}: {err}"),
+            ConditionUpdate("Reachable", "False", Reason.ClusterUnreachable, f"cannot reach cluster {name}: {err}"),
             None,
         )
     except urllib3.exceptions.HTTPError as err:  # refused, reset, timed out: urllib3's errors are not OSErrors
         return (
             ConditionUpdate(
-                "Reachable", "False", "ClusterUnreachable", f"cannot reach cluster {name}: {type(err).__name__}"
+                "Reachable", "False", Reason.ClusterUnreachable, f"cannot reach cluster {name}: {type(err).__name__}"
             ),
             None,
         )
     return ConditionUpdate(
-        "Reachable", "True", "Reachable", f"{remote.server} answers as Kubernetes {version}"
+        "Reachable", "True", Reason.Reachable, f"{remote.server} answers as Kubernetes {version}"
     ), version
 
 
@@ -77,16 +80,21 @@ def _policies(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> Co
     try:
         problems = policy_problems(ctx.clusters.get(connection_for(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
-        return ConditionUpdate(POLICIES_CONDITION, "Unknown", "CheckFailed", f"cannot read them: {type(err).__name__}")
+        return ConditionUpdate(
+            POLICIES_CONDITION, "Unknown", Reason.CheckFailed, f"cannot read them: {type(err).__name__}"
+        )
     if problems:
         return ConditionUpdate(
             POLICIES_CONDITION,
             "False",
-            "PolicyMissing",
+            Reason.PolicyMissing,
             "; ".join(problems) + ": apply deploy/remote on the cluster (docs/install.md)",
         )
     return ConditionUpdate(
-        POLICIES_CONDITION, "True", "Installed", "spinop-remote-limits and spinop-tenant-limits are enforced (Deny)"
+        POLICIES_CONDITION,
+        "True",
+        Reason.Installed,
+        "spinop-remote-limits and spinop-tenant-limits are enforced (Deny)",
     )
 
 
@@ -99,10 +107,12 @@ def _credentials_power(ctx: OperatorContext, name: str, spec: SpinnakerClusterSp
     try:
         beyond = beyond_remote_identity(ctx.clusters.get(connection_for(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
-        return ConditionUpdate(POWER_CONDITION, "Unknown", "CheckFailed", f"cannot review them: {type(err).__name__}")
+        return ConditionUpdate(
+            POWER_CONDITION, "Unknown", Reason.CheckFailed, f"cannot review them: {type(err).__name__}"
+        )
     if not beyond:
         return ConditionUpdate(
-            POWER_CONDITION, "False", "AsDeployRemote", "the admin kubeconfig grants no more than deploy/remote"
+            POWER_CONDITION, "False", Reason.AsDeployRemote, "the admin kubeconfig grants no more than deploy/remote"
         )
     shown = "; ".join(c.describe() for c in beyond[:SHOWN]) + (
         f"; and {len(beyond) - SHOWN} more" if len(beyond) > SHOWN else ""
@@ -110,7 +120,7 @@ def _credentials_power(ctx: OperatorContext, name: str, spec: SpinnakerClusterSp
     return ConditionUpdate(
         POWER_CONDITION,
         "True",
-        "BeyondDeployRemote",
+        Reason.BeyondDeployRemote,
         f"the admin kubeconfig can do more than spinop needs ({shown}): give spinop deploy/remote's identity "
         "(deploy/remote/admin-kubeconfig.sh, docs/install.md)",
     )

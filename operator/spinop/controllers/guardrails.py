@@ -25,6 +25,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
 from spinop.api.labels import CREATED_NAMESPACE, OWNER
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerAccountSpec, SpinnakerClusterSpec, validate_resource
 from spinop.errors import SpinopError
 from spinop.kube.clients import call
@@ -63,7 +64,7 @@ def guardrails_condition(
         return ConditionUpdate(
             CONDITION,
             "False",
-            "NamespaceNotCreatedBySpinop",
+            Reason.NamespaceNotCreatedBySpinop,
             f"namespace {ns} on cluster {cluster_name} existed before spinop, so spinop leaves its labels, quotas, "
             f"limits and network policies to its owner: SpinnakerCluster {cluster_name}'s guardrails are not "
             "enforced there. To have them, use a namespace that spinop creates.",
@@ -73,7 +74,7 @@ def guardrails_condition(
         return ConditionUpdate(
             CONDITION,
             "True",
-            "MaintainedByNamespaceCreator",
+            Reason.MaintainedByNamespaceCreator,
             f"namespace {ns} was created for SpinnakerAccount {creator}, which keeps its guardrails"
             + ("; this account's spec.guardrails do not apply there" if overrides else ""),
         )
@@ -82,10 +83,10 @@ def guardrails_condition(
         return ConditionUpdate(
             CONDITION,
             "False",
-            "LooserThanCluster",
+            Reason.LooserThanCluster,
             "; ".join(str(e) for e in looser) + f". The cluster's stricter values apply instead: {held}.",
         )
-    return ConditionUpdate(CONDITION, "True", "Applied", f"namespace {ns} holds {held}")
+    return ConditionUpdate(CONDITION, "True", Reason.Applied, f"namespace {ns} holds {held}")
 
 
 # -------------------------------------------------------------------------------------------------------- pacing
@@ -238,10 +239,10 @@ class Progress:
             + (f", {self.counts['failed']} failed (retried)" if self.counts["failed"] else "")
         )
         if self.finished_at is None:
-            return ConditionUpdate(CONDITION, "False", "RollingOut", f"{summary}; {self.total - done} to go")
+            return ConditionUpdate(CONDITION, "False", Reason.RollingOut, f"{summary}; {self.total - done} to go")
         if self.counts["failed"]:
-            return ConditionUpdate(CONDITION, "False", "NamespacesFailed", summary)
-        return ConditionUpdate(CONDITION, "True", "Applied", summary)
+            return ConditionUpdate(CONDITION, "False", Reason.NamespacesFailed, summary)
+        return ConditionUpdate(CONDITION, "True", Reason.Applied, summary)
 
 
 def _stamp() -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import kopf
 
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerPipeline, SpinnakerPipelineSpec, validate_resource
 from spinop.controllers.accounts import Claim
 from spinop.controllers.context import OperatorContext
@@ -103,16 +104,16 @@ def gate_failure(err: GateError) -> SpinopError:
         return SpinopError(
             f"Gate refused spinop's identity ({err.message}); a platform admin must fix spinop's Gate credentials "
             "(gate.auth_secret)",
-            reason="GateUnauthorized",
+            reason=Reason.GateUnauthorized,
             retry_after=60,
         )
     if isinstance(err, GateDuplicateName):
-        return InvalidRequest(err.message, reason="PipelineNameTaken", retry_after=120)
+        return InvalidRequest(err.message, reason=Reason.PipelineNameTaken, retry_after=120)
     if isinstance(err, GateTaskFailed):
-        return InvalidRequest(f"Spinnaker refused: {err.message}", reason="GateTaskFailed", retry_after=120)
+        return InvalidRequest(f"Spinnaker refused: {err.message}", reason=Reason.GateTaskFailed, retry_after=120)
     if isinstance(err, GateRejected):
-        return InvalidRequest(f"Gate refused: {err.message}", reason="GateRejected", retry_after=120)
-    return SpinopError(f"Gate is not available: {err.message}", reason="GateUnavailable", retry_after=10)
+        return InvalidRequest(f"Gate refused: {err.message}", reason=Reason.GateRejected, retry_after=120)
+    return SpinopError(f"Gate is not available: {err.message}", reason=Reason.GateUnavailable, retry_after=10)
 
 
 # ------------------------------------------------------------------------------------------------ the reconcile
@@ -169,7 +170,7 @@ async def reconcile(
     resource, errors = validate_resource(dict(body))
     if resource is None or not isinstance(resource, SpinnakerPipeline):
         message = "; ".join(f"{e.path}: {e.message}" for e in errors) or "the object could not be read"
-        await _write_status(ctx, ref, Outcome().fail(InvalidRequest(message, reason="InvalidSpec")), generation)
+        await _write_status(ctx, ref, Outcome().fail(InvalidRequest(message, reason=Reason.InvalidSpec)), generation)
         return interval
     namespace, name = meta["namespace"], meta["name"]
     tenancy = tenancy_for(body, account_claims, pipeline_claims, ctx.config.pipelines, clusters)
@@ -180,7 +181,7 @@ async def reconcile(
             out.fail(
                 InvalidRequest(
                     "this spinop installation has no Gate configured (gate.url), so it cannot save pipelines",
-                    reason="GateNotConfigured",
+                    reason=Reason.GateNotConfigured,
                 )
             )
         else:
@@ -258,7 +259,7 @@ def _report_drift(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
     """driftPolicy Report: leave Spinnaker's version, say what differs and who changed it."""
     out = work.out
     message = f"{_drift_message(work, decision, live)}; driftPolicy is Report, so spinop leaves it"
-    out.set("InSync", "False", "Drifted", message[:MAX_MESSAGE])
+    out.set("InSync", "False", Reason.Drifted, message[:MAX_MESSAGE])
     if not work.observed.drifted:
         out.fields["driftDetectedAt"] = _now()
         out.events.append(("Warning", "DriftDetected", message))
@@ -289,7 +290,7 @@ def _record_saved(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
     out.set(
         "Synced",
         "True",
-        "Saved",
+        Reason.Saved,
         f"Spinnaker has pipeline {spec.name!r} (id {work.pipeline_id}) in application {spec.application}",
     )
     left = compare(work.render(stored), stored)
@@ -297,9 +298,9 @@ def _record_saved(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
         # Spinnaker stored something differently from what was sent, in a way spinop does not know to ignore.
         paths = ", ".join(resource_path(p) for p in left)
         log.warning("pipeline %s: Spinnaker stored %s differently from what spinop saved", work.owner, paths)
-        out.set("InSync", "False", "Drifted", f"Spinnaker stores these fields differently: {paths}"[:MAX_MESSAGE])
+        out.set("InSync", "False", Reason.Drifted, f"Spinnaker stores these fields differently: {paths}"[:MAX_MESSAGE])
     else:
-        out.set("InSync", "True", "InSync", "the pipeline in Spinnaker equals this resource")
+        out.set("InSync", "True", Reason.InSync, "the pipeline in Spinnaker equals this resource")
 
 
 async def _ensure_application(work: _Work) -> None:
@@ -337,7 +338,7 @@ async def _resolve_name_conflicts(
     work.pipeline_id = str(holder["id"])
     violations = check_pipeline(work.render(holder), work.scope)  # the id decides which runAsUser is its own
     if violations:
-        raise InvalidRequest(describe_violations(violations), reason="PipelineRefused")
+        raise InvalidRequest(describe_violations(violations), reason=Reason.PipelineRefused)
     who = holder.get("lastModifiedBy") or "someone"
     work.out.events.append(
         (
@@ -370,7 +371,7 @@ async def _save(work: _Work, live: dict[str, Any] | None) -> dict[str, Any]:
             if stored is None:
                 raise Waiting(
                     "Gate has not finished saving the pipeline yet; spinop reads it back before saving again",
-                    reason="SaveStillRunning",
+                    reason=Reason.SaveStillRunning,
                     retry_after=10,
                 ) from None
             return stored
@@ -378,13 +379,13 @@ async def _save(work: _Work, live: dict[str, Any] | None) -> dict[str, Any]:
         if stored is None:
             raise Waiting(
                 f"Gate accepted the save but does not list pipeline {work.pipeline_id} yet",
-                reason="SaveNotVisible",
+                reason=Reason.SaveNotVisible,
                 retry_after=5,
             )
         return stored
     raise Waiting(
         "the pipeline kept changing in Spinnaker while spinop saved it (staleCheck); trying again",
-        reason="PipelineStale",
+        reason=Reason.PipelineStale,
         retry_after=5,
     )
 

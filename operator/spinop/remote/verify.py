@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
+from spinop.api.reasons import Reason
 from spinop.errors import SpinopError
 from spinop.kube.clients import call, client_with_token, remote_errors
 from spinop.redact import Redacted
@@ -37,7 +38,7 @@ from spinop.remote.cluster import RemoteCluster
 class TokenRejected(SpinopError):
     """The cluster does not accept the account's token (expired, revoked, or its ServiceAccount was re-created)."""
 
-    reason = "TokenRejected"
+    reason = Reason.TokenRejected
     retry_after = 5.0
 
 

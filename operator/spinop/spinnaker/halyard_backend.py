@@ -32,6 +32,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from spinop.api.labels import MANAGED_BY
+from spinop.api.reasons import Reason
 from spinop.config import HalyardSettings, OperatorConfig
 from spinop.halyard import (
     HalyardClient,
@@ -168,9 +169,11 @@ class HalyardBackend:
         try:
             accounts = await self.client.list_accounts()
         except HalyardUnavailable as err:
-            raise BackendUnavailable("HalyardUnavailable", f"Halyard cannot be reached: {err}") from None
+            raise BackendUnavailable(Reason.HalyardUnavailable, f"Halyard cannot be reached: {err}") from None
         except HalyardError as err:
-            raise BackendUnavailable("HalyardError", f"Halyard could not list accounts: {_problem_text(err)}") from None
+            raise BackendUnavailable(
+                Reason.HalyardError, f"Halyard could not list accounts: {_problem_text(err)}"
+            ) from None
         return {str(a["name"]): a for a in accounts if a.get("name")}
 
     def kubeconfig_path(self, name: str) -> str:
@@ -242,14 +245,14 @@ class HalyardBackend:
             except HalyardRejected as err:
                 outcomes[name] = Outcome(
                     False,
-                    "HalyardRejected",
+                    Reason.HalyardRejected,
                     f"Halyard refused the account: {_problem_text(err, name)}",
                     needs_user=True,
                 )
             except HalyardNotSupported as err:
                 outcomes[name] = Outcome(
                     False,
-                    "HalTransportCannotExpress",
+                    Reason.HalTransportCannotExpress,
                     f"{err}. spinop changed nothing; use the rest transport for this account, or remove what `hal` "
                     "cannot express (EXECUTE/CREATE roles) from the account in Spinnaker first",
                     needs_user=True,
@@ -285,7 +288,7 @@ class HalyardBackend:
             for name in changed:
                 outcomes[name] = Outcome(
                     False,
-                    "DeployFailed" if not isinstance(err, HalyardUnavailable) else "HalyardUnavailable",
+                    Reason.DeployFailed if not isinstance(err, HalyardUnavailable) else Reason.HalyardUnavailable,
                     "the account is in Halyard's config but the clouddriver deploy failed: "
                     f"{_problem_text(err, name, batch)}; "
                     f"spinop retries the deploy{self._airgap_hint(err)}",
@@ -341,7 +344,7 @@ class HalyardBackend:
             if unknown:
                 outcomes[name] = Outcome(
                     False,
-                    "HalyardRejected",
+                    Reason.HalyardRejected,
                     f"{', '.join(unknown)} is not a field of Halyard's KubernetesAccount; Halyard would drop it "
                     "silently, so spinop sent nothing for this account",
                     needs_user=True,
@@ -380,7 +383,10 @@ class HalyardBackend:
                 for name in group:
                     verb = "refused the account" if changes[name] is not None else "could not delete it"
                     outcomes[name] = Outcome(
-                        False, "HalyardRejected", f"Halyard {verb}: {_problem_text(err, name, batch)}", needs_user=True
+                        False,
+                        Reason.HalyardRejected,
+                        f"Halyard {verb}: {_problem_text(err, name, batch)}",
+                        needs_user=True,
                     )
                 return []
             half = len(group) // 2
@@ -482,7 +488,7 @@ class HalyardBackend:
                 for u in upserts:
                     outcomes[u.desired.name] = Outcome(
                         False,
-                        "KubeconfigDeliveryFailed",
+                        Reason.KubeconfigDeliveryFailed,
                         f"could not write the mounted kubeconfig Secrets: HTTP {err.status}",
                     )
                 return False
@@ -494,7 +500,9 @@ class HalyardBackend:
                 await self.files.write_file(self.kubeconfig_path(upsert.desired.name), content, 0o600)
             except HalyardError as err:
                 outcomes[upsert.desired.name] = Outcome(
-                    False, "KubeconfigDeliveryFailed", f"could not write the kubeconfig into the Halyard pod: {err}"
+                    False,
+                    Reason.KubeconfigDeliveryFailed,
+                    f"could not write the kubeconfig into the Halyard pod: {err}",
                 )
         return True
 
@@ -548,7 +556,7 @@ class HalyardBackend:
 def _dropped(lost: list[str], undone: str) -> Outcome:
     return Outcome(
         False,
-        "HalyardDroppedField",
+        Reason.HalyardDroppedField,
         f"Halyard accepted the account but did not keep {', '.join(lost)} (this Halyard's KubernetesAccount "
         f"lacks the field, or changes it); {undone} and deploys nothing for it. Upgrade Halyard to a release "
         "that has the field",
@@ -583,7 +591,7 @@ def _provider_with(provider: dict[str, Any], changes: dict[str, dict[str, Any] |
 
 
 def _reason(err: HalyardError) -> str:
-    return "HalyardUnavailable" if isinstance(err, HalyardUnavailable) else "HalyardTaskFailed"
+    return Reason.HalyardUnavailable if isinstance(err, HalyardUnavailable) else Reason.HalyardTaskFailed
 
 
 def _now() -> datetime.datetime:

@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from spinop import metrics
+from spinop.api.reasons import Reason
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.inventory import Inventory, InventoryConflict, InventoryEntry
 
@@ -49,7 +50,7 @@ class Removal:
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
-    reason: str = "Synced"
+    reason: str = Reason.Synced
     message: str = ""
     needs_user: bool = False  # the change was refused for its content: retrying the same content will not help
     disown: bool = False  # the name turned out to be someone else's: drop the inventory entry this batch wrote ahead
@@ -337,7 +338,7 @@ class SpinnakerSync:
             if name in live and not ours and not desired.adopt:
                 refused[name] = Outcome(
                     False,
-                    "AccountExistsInSpinnaker",
+                    Reason.AccountExistsInSpinnaker,
                     f"Spinnaker already has an account named {name} that spinop did not create; spinop will not "
                     "change it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
                     needs_user=True,
@@ -393,7 +394,7 @@ class SpinnakerSync:
         finished = _now()
         for upsert in upserts:
             d = upsert.desired
-            outcome = result.outcomes.get(d.name, Outcome(False, "NoOutcome", "the backend reported nothing"))
+            outcome = result.outcomes.get(d.name, Outcome(False, Reason.NoOutcome, "the backend reported nothing"))
             if outcome.ok:
                 self.entries[d.name] = InventoryEntry(
                     owner_uid=d.owner.uid,
@@ -408,7 +409,9 @@ class SpinnakerSync:
             elif outcome.disown and not upsert.owned:
                 self.entries.pop(d.name, None)
         for removal in removals:
-            outcome = result.outcomes.get(removal.name, Outcome(False, "NoOutcome", "the backend reported nothing"))
+            outcome = result.outcomes.get(
+                removal.name, Outcome(False, Reason.NoOutcome, "the backend reported nothing")
+            )
             if outcome.ok:
                 self.entries.pop(removal.name, None)
         if upserts or removals:
@@ -416,7 +419,7 @@ class SpinnakerSync:
 
         # Report and reschedule.
         for name, item in batch.items():
-            outcome = refused.get(name) or result.outcomes.get(name) or Outcome(False, "NoOutcome", "")
+            outcome = refused.get(name) or result.outcomes.get(name) or Outcome(False, Reason.NoOutcome, "")
             if item.desired is None:
                 if outcome.ok:
                     for waiter in item.waiters:
@@ -427,7 +430,9 @@ class SpinnakerSync:
                 continue
             owner = item.desired.owner
             if outcome.ok:
-                await self.report(owner, "True", "Synced", self._synced_message(result.change), self._fields(result))
+                await self.report(
+                    owner, "True", Reason.Synced, self._synced_message(result.change), self._fields(result)
+                )
             else:
                 await self.report(owner, "False", outcome.reason, outcome.message, {})
                 if not outcome.needs_user:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from spinop.api.errors import FieldError, from_validation_error
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec, default_account_name
 from spinop.errors import InvalidRequest
 from spinop.tenancy.checks import (
@@ -73,9 +74,12 @@ def tenancy_violations(
     # This cluster as judged here (fresher than an index; the importer's is not stored yet) is one of them.
     boundaries = Boundaries(tenants=boundaries.tenants, clusters={**boundaries.clusters, cluster_name: cluster})
     checks: list[tuple[str, list[FieldError]]] = [
-        ("TenantNotAllowed", check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster)),
         (
-            "NamespaceNotAllowed",
+            Reason.TenantNotAllowed,
+            check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster),
+        ),
+        (
+            Reason.NamespaceNotAllowed,
             check_namespace_allowed(
                 spec.namespace,
                 tenant=tenant,
@@ -85,14 +89,14 @@ def tenancy_violations(
                 tenants=boundaries.tenants,
             ),
         ),
-        ("ProfileNotAllowed", check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
-        ("ExtraRulesNotAllowed", check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
+        (Reason.ProfileNotAllowed, check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
+        (Reason.ExtraRulesNotAllowed, check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
         (
-            "PermissionsGrantNoRole",
+            Reason.PermissionsGrantNoRole,
             check_permissions(spec, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
         ),
         (
-            "AccountNameNotAllowed",
+            Reason.AccountNameNotAllowed,
             check_account_name_owned(
                 spec.effective_account_name,
                 tenant=tenant,
@@ -101,27 +105,27 @@ def tenancy_violations(
             ),
         ),
         (
-            "TenantQuotaExceeded",
+            Reason.TenantQuotaExceeded,
             check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners),
         ),
         (
-            "TenantCacheThreadsExceeded",
+            Reason.TenantCacheThreadsExceeded,
             check_cache_threads(
                 spec.cache_threads, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
             ),
         ),
         (
-            "NamespaceOwnedByAnotherAccount",
+            Reason.NamespaceOwnedByAnotherAccount,
             check_namespace_sharing(
                 spec.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
             ),
         ),
         (
-            "AccountNameTaken",
+            Reason.AccountNameTaken,
             check_account_name_unique(spec.effective_account_name, tenant=tenant, name=name, claims=winners),
         ),
         (
-            "AdoptNotAllowed",
+            Reason.AdoptNotAllowed,
             check_adopt(
                 spec.adopt, spec.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
             ),
