@@ -6,15 +6,15 @@ from spinop.api.reasons import Reason
 
 
 class SpinopError(Exception):
-    """A failure with a CamelCase `reason` and a `message` that says what happened and what to do."""
+    """A failure with a `reason` (a `Reason` member) and a `message` that says what happened and what to do."""
 
-    reason: str = Reason.Error
+    reason: Reason = Reason.Error
     #: True when only a change by a user (spec, tenancy, remote objects) can fix it; retried slowly anyway.
     needs_user = False
     #: Seconds before trying again.
     retry_after = 30.0
 
-    def __init__(self, message: str, *, reason: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, reason: Reason | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         if reason:

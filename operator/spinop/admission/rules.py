@@ -54,7 +54,7 @@ class Verdict:
     """An admission answer: refused when `errors` is not empty (with `code` and `reason`), warnings either way."""
 
     errors: tuple[FieldError, ...] = ()
-    reason: str = ""
+    reason: str = ""  # the refusal's Reason; empty when admitted
     code: int = INVALID
     warnings: tuple[str, ...] = ()
 
@@ -71,7 +71,7 @@ class Verdict:
 ADMIT = Verdict()
 
 
-def refuse(reason: str, errors: Iterable[FieldError], code: int, warnings: Iterable[str] = ()) -> Verdict:
+def refuse(reason: Reason, errors: Iterable[FieldError], code: int, warnings: Iterable[str] = ()) -> Verdict:
     return Verdict(errors=tuple(errors), reason=reason, code=code, warnings=tuple(warnings))
 
 

@@ -215,7 +215,7 @@ class Outcome:
     desired_remote: DesiredRemote | None = None
     rotation_deferred_until: datetime.datetime | None = None
 
-    def ok(self, type_: str, reason: str, message: str) -> None:
+    def ok(self, type_: str, reason: Reason, message: str) -> None:
         self.conditions.append(ConditionUpdate(type_, "True", reason, message))
 
     def fail(self, type_: str, error: SpinopError) -> Outcome:
@@ -920,14 +920,14 @@ async def finalize(
             )
 
 
-async def _deleting(ctx: OperatorContext, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+async def _deleting(ctx: OperatorContext, ref: ObjectRef, type_: str, reason: Reason, message: str) -> None:
     await asyncio.to_thread(
         ctx.account_status.update, ref, conditions=[ConditionUpdate(type_, "False", reason, message)]
     )
 
 
 async def report_spinnaker_outcome(
-    ctx: OperatorContext, owner: AccountOwner, status: str, reason: str, message: str, fields: dict[str, Any]
+    ctx: OperatorContext, owner: AccountOwner, status: str, reason: Reason, message: str, fields: dict[str, Any]
 ) -> None:
     """The Spinnaker sync's verdict for one account, written to its SpinnakerSynced condition (and Ready)."""
     ref = ObjectRef(PLURAL, KIND, owner.name, owner.namespace, owner.uid)

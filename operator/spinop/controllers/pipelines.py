@@ -80,7 +80,7 @@ class Outcome:
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     error: SpinopError | None = None
 
-    def set(self, type_: str, status: str, reason: str, message: str) -> None:
+    def set(self, type_: str, status: str, reason: Reason, message: str) -> None:
         self.conditions.append(ConditionUpdate(type_, status, reason, message))
 
     def fail(self, error: SpinopError, *, saved: bool = False) -> Outcome:

@@ -19,6 +19,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
 from spinop.api.conditions import READY, as_conditions, find_condition, set_condition, summarize_ready, to_dicts
+from spinop.api.reasons import Reason
 from spinop.kube.clients import call
 
 MAX_ATTEMPTS = 6
@@ -40,7 +41,7 @@ class ObjectRef:
 class ConditionUpdate:
     type: str
     status: str
-    reason: str
+    reason: Reason
     message: str
 
 

@@ -104,7 +104,7 @@ class Action:
 
 @dataclass(frozen=True)
 class Conflict:
-    reason: str  # CamelCase, becomes the condition reason
+    reason: Reason  # becomes the condition reason
     message: str
 
 

@@ -590,7 +590,7 @@ def _provider_with(provider: dict[str, Any], changes: dict[str, dict[str, Any] |
     return out
 
 
-def _reason(err: HalyardError) -> str:
+def _reason(err: HalyardError) -> Reason:
     return Reason.HalyardUnavailable if isinstance(err, HalyardUnavailable) else Reason.HalyardTaskFailed
 
 

@@ -50,7 +50,7 @@ class Removal:
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
-    reason: str = Reason.Synced
+    reason: Reason = Reason.Synced
     message: str = ""
     needs_user: bool = False  # the change was refused for its content: retrying the same content will not help
     disown: bool = False  # the name turned out to be someone else's: drop the inventory entry this batch wrote ahead
@@ -92,7 +92,7 @@ class SpinnakerBackend(Protocol):
 class BackendUnavailable(Exception):
     """The backend cannot be reached at all; the whole batch is retried later."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -471,7 +471,7 @@ class SpinnakerSync:
         )
         self._enqueue(name, item)
 
-    async def _fail_all(self, batch: dict[str, _Pending], reason: str, message: str) -> None:
+    async def _fail_all(self, batch: dict[str, _Pending], reason: Reason, message: str) -> None:
         for name, item in batch.items():
             if item.desired is not None:
                 await self.report(item.desired.owner, "False", reason, message, {})

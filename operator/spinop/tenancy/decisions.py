@@ -47,7 +47,7 @@ def listed(names: Sequence[str]) -> str:
 class Violation:
     """A tenancy rule that refuses an account: the condition reason the reconcile reports, and the field errors."""
 
-    reason: str
+    reason: Reason
     errors: tuple[FieldError, ...]
 
 
@@ -73,7 +73,7 @@ def tenancy_violations(
     winners = list(winners)
     # This cluster as judged here (fresher than an index; the importer's is not stored yet) is one of them.
     boundaries = Boundaries(tenants=boundaries.tenants, clusters={**boundaries.clusters, cluster_name: cluster})
-    checks: list[tuple[str, list[FieldError]]] = [
+    checks: list[tuple[Reason, list[FieldError]]] = [
         (
             Reason.TenantNotAllowed,
             check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster),

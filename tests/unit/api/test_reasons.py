@@ -106,6 +106,60 @@ def code_strings() -> dict[str, str]:
     return {s: f for s, f in found.items() if s in CLASSIFIED or s not in names}
 
 
+#: call name -> (index of the positional argument that is a condition reason, fewest positional arguments then).
+REASON_ARGUMENT = {
+    "ConditionUpdate": (2, 3),  # (type, status, reason, message)
+    "set_condition": (3, 4),  # (conditions, type, status, reason, message)
+    "set": (2, 4),  # the pipeline controller's Outcome.set(type, status, reason, message)
+    "ok": (1, 3),  # the account controller's Outcome.ok(type, reason, message)
+    "Outcome": (1, 2),  # spinnaker.sync.Outcome(ok, reason, message)
+    "BackendUnavailable": (0, 1),
+    "refuse": (0, 1),  # admission
+    "report": (2, 4),  # the Spinnaker sync's report(owner, status, reason, message, fields)
+    "_deleting": (3, 5),
+}
+#: Calls whose `reason=` is another vocabulary: Event reasons (DriftRepaired, PipelineKept, ...).
+OTHER_VOCABULARY_CALLS = frozenset({"post_event"})
+
+
+def _call_name(func: ast.expr) -> str:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _string_literals(node: ast.expr) -> list[ast.Constant]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
+        return [node]
+    if isinstance(node, ast.IfExp):
+        return _string_literals(node.body) + _string_literals(node.orelse)
+    return []
+
+
+def reason_literals(tree: ast.Module) -> list[ast.Constant]:
+    """String literals where a reason goes: `reason=`, a class's `reason` attribute, a condition helper's reason."""
+    found: list[ast.Constant] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _call_name(node.func)
+            if name == "to_thread" and node.args:  # asyncio.to_thread(post_event, ..., reason=...)
+                name = _call_name(node.args[0])
+            if name not in OTHER_VOCABULARY_CALLS:
+                found += [c for k in node.keywords if k.arg == "reason" for c in _string_literals(k.value)]
+            index, fewest = REASON_ARGUMENT.get(name, (-1, 0))
+            if index >= 0 and len(node.args) >= fewest:
+                found += _string_literals(node.args[index])
+        elif isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "reason" for t in stmt.targets
+                ):
+                    found += _string_literals(stmt.value)
+                elif (
+                    isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.target.id == "reason"
+                ):
+                    found += _string_literals(stmt.value) if stmt.value is not None else []
+    return found
+
+
 def table() -> dict[str, str]:
     """reason -> kstatus column of the one table in docs/troubleshooting.md."""
     text = (ROOT / "docs" / "troubleshooting.md").read_text()
@@ -180,3 +234,33 @@ def test_a_cel_rule_with_a_member_renders_a_plain_string() -> None:
     schema = CelRule("self.x", "no x", field_path=".x", reason=Reason.FieldValueForbidden).to_schema()
     assert type(schema["reason"]) is str
     assert "reason: FieldValueForbidden" in yaml.safe_dump(schema)
+
+
+def test_no_reason_is_a_string_literal_in_the_code() -> None:
+    """Reasons are written `Reason.X`: a literal in a reason position is a typo waiting to happen, or a reason
+    missing from the enum (and so from docs/troubleshooting.md and the kstatus verdict)."""
+    literals = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in reason_literals(ast.parse(path.read_text())):
+            literals.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value!r}")
+    assert not literals, "use a Reason member (operator/spinop/api/reasons.py) instead of: " + ", ".join(literals)
+
+
+def test_the_literal_scan_finds_what_it_looks_for() -> None:
+    source = """
+class Failure(SpinopError):
+    reason = "Broken"
+raise SpinopError("m", reason="Broken")
+ConditionUpdate("Ready", "False", "Broken" if x else "Other", "m")
+out.ok("RemoteProvisioned", "Provisioned", "m")
+post_event(api, ref, type_="Normal", reason="DriftRepaired", message="m")
+await asyncio.to_thread(post_event, api, ref, type_="Normal", reason="PipelineKept", message="m")
+ConditionUpdate("Ready", "False", Reason.Error, "m")
+"""
+    assert [n.value for n in reason_literals(ast.parse(source))] == [
+        "Broken",
+        "Broken",
+        "Broken",
+        "Other",
+        "Provisioned",
+    ]
