@@ -41,6 +41,13 @@ class RemoteCredentialsRejected(SpinopError):
     retry_after = 60.0
 
 
+class TokenRejected(SpinopError):
+    """The cluster does not accept the account's token (expired, revoked, or its ServiceAccount was re-created)."""
+
+    reason = Reason.TokenRejected
+    retry_after = 5.0
+
+
 class RemoteApiError(SpinopError):
     reason = Reason.RemoteApiError
     retry_after = 20.0

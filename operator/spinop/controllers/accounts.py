@@ -49,7 +49,7 @@ from spinop.credentials.tokens import (
     token_secret_exists,
     token_secret_name,
 )
-from spinop.errors import InvalidRequest, SpinopError, Waiting
+from spinop.errors import InvalidRequest, SpinopError, TokenRejected, Waiting
 from spinop.kube.events import post_event
 from spinop.kube.status import ConditionUpdate, ObjectRef, StatusResult, utcnow
 from spinop.redact import Redacted
@@ -59,7 +59,7 @@ from spinop.remote.cluster import ClusterConnection, RemoteCluster
 from spinop.remote.guardrails import namespace_annotations
 from spinop.remote.plan import DesiredRemote, Owner, plan_remote, plan_teardown
 from spinop.remote.profiles import Rule, kinds_for
-from spinop.remote.verify import TokenRejected, verify_access
+from spinop.remote.verify import verify_access
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.sync import SyncState
 from spinop.tenancy import (

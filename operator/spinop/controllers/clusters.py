@@ -18,6 +18,7 @@ from spinop.controllers.accounts import Claim
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.guardrails import roll_out, rollouts_of
 from spinop.errors import SpinopError
+from spinop.kube.errors import from_probe_failure
 from spinop.kube.events import post_event
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.remote.cluster import ClusterConnection
@@ -46,26 +47,11 @@ def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple
         if err.reason == Reason.ClusterCredentialsRejected:
             ctx.clusters.invalidate(name)
         return ConditionUpdate("Reachable", "False", err.reason, err.message), None
-    except ApiException as err:
-        ctx.clusters.invalidate(name)
-        return (
-            ConditionUpdate(
-                "Reachable", "False", Reason.ClusterUnreachable, f"cluster {name} answered HTTP {err.status}"
-            ),
-            None,
-        )
-    except OSError as err:
-        return (
-            ConditionUpdate("Reachable", "False", Reason.ClusterUnreachable, f"cannot reach cluster {name}: {err}"),
-            None,
-        )
-    except urllib3.exceptions.HTTPError as err:  # refused, reset, timed out: urllib3's errors are not OSErrors
-        return (
-            ConditionUpdate(
-                "Reachable", "False", Reason.ClusterUnreachable, f"cannot reach cluster {name}: {type(err).__name__}"
-            ),
-            None,
-        )
+    except (ApiException, OSError, urllib3.exceptions.HTTPError) as err:
+        if isinstance(err, ApiException):
+            ctx.clusters.invalidate(name)
+        failure = from_probe_failure(err, cluster=name)
+        return ConditionUpdate("Reachable", "False", failure.reason, failure.message), None
     return ConditionUpdate(
         "Reachable", "True", Reason.Reachable, f"{remote.server} answers as Kubernetes {version}"
     ), version

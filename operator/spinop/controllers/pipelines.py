@@ -33,13 +33,10 @@ from spinop.gate import (
     GateClient,
     GateDuplicateName,
     GateError,
-    GateRejected,
     GateSaveStillRunning,
     GateStale,
-    GateTaskFailed,
-    GateUnauthorized,
 )
-from spinop.gate.errors import GateUnroutablePath
+from spinop.gate.errors import GateUnroutablePath, to_spinop_error
 from spinop.kube.events import post_event
 from spinop.kube.status import ConditionUpdate, ObjectRef, utcnow
 from spinop.pipelines import TenantScope, check_pipeline, compare, pipeline_id
@@ -96,24 +93,6 @@ class Outcome:
 
 def _now() -> str:
     return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def gate_failure(err: GateError) -> SpinopError:
-    """A Gate failure as the condition a tenant reads."""
-    if isinstance(err, GateUnauthorized):
-        return SpinopError(
-            f"Gate refused spinop's identity ({err.message}); a platform admin must fix spinop's Gate credentials "
-            "(gate.auth_secret)",
-            reason=Reason.GateUnauthorized,
-            retry_after=60,
-        )
-    if isinstance(err, GateDuplicateName):
-        return InvalidRequest(err.message, reason=Reason.PipelineNameTaken, retry_after=120)
-    if isinstance(err, GateTaskFailed):
-        return InvalidRequest(f"Spinnaker refused: {err.message}", reason=Reason.GateTaskFailed, retry_after=120)
-    if isinstance(err, GateRejected):
-        return InvalidRequest(f"Gate refused: {err.message}", reason=Reason.GateRejected, retry_after=120)
-    return SpinopError(f"Gate is not available: {err.message}", reason=Reason.GateUnavailable, retry_after=10)
 
 
 # ------------------------------------------------------------------------------------------------ the reconcile
@@ -202,7 +181,7 @@ async def reconcile(
             except SpinopError as err:
                 out.fail(err, saved=observed.saved_generation == generation)
             except GateError as err:
-                out.fail(gate_failure(err), saved=observed.saved_generation == generation)
+                out.fail(to_spinop_error(err), saved=observed.saved_generation == generation)
         await _write_status(ctx, ref, out, generation)
     if out.error is not None and not out.error.needs_user:
         raise kopf.TemporaryError(out.error.message, delay=out.error.retry_after)
@@ -435,7 +414,7 @@ async def finalize(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
         try:
             deleted = await _delete_by_id(gate, application, str(spec.get("name", "")), saved_id)
         except GateError as err:
-            failure = gate_failure(err)
+            failure = to_spinop_error(err)
             await asyncio.to_thread(
                 ctx.pipeline_status.update,
                 ref,

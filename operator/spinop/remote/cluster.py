@@ -20,7 +20,8 @@ from kubernetes.client import ApiClient
 
 from spinop.api.reasons import Reason
 from spinop.errors import InvalidRequest
-from spinop.kube.clients import call, client_from_kubeconfig, get_or_none, remote_errors
+from spinop.kube.clients import call, client_from_kubeconfig, get_or_none
+from spinop.kube.errors import remote_errors
 from spinop.remote.identity import beyond_remote_identity
 
 

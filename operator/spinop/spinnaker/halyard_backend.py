@@ -46,6 +46,7 @@ from spinop.halyard import (
     KubeExecClient,
     account_to_halyard,
 )
+from spinop.halyard.errors import reason_for
 from spinop.halyard.model import unknown_account_fields
 from spinop.kube.clients import call, get_or_none
 from spinop.redact import Redacted
@@ -210,14 +211,14 @@ class HalyardBackend:
             # Halyard has no locking, so nothing is changed until it ends.
             await self.client.wait_idle(self.settings.deploy_timeout_minutes * 60)
         except HalyardError as err:
-            raise BackendUnavailable(_reason(err), f"waiting for Halyard's running task: {err}") from None
+            raise BackendUnavailable(reason_for(err), f"waiting for Halyard's running task: {err}") from None
         per_account = not self.client.writes_whole_provider
         if upserts and per_account:
             try:
                 await self._ensure_provider_enabled()
             except HalyardError as err:
                 raise BackendUnavailable(
-                    _reason(err), f"could not enable Halyard's kubernetes provider: {err}{self._airgap_hint(err)}"
+                    reason_for(err), f"could not enable Halyard's kubernetes provider: {err}{self._airgap_hint(err)}"
                 ) from None
         delivered = await self._deliver(upserts, removals, outcomes)
         changed: list[str] = []
@@ -260,7 +261,7 @@ class HalyardBackend:
             except HalyardError as err:
                 outcomes[name] = Outcome(
                     False,
-                    _reason(err),
+                    reason_for(err),
                     f"Halyard could not apply the account: {_problem_text(err, name)}{self._airgap_hint(err)}",
                 )
         for removal in removals if per_account else ():
@@ -271,7 +272,7 @@ class HalyardBackend:
                 changed.append(removal.name)
             except HalyardError as err:
                 outcomes[removal.name] = Outcome(
-                    False, _reason(err), f"Halyard could not delete it: {_problem_text(err, removal.name)}"
+                    False, reason_for(err), f"Halyard could not delete it: {_problem_text(err, removal.name)}"
                 )
         if not changed:
             return BatchResult(outcomes)
@@ -329,7 +330,7 @@ class HalyardBackend:
             provider = await self.client.get_provider()
         except HalyardError as err:
             raise BackendUnavailable(
-                _reason(err), f"could not read Halyard's kubernetes provider: {_problem_text(err)}"
+                reason_for(err), f"could not read Halyard's kubernetes provider: {_problem_text(err)}"
             ) from None
         live = {str(a.get("name")): a for a in provider.get("accounts") or [] if isinstance(a, dict)}
         batch = [*(u.desired.name for u in upserts), *(r.name for r in removals)]
@@ -397,7 +398,7 @@ class HalyardBackend:
             for name in group:
                 outcomes[name] = Outcome(
                     False,
-                    _reason(err),
+                    reason_for(err),
                     f"Halyard could not apply the account: {_problem_text(err, name, batch)}{self._airgap_hint(err)}",
                 )
             return []
@@ -420,7 +421,7 @@ class HalyardBackend:
         except HalyardError as err:
             for name in written:
                 outcomes[name] = Outcome(
-                    False, _reason(err), f"could not read the account back from Halyard: {_problem_text(err)}"
+                    False, reason_for(err), f"could not read the account back from Halyard: {_problem_text(err)}"
                 )
             return []
         now = {str(a.get("name")): a for a in stored.get("accounts") or [] if isinstance(a, dict)}
@@ -461,7 +462,9 @@ class HalyardBackend:
         try:
             live = account_to_halyard(await self.client.get_account(name))
         except HalyardError as err:
-            return Outcome(False, _reason(err), f"could not read the account back from Halyard: {_problem_text(err)}")
+            return Outcome(
+                False, reason_for(err), f"could not read the account back from Halyard: {_problem_text(err)}"
+            )
         wanted = [*upsert.desired.managed_fields(), "kubeconfigFile"]
         lost = sorted(k for k in wanted if k in body and live.get(k) != body[k])
         if not lost:
@@ -588,10 +591,6 @@ def _provider_with(provider: dict[str, Any], changes: dict[str, dict[str, Any] |
     if any(body is not None for body in changes.values()):
         out["enabled"] = True
     return out
-
-
-def _reason(err: HalyardError) -> Reason:
-    return Reason.HalyardUnavailable if isinstance(err, HalyardUnavailable) else Reason.HalyardTaskFailed
 
 
 def _now() -> datetime.datetime:
