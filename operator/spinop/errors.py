@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from spinop.api.reasons import Reason
+
 
 class SpinopError(Exception):
-    """A failure with a CamelCase `reason` and a `message` that says what happened and what to do."""
+    """A failure with a `reason` (a `Reason` member) and a `message` that says what happened and what to do."""
 
-    reason = "Error"
+    reason: Reason = Reason.Error
     #: True when only a change by a user (spec, tenancy, remote objects) can fix it; retried slowly anyway.
     needs_user = False
     #: Seconds before trying again.
     retry_after = 30.0
 
-    def __init__(self, message: str, *, reason: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, reason: Reason | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         if reason:
@@ -29,23 +31,30 @@ class InvalidRequest(SpinopError):
 
 
 class ClusterUnreachable(SpinopError):
-    reason = "ClusterUnreachable"
+    reason = Reason.ClusterUnreachable
     retry_after = 15.0
 
 
 class RemoteCredentialsRejected(SpinopError):
-    reason = "ClusterCredentialsRejected"
+    reason = Reason.ClusterCredentialsRejected
     needs_user = True
     retry_after = 60.0
 
 
+class TokenRejected(SpinopError):
+    """The cluster does not accept the account's token (expired, revoked, or its ServiceAccount was re-created)."""
+
+    reason = Reason.TokenRejected
+    retry_after = 5.0
+
+
 class RemoteApiError(SpinopError):
-    reason = "RemoteApiError"
+    reason = Reason.RemoteApiError
     retry_after = 20.0
 
 
 class Waiting(SpinopError):
     """Nothing is wrong; something has to happen first."""
 
-    reason = "Waiting"
+    reason = Reason.Waiting
     retry_after = 5.0

@@ -98,8 +98,9 @@ SCHEMA_REASON = "Invalid"  # the CRD's own rules repeated from the models: the s
 def _rule_reasons() -> set[str]:
     """Every reason `decide_account` and `tenancy_violations` can refuse a SpinnakerAccount with, from the code."""
     source = inspect.getsource(tenancy.tenancy_violations) + inspect.getsource(rules.decide_account)
-    return set(re.findall(r'\(\s*"([A-Z][A-Za-z]+)",', source)) | set(
-        re.findall(r'refuse\(\s*"([A-Z][A-Za-z]+)"', source)
+    # A reason is written `Reason.X` (or, before issue 18's codemod, "X").
+    return set(re.findall(r'\(\s*(?:"|Reason\.)([A-Z][A-Za-z]+)"?,', source)) | set(
+        re.findall(r'refuse\(\s*(?:"|Reason\.)([A-Z][A-Za-z]+)', source)
     )
 
 

@@ -190,7 +190,7 @@ def reconcile(case: Case) -> tuple[str, list[str]] | None:
 def _webhook_reasons() -> set[str]:
     """Every reason the pipeline webhook refuses with, from the code (`rules.unavailable` is an outage's answer)."""
     source = inspect.getsource(handlers.validate_pipeline) + inspect.getsource(rules.decide_pipeline_schema)
-    literal = set(re.findall(r'refuse\(\s*"([A-Z][A-Za-z]+)"', source))
+    literal = set(re.findall(r'refuse\(\s*(?:"|Reason\.)([A-Z][A-Za-z]+)', source))  # Reason.X, or "X" before
     constants = {getattr(handlers, n) for n in re.findall(r"refuse\(\s*([A-Z][A-Z_]+)\b", source)}
     return literal | constants
 

@@ -4,6 +4,7 @@ GuardrailsApplied condition (`controllers.guardrails` rolls a cluster's change o
 from __future__ import annotations
 
 from spinop.api.labels import CREATED_NAMESPACE, OWNER
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec
 from spinop.kube.status import ConditionUpdate
 from spinop.remote.guardrails import describe, effective_guardrails
@@ -35,7 +36,7 @@ def guardrails_condition(
         return ConditionUpdate(
             CONDITION,
             "False",
-            "NamespaceNotCreatedBySpinop",
+            Reason.NamespaceNotCreatedBySpinop,
             f"namespace {ns} on cluster {cluster_name} existed before spinop, so spinop leaves its labels, quotas, "
             f"limits and network policies to its owner: SpinnakerCluster {cluster_name}'s guardrails are not "
             "enforced there. To have them, use a namespace that spinop creates.",
@@ -45,7 +46,7 @@ def guardrails_condition(
         return ConditionUpdate(
             CONDITION,
             "True",
-            "MaintainedByNamespaceCreator",
+            Reason.MaintainedByNamespaceCreator,
             f"namespace {ns} was created for SpinnakerAccount {creator}, which keeps its guardrails"
             + ("; this account's spec.guardrails do not apply there" if overrides else ""),
         )
@@ -54,7 +55,7 @@ def guardrails_condition(
         return ConditionUpdate(
             CONDITION,
             "False",
-            "LooserThanCluster",
+            Reason.LooserThanCluster,
             "; ".join(str(e) for e in looser) + f". The cluster's stricter values apply instead: {held}.",
         )
-    return ConditionUpdate(CONDITION, "True", "Applied", f"namespace {ns} holds {held}")
+    return ConditionUpdate(CONDITION, "True", Reason.Applied, f"namespace {ns} holds {held}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from spinop.api.reasons import Reason
 from spinop.errors import SpinopError
 from spinop.kube.status import StatusReport
 from spinop.remote.cluster import RemoteCluster
@@ -23,7 +24,7 @@ class Outcome(StatusReport):
     desired_remote: DesiredRemote | None = None
     rotation_deferred_until: datetime.datetime | None = None
 
-    def ok(self, type_: str, reason: str, message: str) -> None:
+    def ok(self, type_: str, reason: Reason, message: str) -> None:
         self.set(type_, "True", reason, message)
 
     def fail(self, type_: str, error: SpinopError) -> Outcome:

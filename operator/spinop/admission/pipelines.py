@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from spinop.api.errors import FieldError
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerPipeline
 from spinop.controllers.context import OperatorContext
 
-PIPELINE_REFUSED = "PipelineNotAllowed"
+PIPELINE_REFUSED = Reason.PipelineNotAllowed
 
 
 @dataclass(frozen=True)

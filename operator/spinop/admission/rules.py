@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from spinop.api.errors import FieldError
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import (
     SpinnakerAccount,
     SpinnakerAccountSpec,
@@ -54,7 +55,7 @@ class Verdict:
     """An admission answer: refused when `errors` is not empty (with `code` and `reason`), warnings either way."""
 
     errors: tuple[FieldError, ...] = ()
-    reason: str = ""
+    reason: str = ""  # the refusal's Reason; empty when admitted
     code: int = INVALID
     warnings: tuple[str, ...] = ()
 
@@ -71,7 +72,7 @@ class Verdict:
 ADMIT = Verdict()
 
 
-def refuse(reason: str, errors: Iterable[FieldError], code: int, warnings: Iterable[str] = ()) -> Verdict:
+def refuse(reason: Reason, errors: Iterable[FieldError], code: int, warnings: Iterable[str] = ()) -> Verdict:
     return Verdict(errors=tuple(errors), reason=reason, code=code, warnings=tuple(warnings))
 
 
@@ -150,7 +151,7 @@ def decide_account(
     """Admit or refuse a SpinnakerAccount create/update (call only when `needs_review`)."""
     errors = schema_errors(operation, new, old)
     if errors:
-        return refuse("Invalid", errors, INVALID)
+        return refuse(Reason.Invalid, errors, INVALID)
     model, _ = validate_resource(new)
     assert isinstance(model, SpinnakerAccount)
     spec, meta = model.spec, model.metadata
@@ -167,11 +168,11 @@ def decide_account(
                 tenant, spec.cluster, world.on_missing_clusters, world.clusters, max_accounts_on_missing_clusters
             )
             if too_many is not None:
-                return refuse("TooManyAccountsOnMissingClusters", [too_many], FORBIDDEN)
+                return refuse(Reason.TooManyAccountsOnMissingClusters, [too_many], FORBIDDEN)
         return Verdict(warnings=(str(_unknown_cluster(tenant, spec.cluster, world)),))
     cluster = read_cluster(spec.cluster, cluster_body)
     if isinstance(cluster, FieldError):  # the reconcile refuses it the same way (controllers.accounts.provision)
-        return refuse("ClusterInvalid", [cluster], INVALID)
+        return refuse(Reason.ClusterInvalid, [cluster], INVALID)
 
     judged = AccountUnderJudgement(
         spec, tenant, name, world.tenant_labels, spec.cluster, cluster, reserved, world.boundaries
@@ -181,7 +182,7 @@ def decide_account(
     # stricter value (a cluster that tightens later must not strand its accounts) and says so in GuardrailsApplied.
     looser = check_guardrails(spec.guardrails, cluster_name=spec.cluster, cluster=cluster)
     if looser:
-        violations.append(Violation("GuardrailsLooserThanCluster", tuple(looser)))
+        violations.append(Violation(Reason.GuardrailsLooserThanCluster, tuple(looser)))
     if violations:
         return refuse(violations[0].reason, [e for v in violations for e in v.errors], FORBIDDEN)
     return ADMIT
@@ -291,7 +292,7 @@ def decide_cluster(
     """
     errors = schema_errors(operation, new, old)
     if errors:
-        return refuse("Invalid", errors, INVALID)
+        return refuse(Reason.Invalid, errors, INVALID)
     model, _ = validate_resource(new)
     assert isinstance(model, SpinnakerCluster)
     warnings = _secret_warnings(model.spec, world.secret) + _stranded_warning(
@@ -305,14 +306,14 @@ def decide_cluster(
 
 def decide_pipeline_schema(operation: str, new: Mapping[str, Any], old: Mapping[str, Any] | None) -> Verdict:
     errors = schema_errors(operation, new, old)
-    return refuse("Invalid", errors, INVALID) if errors else ADMIT
+    return refuse(Reason.Invalid, errors, INVALID) if errors else ADMIT
 
 
 def unavailable(what: str, failure_policy: str, detail: str) -> Verdict:
     """The webhook could not read what it needs: the same answer as a webhook that is down, by failure policy."""
     if failure_policy == "Fail":
         return refuse(
-            "AdmissionUnavailable",
+            Reason.AdmissionUnavailable,
             [FieldError("", f"spinop cannot check {what} right now ({detail}); try again shortly")],
             UNAVAILABLE,
         )

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from spinop.api.reasons import RECONCILING, STALLED, needs_a_person
+from spinop.api.reasons import RECONCILING, STALLED, Reason, needs_a_person
 from spinop.api.v1alpha1.common import Condition, ConditionStatus
 
 READY = "Ready"
-REASON_READY = "Ready"
-REASON_RECONCILING = "Reconciling"
+REASON_READY = Reason.Ready
+REASON_RECONCILING = Reason.Reconciling
 
 
 def as_conditions(raw: Iterable[Condition | Mapping[str, Any]] | None) -> list[Condition]:

@@ -29,6 +29,7 @@ from spinop.accounts import render_key as _render_key
 from spinop.api.conditions import raw_condition, raw_is_true
 from spinop.api.errors import FieldError
 from spinop.api.labels import ROTATE_ANNOTATION
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import (
     CredentialsType,
     DeletionPolicy,
@@ -49,7 +50,7 @@ from spinop.credentials.policy import (
     why_new_credentials,
 )
 from spinop.credentials.tokens import delete_token_secrets, token_secret_exists
-from spinop.errors import InvalidRequest, SpinopError, Waiting
+from spinop.errors import InvalidRequest, SpinopError, TokenRejected, Waiting
 from spinop.kube.events import post_event, write_status_then_events
 from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusResult, Transition, utcnow
 from spinop.remote import apply as remote_apply
@@ -57,7 +58,7 @@ from spinop.remote.access import ResourceRule, Verdict, expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
 from spinop.remote.plan import DesiredRemote, ObservedRemote, Owner, plan_remote, plan_teardown
 from spinop.remote.proof import LastProof, ProofBasis, Versions, trust_watches, versions_of, why_verify
-from spinop.remote.verify import TokenRejected, verify_access
+from spinop.remote.verify import verify_access
 from spinop.spinnaker.desired import AccountOwner
 from spinop.spinnaker.sync import SyncState, synced_report
 from spinop.tenancy import (
@@ -80,7 +81,7 @@ PLURAL = "spinnakeraccounts"
 KIND = "SpinnakerAccount"
 
 # Reasons that mean "on the way", not "wrong": no Event for them (kubectl describe shows the condition anyway).
-EXPECTED_PROGRESS = frozenset({"Pending", "Reconciling", "Waiting", "MigratingFromHalyard"})
+EXPECTED_PROGRESS = frozenset({Reason.Pending, Reason.Reconciling, Reason.Waiting, Reason.MigratingFromHalyard})
 
 
 # ------------------------------------------------------------------------------------------------ the reconcile
@@ -123,7 +124,7 @@ def provision(
                 "RemoteProvisioned",
                 InvalidRequest(
                     f"{too_many.path}: {too_many.message}",
-                    reason="TooManyAccountsOnMissingClusters",
+                    reason=Reason.TooManyAccountsOnMissingClusters,
                     retry_after=int(ctx.config.drift_interval_seconds),
                 ),
             )
@@ -132,7 +133,7 @@ def provision(
             InvalidRequest(
                 f"SpinnakerCluster {spec.cluster} does not exist; ask a platform admin for the list "
                 "(kubectl get spinnakerclusters) or fix spec.cluster",
-                reason="ClusterNotFound",
+                reason=Reason.ClusterNotFound,
                 retry_after=30,
             ),
         )
@@ -143,7 +144,7 @@ def provision(
             "RemoteProvisioned",
             InvalidRequest(
                 f"{cluster.path}: {cluster.message}",
-                reason="ClusterInvalid",
+                reason=Reason.ClusterInvalid,
                 retry_after=int(ctx.config.drift_interval_seconds),
             ),
         )
@@ -198,7 +199,9 @@ def provision(
             observed, observed_at = remote_apply.observe(remote, desired_remote), now
         plan = plan_remote(desired_remote, observed, allow_sharing=cluster.tenancy.allow_namespace_sharing)
         if plan.waiting:
-            return out.fail("RemoteProvisioned", Waiting(plan.waiting, reason="NamespaceTerminating", retry_after=5))
+            return out.fail(
+                "RemoteProvisioned", Waiting(plan.waiting, reason=Reason.NamespaceTerminating, retry_after=5)
+            )
         if plan.conflicts:
             first = plan.conflicts[0]
             return out.fail(
@@ -211,12 +214,12 @@ def provision(
                 out.events.append(("Warning", "DriftRepaired", "; ".join(a.describe() for a in plan.actions)))
             observed, observed_at = remote_apply.observe(remote, desired_remote), now
     except SpinopError as err:
-        if err.reason == "ClusterCredentialsRejected":
+        if err.reason == Reason.ClusterCredentialsRejected:
             ctx.clusters.invalidate(spec.cluster)
         return out.fail("RemoteProvisioned", err)
     out.ok(
         "RemoteProvisioned",
-        "Provisioned",
+        Reason.Provisioned,
         f"namespace {spec.namespace}, ServiceAccount, Role ({spec.profile.value}) and RoleBinding "
         f"{desired_remote.object_name} are in place on cluster {spec.cluster}",
     )
@@ -250,7 +253,7 @@ def provision(
 
     out.ok(
         "CredentialsIssued",
-        "Issued",
+        Reason.Issued,
         f"{stored.source} credentials stored in Secret {cred_ns}/{secret}"
         + (f", valid until {_iso(stored.expires_at)}" if stored.expires_at else "")
         + f" (fingerprint {stored.fingerprint})",
@@ -260,7 +263,7 @@ def provision(
         out.conditions[-1] = ConditionUpdate(
             "CredentialsIssued",
             "True",
-            "RotationWaiting",
+            Reason.RotationWaiting,
             f"{out.conditions[-1].message}; the rotation requested with {ROTATE_ANNOTATION}={rotation_request!r} "
             f"waits until {_iso(waits)}: at most one requested rotation per "
             f"{ctx.config.min_rotation_interval_seconds:.0f}s (operator setting min_rotation_interval_seconds), as "
@@ -285,7 +288,7 @@ def provision(
             InvalidRequest(
                 f"the issued credentials {verdict.message()}. A cluster admin must apply deploy/remote "
                 "(tenant-policy.yaml) on this cluster.",
-                reason="TenantLimitsNotEnforced",
+                reason=Reason.TenantLimitsNotEnforced,
                 retry_after=60,
             ),
         )
@@ -295,13 +298,13 @@ def provision(
             InvalidRequest(
                 f"the issued credentials do not match profile {spec.profile.value}: {verdict.message()}. "
                 "Something else on the cluster grants or removes rights (a ClusterRoleBinding, an edited Role?).",
-                reason="PermissionsMismatch",
+                reason=Reason.PermissionsMismatch,
                 retry_after=60,
             ),
         )
     out.ok(
         "PermissionsVerified",
-        "Verified",
+        Reason.Verified,
         f"the credentials can do what profile {spec.profile.value} promises in "
         f"{spec.namespace} and nothing outside it (checked with the cluster's own authorizer)",
     )
@@ -495,7 +498,10 @@ async def reconcile(
     if account is None or not isinstance(account, SpinnakerAccount):
         message = "; ".join(f"{e.path}: {e.message}" for e in errors) or "the object could not be read"
         await _write_status(
-            ctx, ref, Outcome().fail("RemoteProvisioned", InvalidRequest(message, reason="InvalidSpec")), generation
+            ctx,
+            ref,
+            Outcome().fail("RemoteProvisioned", InvalidRequest(message, reason=Reason.InvalidSpec)),
+            generation,
         )
         return ctx.config.drift_interval_seconds
     me = claim_from_body(body)
@@ -533,7 +539,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
     if ctx.sync is None:
         out.ok(
             "SpinnakerSynced",
-            "SpinnakerSyncDisabled",
+            Reason.SpinnakerSyncDisabled,
             "this spinop installation does not register accounts in Spinnaker (spinnakerBackend: none)",
         )
         await _retire_previous_token(ctx, out)
@@ -553,7 +559,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
                 finished_at=entry.applied_at,
                 applied_at=entry.applied_at,
             )
-            out.ok("SpinnakerSynced", "Synced", message)
+            out.ok("SpinnakerSynced", Reason.Synced, message)
             out.fields.update(fields)
         await _retire_previous_token(ctx, out)
     elif current is None or current.get("status") == "True":
@@ -561,7 +567,7 @@ async def _sync_spinnaker(ctx: OperatorContext, body: Mapping[str, Any], out: Ou
             ConditionUpdate(
                 "SpinnakerSynced",
                 "False",
-                "Pending",
+                Reason.Pending,
                 f"waiting for the next Spinnaker change (changes are batched: {ctx.sync.quiet:.0f}s quiet window)",
             )
         )
@@ -621,7 +627,11 @@ async def finalize(
                 )
             except TimeoutError:
                 await _deleting(
-                    ctx, ref, "SpinnakerSynced", "Deleting", f"waiting for Spinnaker to drop account {me.account_name}"
+                    ctx,
+                    ref,
+                    "SpinnakerSynced",
+                    Reason.Deleting,
+                    f"waiting for Spinnaker to drop account {me.account_name}",
                 )
                 raise kopf.TemporaryError("waiting for Spinnaker to drop the account", delay=5) from None
 
@@ -649,7 +659,7 @@ async def finalize(
                 ctx,
                 ref,
                 "RemoteProvisioned",
-                "ClusterInvalid",
+                Reason.ClusterInvalid,
                 f"{cluster.message}; the remote ServiceAccount, Role and RoleBinding spinop-{me.account_name} are "
                 "removed, and the deletion finishes, once it is fixed",
             )
@@ -696,14 +706,14 @@ def _tear_down_remote(
     remote_apply.apply(remote, plan.actions)
 
 
-async def _deleting(ctx: OperatorContext, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+async def _deleting(ctx: OperatorContext, ref: ObjectRef, type_: str, reason: Reason, message: str) -> None:
     await asyncio.to_thread(
         ctx.account_status.update, ref, conditions=[ConditionUpdate(type_, "False", reason, message)]
     )
 
 
 async def report_spinnaker_outcome(
-    ctx: OperatorContext, owner: AccountOwner, status: str, reason: str, message: str, fields: dict[str, Any]
+    ctx: OperatorContext, owner: AccountOwner, status: str, reason: Reason, message: str, fields: dict[str, Any]
 ) -> None:
     """The Spinnaker sync's verdict for one account, written to its SpinnakerSynced condition (and Ready)."""
     ref = ObjectRef(PLURAL, KIND, owner.name, owner.namespace, owner.uid)

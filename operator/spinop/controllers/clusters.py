@@ -13,10 +13,12 @@ from kubernetes.client.rest import ApiException
 
 from spinop import metrics
 from spinop.api.conditions import raw_condition
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerClusterSpec, format_time
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.guardrails import roll_out, rollouts_of
 from spinop.errors import SpinopError
+from spinop.kube.errors import from_probe_failure
 from spinop.kube.events import write_status_then_events
 from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusReport, Transition, utcnow
 from spinop.remote.cluster import ClusterConnection
@@ -33,29 +35,16 @@ def _probe(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> tuple
         remote = ctx.clusters.get(ClusterConnection.of(name, spec))
         version = ctx.clusters.version(remote)
     except SpinopError as err:
-        if err.reason == "ClusterCredentialsRejected":
+        if err.reason == Reason.ClusterCredentialsRejected:
             ctx.clusters.invalidate(name)
         return ConditionUpdate("Reachable", "False", err.reason, err.message), None
-    except ApiException as err:
-        ctx.clusters.invalidate(name)
-        return (
-            ConditionUpdate("Reachable", "False", "ClusterUnreachable", f"cluster {name} answered HTTP {err.status}"),
-            None,
-        )
-    except OSError as err:
-        return (
-            ConditionUpdate("Reachable", "False", "ClusterUnreachable", f"cannot reach cluster {name}: {err}"),
-            None,
-        )
-    except urllib3.exceptions.HTTPError as err:  # refused, reset, timed out: urllib3's errors are not OSErrors
-        return (
-            ConditionUpdate(
-                "Reachable", "False", "ClusterUnreachable", f"cannot reach cluster {name}: {type(err).__name__}"
-            ),
-            None,
-        )
+    except (ApiException, OSError, urllib3.exceptions.HTTPError) as err:
+        if isinstance(err, ApiException):
+            ctx.clusters.invalidate(name)
+        failure = from_probe_failure(err, cluster=name)
+        return ConditionUpdate("Reachable", "False", failure.reason, failure.message), None
     return ConditionUpdate(
-        "Reachable", "True", "Reachable", f"{remote.server} answers as Kubernetes {version}"
+        "Reachable", "True", Reason.Reachable, f"{remote.server} answers as Kubernetes {version}"
     ), version
 
 
@@ -68,16 +57,21 @@ def _policies(ctx: OperatorContext, name: str, spec: SpinnakerClusterSpec) -> Co
     try:
         problems = policy_problems(ctx.clusters.get(ClusterConnection.of(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
-        return ConditionUpdate(POLICIES_CONDITION, "Unknown", "CheckFailed", f"cannot read them: {type(err).__name__}")
+        return ConditionUpdate(
+            POLICIES_CONDITION, "Unknown", Reason.CheckFailed, f"cannot read them: {type(err).__name__}"
+        )
     if problems:
         return ConditionUpdate(
             POLICIES_CONDITION,
             "False",
-            "PolicyMissing",
+            Reason.PolicyMissing,
             "; ".join(problems) + ": apply deploy/remote on the cluster (docs/install.md)",
         )
     return ConditionUpdate(
-        POLICIES_CONDITION, "True", "Installed", "spinop-remote-limits and spinop-tenant-limits are enforced (Deny)"
+        POLICIES_CONDITION,
+        "True",
+        Reason.Installed,
+        "spinop-remote-limits and spinop-tenant-limits are enforced (Deny)",
     )
 
 
@@ -90,10 +84,12 @@ def _credentials_power(ctx: OperatorContext, name: str, spec: SpinnakerClusterSp
     try:
         beyond = beyond_remote_identity(ctx.clusters.get(ClusterConnection.of(name, spec)).api)
     except (SpinopError, ApiException, OSError, urllib3.exceptions.HTTPError) as err:
-        return ConditionUpdate(POWER_CONDITION, "Unknown", "CheckFailed", f"cannot review them: {type(err).__name__}")
+        return ConditionUpdate(
+            POWER_CONDITION, "Unknown", Reason.CheckFailed, f"cannot review them: {type(err).__name__}"
+        )
     if not beyond:
         return ConditionUpdate(
-            POWER_CONDITION, "False", "AsDeployRemote", "the admin kubeconfig grants no more than deploy/remote"
+            POWER_CONDITION, "False", Reason.AsDeployRemote, "the admin kubeconfig grants no more than deploy/remote"
         )
     shown = "; ".join(c.describe() for c in beyond[:SHOWN]) + (
         f"; and {len(beyond) - SHOWN} more" if len(beyond) > SHOWN else ""
@@ -101,7 +97,7 @@ def _credentials_power(ctx: OperatorContext, name: str, spec: SpinnakerClusterSp
     return ConditionUpdate(
         POWER_CONDITION,
         "True",
-        "BeyondDeployRemote",
+        Reason.BeyondDeployRemote,
         f"the admin kubeconfig can do more than spinop needs ({shown}): give spinop deploy/remote's identity "
         "(deploy/remote/admin-kubeconfig.sh, docs/install.md)",
     )

@@ -26,6 +26,7 @@ from kubernetes.client.rest import ApiException
 from spinop import GROUP, VERSION
 from spinop.accounts.guardrails import CONDITION
 from spinop.api.labels import CREATED_NAMESPACE
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerAccount, SpinnakerClusterSpec, format_time, validate_resource
 from spinop.errors import SpinopError
 from spinop.kube.clients import call
@@ -187,10 +188,10 @@ class Progress:
             + (f", {self.counts['failed']} failed (retried)" if self.counts["failed"] else "")
         )
         if self.finished_at is None:
-            return ConditionUpdate(CONDITION, "False", "RollingOut", f"{summary}; {self.total - done} to go")
+            return ConditionUpdate(CONDITION, "False", Reason.RollingOut, f"{summary}; {self.total - done} to go")
         if self.counts["failed"]:
-            return ConditionUpdate(CONDITION, "False", "NamespacesFailed", summary)
-        return ConditionUpdate(CONDITION, "True", "Applied", summary)
+            return ConditionUpdate(CONDITION, "False", Reason.NamespacesFailed, summary)
+        return ConditionUpdate(CONDITION, "True", Reason.Applied, summary)
 
 
 def _stamp() -> str:

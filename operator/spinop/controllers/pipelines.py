@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerPipeline, SpinnakerPipelineSpec, format_time, validate_resource
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.retry import next_pass, temporary
@@ -30,13 +31,10 @@ from spinop.gate import (
     GateClient,
     GateDuplicateName,
     GateError,
-    GateRejected,
     GateSaveStillRunning,
     GateStale,
-    GateTaskFailed,
-    GateUnauthorized,
 )
-from spinop.gate.errors import GateUnroutablePath
+from spinop.gate.errors import GateUnroutablePath, to_spinop_error
 from spinop.kube.events import post_event, write_status_then_events
 from spinop.kube.status import ConditionUpdate, Event, ObjectRef, StatusReport, Transition, utcnow
 from spinop.pipelines import TenantScope, check_pipeline, compare, pipeline_id
@@ -86,24 +84,6 @@ class Outcome(StatusReport):
 
 def _now() -> str:
     return format_time(utcnow())
-
-
-def gate_failure(err: GateError) -> SpinopError:
-    """A Gate failure as the condition a tenant reads."""
-    if isinstance(err, GateUnauthorized):
-        return SpinopError(
-            f"Gate refused spinop's identity ({err.message}); a platform admin must fix spinop's Gate credentials "
-            "(gate.auth_secret)",
-            reason="GateUnauthorized",
-            retry_after=60,
-        )
-    if isinstance(err, GateDuplicateName):
-        return InvalidRequest(err.message, reason="PipelineNameTaken", retry_after=120)
-    if isinstance(err, GateTaskFailed):
-        return InvalidRequest(f"Spinnaker refused: {err.message}", reason="GateTaskFailed", retry_after=120)
-    if isinstance(err, GateRejected):
-        return InvalidRequest(f"Gate refused: {err.message}", reason="GateRejected", retry_after=120)
-    return SpinopError(f"Gate is not available: {err.message}", reason="GateUnavailable", retry_after=10)
 
 
 # ------------------------------------------------------------------------------------------------ the reconcile
@@ -160,7 +140,7 @@ async def reconcile(
     resource, errors = validate_resource(dict(body))
     if resource is None or not isinstance(resource, SpinnakerPipeline):
         message = "; ".join(f"{e.path}: {e.message}" for e in errors) or "the object could not be read"
-        await _write_status(ctx, ref, Outcome().fail(InvalidRequest(message, reason="InvalidSpec")), generation)
+        await _write_status(ctx, ref, Outcome().fail(InvalidRequest(message, reason=Reason.InvalidSpec)), generation)
         return interval
     namespace, name = meta["namespace"], meta["name"]
     tenancy = tenancy_for(body, account_claims, pipeline_claims, ctx.config.pipelines, clusters)
@@ -171,7 +151,7 @@ async def reconcile(
             out.fail(
                 InvalidRequest(
                     "this spinop installation has no Gate configured (gate.url), so it cannot save pipelines",
-                    reason="GateNotConfigured",
+                    reason=Reason.GateNotConfigured,
                 )
             )
         else:
@@ -192,7 +172,7 @@ async def reconcile(
             except SpinopError as err:
                 out.fail(err, saved=observed.saved_generation == generation)
             except GateError as err:
-                out.fail(gate_failure(err), saved=observed.saved_generation == generation)
+                out.fail(to_spinop_error(err), saved=observed.saved_generation == generation)
         await _write_status(ctx, ref, out, generation)
     return next_pass(out.error, interval)
 
@@ -245,7 +225,7 @@ def _report_drift(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
     """driftPolicy Report: leave Spinnaker's version, say what differs and who changed it."""
     out = work.out
     message = f"{_drift_message(work, decision, live)}; driftPolicy is Report, so spinop leaves it"
-    out.set("InSync", "False", "Drifted", message[:MAX_MESSAGE])
+    out.set("InSync", "False", Reason.Drifted, message[:MAX_MESSAGE])
     if not work.observed.drifted:
         out.fields["driftDetectedAt"] = _now()
         out.events.append(("Warning", "DriftDetected", message))
@@ -276,7 +256,7 @@ def _record_saved(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
     out.set(
         "Synced",
         "True",
-        "Saved",
+        Reason.Saved,
         f"Spinnaker has pipeline {spec.name!r} (id {work.pipeline_id}) in application {spec.application}",
     )
     left = compare(work.render(stored), stored)
@@ -284,9 +264,9 @@ def _record_saved(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
         # Spinnaker stored something differently from what was sent, in a way spinop does not know to ignore.
         paths = ", ".join(resource_path(p) for p in left)
         log.warning("pipeline %s: Spinnaker stored %s differently from what spinop saved", work.owner, paths)
-        out.set("InSync", "False", "Drifted", f"Spinnaker stores these fields differently: {paths}"[:MAX_MESSAGE])
+        out.set("InSync", "False", Reason.Drifted, f"Spinnaker stores these fields differently: {paths}"[:MAX_MESSAGE])
     else:
-        out.set("InSync", "True", "InSync", "the pipeline in Spinnaker equals this resource")
+        out.set("InSync", "True", Reason.InSync, "the pipeline in Spinnaker equals this resource")
 
 
 async def _ensure_application(work: _Work) -> None:
@@ -324,7 +304,7 @@ async def _resolve_name_conflicts(
     work.pipeline_id = str(holder["id"])
     violations = check_pipeline(work.render(holder), work.scope)  # the id decides which runAsUser is its own
     if violations:
-        raise InvalidRequest(describe_violations(violations), reason="PipelineRefused")
+        raise InvalidRequest(describe_violations(violations), reason=Reason.PipelineRefused)
     who = holder.get("lastModifiedBy") or "someone"
     work.out.events.append(
         (
@@ -357,7 +337,7 @@ async def _save(work: _Work, live: dict[str, Any] | None) -> dict[str, Any]:
             if stored is None:
                 raise Waiting(
                     "Gate has not finished saving the pipeline yet; spinop reads it back before saving again",
-                    reason="SaveStillRunning",
+                    reason=Reason.SaveStillRunning,
                     retry_after=10,
                 ) from None
             return stored
@@ -365,13 +345,13 @@ async def _save(work: _Work, live: dict[str, Any] | None) -> dict[str, Any]:
         if stored is None:
             raise Waiting(
                 f"Gate accepted the save but does not list pipeline {work.pipeline_id} yet",
-                reason="SaveNotVisible",
+                reason=Reason.SaveNotVisible,
                 retry_after=5,
             )
         return stored
     raise Waiting(
         "the pipeline kept changing in Spinnaker while spinop saved it (staleCheck); trying again",
-        reason="PipelineStale",
+        reason=Reason.PipelineStale,
         retry_after=5,
     )
 
@@ -420,7 +400,7 @@ async def finalize(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
         try:
             deleted = await _delete_by_id(gate, application, str(spec.get("name", "")), saved_id)
         except GateError as err:
-            failure = gate_failure(err)
+            failure = to_spinop_error(err)
             await asyncio.to_thread(
                 ctx.pipeline_status.update,
                 ref,

@@ -33,6 +33,7 @@ from spinop.api.labels import (
     TOKEN_SECRET,
     TOKEN_SOURCE,
 )
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import format_time
 from spinop.credentials.tokens import IssuedToken
 from spinop.errors import InvalidRequest
@@ -76,7 +77,7 @@ class StoredCredentials:
 class CredentialsSecretConflict(InvalidRequest):
     """A Secret of the credentials Secret's name exists and spinop did not make it: never read, never replaced."""
 
-    reason = "CredentialsSecretConflict"
+    reason = Reason.CredentialsSecretConflict
 
 
 def _refuse_foreign(secret: k8s.V1Secret, namespace: str, name: str) -> None:

@@ -19,7 +19,8 @@ import kubernetes.client as k8s
 
 from spinop.api.labels import OWNER_UID, TOKEN_SECRET_LABEL
 from spinop.errors import Waiting
-from spinop.kube.clients import call, get_or_none, remote_errors
+from spinop.kube.clients import call, get_or_none
+from spinop.kube.errors import remote_errors
 from spinop.redact import Redacted
 from spinop.remote.cluster import RemoteCluster
 from spinop.remote.plan import DesiredRemote

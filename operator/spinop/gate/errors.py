@@ -1,6 +1,14 @@
-"""Gate's failures, turned into ours. Messages carry Gate's words, never request bodies or credentials."""
+"""Gate's failures, turned into ours. Messages carry Gate's words, never request bodies or credentials.
+
+`to_spinop_error` is the one translation of a Gate failure into the SpinopError (reason, retry, needs a person) a
+SpinnakerPipeline's conditions show. Clouddriver's account management API, reached through Gate, has its own
+translator for account outcomes: `spinop.spinnaker.account_definitions.gate_failure`.
+"""
 
 from __future__ import annotations
+
+from spinop.api.reasons import Reason
+from spinop.errors import InvalidRequest, SpinopError
 
 
 class GateError(Exception):
@@ -102,3 +110,21 @@ class GateTaskFailed(GateRejected):
         self.task_id = task_id
         self.task_status = task_status
         self.errors = errors
+
+
+def to_spinop_error(err: GateError) -> SpinopError:
+    """A Gate failure as the condition a tenant reads."""
+    if isinstance(err, GateUnauthorized):
+        return SpinopError(
+            f"Gate refused spinop's identity ({err.message}); a platform admin must fix spinop's Gate credentials "
+            "(gate.auth_secret)",
+            reason=Reason.GateUnauthorized,
+            retry_after=60,
+        )
+    if isinstance(err, GateDuplicateName):
+        return InvalidRequest(err.message, reason=Reason.PipelineNameTaken, retry_after=120)
+    if isinstance(err, GateTaskFailed):
+        return InvalidRequest(f"Spinnaker refused: {err.message}", reason=Reason.GateTaskFailed, retry_after=120)
+    if isinstance(err, GateRejected):
+        return InvalidRequest(f"Gate refused: {err.message}", reason=Reason.GateRejected, retry_after=120)
+    return SpinopError(f"Gate is not available: {err.message}", reason=Reason.GateUnavailable, retry_after=10)

@@ -15,6 +15,7 @@ import kubernetes.client as k8s
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
+from spinop.api.reasons import Reason
 from spinop.config import OperatorConfig
 from spinop.errors import SpinopError
 from spinop.kube.clients import call
@@ -27,7 +28,7 @@ AUTH_KEYS = "username + password, token, or tls.crt + tls.key"
 
 
 class GateConfigError(SpinopError):
-    reason = "GateMisconfigured"
+    reason = Reason.GateMisconfigured
     needs_user = True
     retry_after = 30.0
 

@@ -9,7 +9,9 @@
 - `HalyardNotSupported`: the transport cannot express the request (e.g. EXECUTE permissions through `hal`).
 - `HalyardProtocolError`: Halyard answered something this client does not understand (a bug on one side).
 
-Messages carry Halyard's own problem texts and never secret values.
+Messages carry Halyard's own problem texts and never secret values. `reason_for` is the Reason of a failure whose
+input is not in question; the Halyard backend (spinnaker/halyard_backend.py) names the input's refusals itself
+(HalyardRejected, HalTransportCannotExpress, DeployFailed), where it knows which step refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import ClassVar
+
+from spinop.api.reasons import Reason
 
 from .model import Problem, Severity, TaskSummary
 
@@ -144,3 +148,8 @@ def failure_for(
     return HalyardTaskFailed(
         operation, state=state, fatal_error=fatal_error, problems=problems, children=children, uuid=uuid
     )
+
+
+def reason_for(err: HalyardError) -> Reason:
+    """HalyardUnavailable when the daemon (or the exec path) could not be reached, else HalyardTaskFailed."""
+    return Reason.HalyardUnavailable if isinstance(err, HalyardUnavailable) else Reason.HalyardTaskFailed

@@ -30,6 +30,7 @@ from spinop.admission.pipelines import (
     review_pipeline,
 )
 from spinop.api.errors import FieldError
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerPipeline, validate_resource
 from spinop.config import AdmissionSettings
 from spinop.controllers import accounts, clusters
@@ -54,7 +55,7 @@ def _answer(verdict: rules.Verdict, warnings: list[str]) -> None:
 
 
 def _invalid(errors: list[FieldError]) -> kopf.AdmissionError:
-    return kopf.AdmissionError(rules.refuse("Invalid", errors, rules.INVALID).message, code=rules.INVALID)
+    return kopf.AdmissionError(rules.refuse(Reason.Invalid, errors, rules.INVALID).message, code=rules.INVALID)
 
 
 def _describe(err: BaseException) -> str:
@@ -162,7 +163,7 @@ async def validate_pipeline(
         memo["ctx"].config.pipelines, pipeline.metadata.namespace or "", pipeline.spec.application
     )
     if claim is not None:
-        _answer(rules.refuse("ApplicationNotOwned", [claim], rules.FORBIDDEN), warnings)
+        _answer(rules.refuse(Reason.ApplicationNotOwned, [claim], rules.FORBIDDEN), warnings)
     if not pipeline_validators():
         return
     previous = validate_resource(old)[0] if old is not None else None

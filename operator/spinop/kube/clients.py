@@ -1,24 +1,20 @@
 """The only place that builds `kubernetes` API clients and talks to the API with them.
 
 Calls are synchronous (the `kubernetes` package); async code runs them through `asyncio.to_thread`. Every request
-gets a timeout, so an unreachable cluster fails fast instead of freezing a worker thread, and every failure is
-turned into a `spinop.errors` exception that says which cluster and what to do.
+gets a timeout, so an unreachable cluster fails fast instead of freezing a worker thread; kube/errors.py turns every
+failure into a `spinop.errors` exception that says which cluster and what to do.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import kubernetes
-import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
-
-from spinop.errors import ClusterUnreachable, RemoteApiError, RemoteCredentialsRejected
 
 T = TypeVar("T")
 
@@ -85,41 +81,6 @@ def not_found(err: BaseException) -> bool:
 
 def conflict(err: BaseException) -> bool:
     return isinstance(err, ApiException) and err.status == 409
-
-
-def api_message(err: ApiException) -> str:
-    """The apiserver's own message from an error response (it names fields and rules)."""
-    import json
-
-    try:
-        body = json.loads(err.body or "{}")
-    except (TypeError, ValueError):
-        return str(err.reason)
-    return str(body.get("message") or err.reason)
-
-
-@contextmanager
-def remote_errors(cluster: str) -> Iterator[None]:
-    """Turn client failures against a remote cluster into spinop errors naming that cluster."""
-    try:
-        yield
-    except ApiException as err:
-        if err.status in (401,):
-            raise RemoteCredentialsRejected(
-                f"cluster {cluster} rejected spinop's admin credentials (HTTP 401); the platform admin must update "
-                f"the Secret referenced by SpinnakerCluster {cluster} spec.kubeconfigSecretRef."
-            ) from None
-        if err.status == 403:
-            raise RemoteCredentialsRejected(
-                f"spinop's admin credentials for cluster {cluster} are not allowed to do this: {api_message(err)}",
-            ) from None
-        if err.status == 0 or err.status is None or err.status >= 500:
-            raise ClusterUnreachable(
-                f"cluster {cluster} is not answering ({err.status or 'no response'}: {err.reason}); will retry"
-            ) from None
-        raise RemoteApiError(f"cluster {cluster} refused a request: {api_message(err)}") from None
-    except (urllib3.exceptions.HTTPError, OSError) as err:
-        raise ClusterUnreachable(f"cannot reach cluster {cluster}: {type(err).__name__}; will retry") from None
 
 
 def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

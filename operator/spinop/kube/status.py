@@ -19,6 +19,7 @@ from kubernetes.client.rest import ApiException
 
 from spinop import GROUP, VERSION
 from spinop.api.conditions import READY, as_conditions, find_condition, set_condition, summarize_ready, to_dicts
+from spinop.api.reasons import Reason
 from spinop.errors import SpinopError
 from spinop.kube.clients import call
 
@@ -41,7 +42,7 @@ class ObjectRef:
 class ConditionUpdate:
     type: str
     status: str
-    reason: str
+    reason: Reason
     message: str
 
 
@@ -71,7 +72,7 @@ class StatusReport:
     events: list[Event] = field(default_factory=list)
     error: SpinopError | None = None
 
-    def set(self, type_: str, status: str, reason: str, message: str) -> None:
+    def set(self, type_: str, status: str, reason: Reason, message: str) -> None:
         self.conditions.append(ConditionUpdate(type_, status, reason, message))
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from spinop.api.conditions import raw_condition
 from spinop.api.errors import FieldError
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import ApplicationSettings
 from spinop.config import PipelineGrant, PipelineSettings
 from spinop.errors import InvalidRequest
@@ -34,7 +35,7 @@ WILDCARD = "[a-z0-9]+"
 #: Synced reasons that mean Gate showed the application is not this namespace's (such claims rank last).
 #: Attribute of applications spinop creates: the MGMT namespace they were created for.
 OWNER_ATTRIBUTE = "spinopNamespace"
-GATE_REFUSED_REASONS = frozenset({"ApplicationOwnedByAnotherNamespace", "ApplicationNotManaged"})
+GATE_REFUSED_REASONS = frozenset({Reason.ApplicationOwnedByAnotherNamespace, Reason.ApplicationNotManaged})
 
 
 @lru_cache(maxsize=512)
@@ -239,11 +240,11 @@ def existing_application_refusal(
         return InvalidRequest(
             f"spec.application: application {application!r} was created by spinop for another namespace; "
             "spinop never writes into another namespace's application",
-            reason="ApplicationOwnedByAnotherNamespace",
+            reason=Reason.ApplicationOwnedByAnotherNamespace,
         )
     return InvalidRequest(
         f"spec.application: application {application!r} already exists in Spinnaker and spinop did not "
         "create it, so it may belong to another team; choose another application, or ask a platform admin to "
         f"grant it to namespace {namespace} (pipelines.grants in spinop's configuration)",
-        reason="ApplicationNotManaged",
+        reason=Reason.ApplicationNotManaged,
     )

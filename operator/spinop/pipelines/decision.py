@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spinop.api.conditions import raw_condition
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import DriftPolicy, SpinnakerPipelineSpec
 from spinop.config import PipelineSettings
 from spinop.errors import InvalidRequest, SpinopError, Waiting
@@ -136,7 +137,7 @@ def name_holder(
         raise InvalidRequest(
             f"spec.name: {len(holders)} pipelines in application {spec.application} are named {spec.name!r} "
             f"ignoring case (ids {ids}); acting on one would be a guess: remove the duplicates in Spinnaker first",
-            reason="PipelineNameAmbiguous",
+            reason=Reason.PipelineNameAmbiguous,
         )
     holder = holders[0]
     manager = managed_by(holder)
@@ -146,7 +147,7 @@ def name_holder(
             f"spec.name: pipeline {spec.name!r} in application {spec.application} belongs to "
             f"{f'SpinnakerPipeline {manager}' if mine else 'a SpinnakerPipeline of another namespace'}; choose "
             "another spec.name",
-            reason="PipelineNameTaken",
+            reason=Reason.PipelineNameTaken,
         )
     who = holder.get("lastModifiedBy") or "someone"
     if not spec.adopt:
@@ -154,13 +155,13 @@ def name_holder(
             f"spec.name: application {spec.application} already has a pipeline named {spec.name!r} (id {ids}, "
             f"last changed by {who}) that spinop did not create; set spec.adopt: true to take it over, or choose "
             "another spec.name",
-            reason="PipelineNameTaken",
+            reason=Reason.PipelineNameTaken,
         )
     if live is not None:
         raise InvalidRequest(
             f"spec.name: spinop's pipeline {pipeline_id} exists and pipeline {ids} is named {spec.name!r}; "
             "rename or delete one of them in Spinnaker",
-            reason="PipelineNameTaken",
+            reason=Reason.PipelineNameTaken,
         )
     return holder
 
@@ -184,24 +185,28 @@ def guard_refusal(
     try:
         body = render_desired(spec, pipeline_id=pipeline_id, owner=owner)
     except RenderRefused as err:
-        return InvalidRequest(describe_violations(err.violations), reason="InvalidSpec")
+        return InvalidRequest(describe_violations(err.violations), reason=Reason.InvalidSpec)
     violations = check_pipeline(body, tenancy.scope)
     allowed, why = owns_application(namespace, spec.application, tenancy.claims, settings)
     if not allowed:
         # The guard says only "not owned"; say who owns it instead.
         rest = [v for v in violations if v.path != "spec.application"]
         return InvalidRequest(
-            describe_violations([Violation("spec.application", why), *rest]), reason="ApplicationNotOwned"
+            describe_violations([Violation("spec.application", why), *rest]), reason=Reason.ApplicationNotOwned
         )
     if violations and tenancy.pending_scope is not None and not check_pipeline(body, tenancy.pending_scope):
         # Refused only because accounts of the namespace are still on their way: wait for them, nothing is saved.
         return Waiting(
             f"waiting for SpinnakerAccount {', '.join(tenancy.pending_accounts)} to become Ready; "
             f"until then: {describe_violations(violations)}",
-            reason="WaitingForAccount",
+            reason=Reason.WaitingForAccount,
             retry_after=10,
         )
     if violations:
-        reason = "ApplicationNotOwned" if any(v.path == "spec.application" for v in violations) else "PipelineRefused"
+        reason = (
+            Reason.ApplicationNotOwned
+            if any(v.path == "spec.application" for v in violations)
+            else Reason.PipelineRefused
+        )
         return InvalidRequest(describe_violations(violations), reason=reason)
     return None

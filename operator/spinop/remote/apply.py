@@ -7,7 +7,8 @@ from typing import Any
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
-from spinop.kube.clients import call, get_or_none, remote_errors, to_dict
+from spinop.kube.clients import call, get_or_none, to_dict
+from spinop.kube.errors import remote_errors
 from spinop.remote.cluster import RemoteCluster
 from spinop.remote.plan import GUARDRAILS, Action, DesiredRemote, ObservedRemote
 

@@ -18,9 +18,11 @@ import kubernetes.client as k8s
 import yaml
 from kubernetes.client import ApiClient
 
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerClusterSpec
 from spinop.errors import InvalidRequest
-from spinop.kube.clients import call, client_from_kubeconfig, get_or_none, remote_errors
+from spinop.kube.clients import call, client_from_kubeconfig, get_or_none
+from spinop.kube.errors import remote_errors
 from spinop.remote.identity import beyond_remote_identity
 
 
@@ -109,7 +111,7 @@ class RemoteClusters:
             raise InvalidRequest(
                 f"Secret {self.credentials_namespace}/{connection.secret_name} (spec.kubeconfigSecretRef of "
                 f"SpinnakerCluster {connection.name}) does not exist",
-                reason="ClusterSecretMissing",
+                reason=Reason.ClusterSecretMissing,
                 retry_after=30,
             )
         raw = (secret.data or {}).get(connection.secret_key)
@@ -117,7 +119,7 @@ class RemoteClusters:
             raise InvalidRequest(
                 f"Secret {self.credentials_namespace}/{connection.secret_name} has no key {connection.secret_key!r} "
                 f"(spec.kubeconfigSecretRef.key of SpinnakerCluster {connection.name})",
-                reason="ClusterSecretInvalid",
+                reason=Reason.ClusterSecretInvalid,
                 retry_after=30,
             )
         fingerprint = hashlib.sha256(f"{secret.metadata.resource_version}|{connection}".encode()).hexdigest()
@@ -131,13 +133,13 @@ class RemoteClusters:
         except InvalidRequest as err:
             raise InvalidRequest(
                 f"Secret {self.credentials_namespace}/{connection.secret_name}: {err.message}",
-                reason="ClusterSecretInvalid",
+                reason=Reason.ClusterSecretInvalid,
             ) from None
         except Exception as err:  # a malformed document must not crash the handler
             raise InvalidRequest(
                 f"Secret {self.credentials_namespace}/{connection.secret_name} key {connection.secret_key!r} is "
                 f"not a usable kubeconfig ({type(err).__name__})",
-                reason="ClusterSecretInvalid",
+                reason=Reason.ClusterSecretInvalid,
             ) from None
         if self.refuse_powerful:
             with remote_errors(connection.name):
@@ -148,7 +150,7 @@ class RemoteClusters:
                     f"the admin kubeconfig of SpinnakerCluster {connection.name} can do more than deploy/remote grants "
                     f"({'; '.join(c.describe() for c in beyond[:3])}{'; ...' if len(beyond) > 3 else ''}) and this "
                     "operator refuses such credentials: give spinop deploy/remote's identity (docs/install.md)",
-                    reason="CredentialsTooPowerful",
+                    reason=Reason.CredentialsTooPowerful,
                     retry_after=60,
                 )
         ca_data = connection.ca_data_override or entry.get("certificate-authority-data")

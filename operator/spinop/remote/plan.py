@@ -19,6 +19,7 @@ from spinop.api.labels import (
     OWNER_UID,
     TENANT,
 )
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import parse_quantity
 from spinop.remote.profiles import Profile, Rule, rules_for
 
@@ -103,7 +104,7 @@ class Action:
 
 @dataclass(frozen=True)
 class Conflict:
-    reason: str  # CamelCase, becomes the condition reason
+    reason: Reason  # becomes the condition reason
     message: str
 
 
@@ -340,7 +341,7 @@ def namespace_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> Con
         if desired.namespace_granted:
             return _grant_label_conflict(desired, namespace)
         return Conflict(
-            "NamespaceNotGranted",
+            Reason.NamespaceNotGranted,
             f"namespace {desired.namespace} already exists on cluster {owner.cluster} and spinop did not create it, "
             f"so it may be someone else's; spinop provisions into it only when SpinnakerCluster {owner.cluster} "
             f"lists it for tenant {owner.mgmt_namespace} in spec.tenancy.existingNamespaces. Choose another "
@@ -349,7 +350,7 @@ def namespace_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> Con
     holder = namespace_tenant(namespace)
     if holder != owner.mgmt_namespace:
         return Conflict(
-            "NamespaceOwnedByAnotherTenant",
+            Reason.NamespaceOwnedByAnotherTenant,
             f"namespace {desired.namespace} on cluster {owner.cluster} was created by spinop for another tenant, "
             f"not {owner.mgmt_namespace}. Choose another namespace.",
         )
@@ -365,7 +366,7 @@ def _grant_label_conflict(desired: DesiredRemote, namespace: dict[str, Any]) -> 
         return None
     found = "has no such label" if labelled is None else "is labelled for another tenant"
     return Conflict(
-        "NamespaceGrantNotLabelled",
+        Reason.NamespaceGrantNotLabelled,
         f"SpinnakerCluster {owner.cluster} grants namespace {desired.namespace} to tenant {tenant} "
         f"(spec.tenancy.existingNamespaces), but on cluster {owner.cluster} the namespace {found}: its admin must "
         f"confirm the grant there with `{grant_label_command(desired.namespace, tenant)}` "
@@ -385,14 +386,14 @@ def _ownership_conflict(obj: dict[str, Any], kind: str, owner: Owner) -> Conflic
     name = obj["metadata"]["name"]
     if uid is None:
         return Conflict(
-            "ObjectNotManaged",
+            Reason.ObjectNotManaged,
             f"{kind} {name} already exists in the remote namespace and was not created by spinop; "
             f"spinop will not take it over. Remove it, or pick another accountName.",
         )
     if uid != owner.uid:
         other = holder_text(_annotations(obj).get(OWNER), owner)
         return Conflict(
-            "OwnedByAnotherAccount",
+            Reason.OwnedByAnotherAccount,
             f"{kind} {name} belongs to {other}; two accounts cannot share one Spinnaker account name.",
         )
     return None
@@ -425,7 +426,7 @@ def plan_remote(desired: DesiredRemote, observed: ObservedRemote, *, allow_shari
             other = holder_text(_annotations(observed.namespace).get(OWNER), owner)
             conflicts.append(
                 Conflict(
-                    "NamespaceOwnedByAnotherAccount",
+                    Reason.NamespaceOwnedByAnotherAccount,
                     f"namespace {ns} on cluster {owner.cluster} belongs to {other}, and cluster {owner.cluster} "
                     f"does not allow accounts to share a namespace. Choose another namespace.",
                 )

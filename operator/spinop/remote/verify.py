@@ -11,14 +11,11 @@ long-lived token of the account's own ServiceAccount, which RBAC allows a deploy
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import kubernetes.client as k8s
 from kubernetes.client.rest import ApiException
 
-from spinop.errors import SpinopError
-from spinop.kube.clients import call, client_with_token, remote_errors
+from spinop.kube.clients import call, client_with_token
+from spinop.kube.errors import remote_errors
 from spinop.redact import Redacted
 from spinop.remote.access import (
     PROBE_NAMESPACE,
@@ -33,13 +30,6 @@ from spinop.remote.access import (
 )
 from spinop.remote.cluster import RemoteCluster
 from spinop.remote.identity import rules_review
-
-
-class TokenRejected(SpinopError):
-    """The cluster does not accept the account's token (expired, revoked, or its ServiceAccount was re-created)."""
-
-    reason = "TokenRejected"
-    retry_after = 5.0
 
 
 def _access_review(api: k8s.AuthorizationV1Api, check: AccessCheck) -> bool:
@@ -108,16 +98,6 @@ def _exposure_refused(core: k8s.CoreV1Api, exposure: TokenExposure) -> bool:
     return False
 
 
-@contextlib.contextmanager
-def _token_rejections(cluster: str) -> Iterator[None]:
-    try:
-        yield
-    except ApiException as err:
-        if err.status == 401:
-            raise TokenRejected(f"cluster {cluster} rejected the account's token (HTTP 401)") from None
-        raise
-
-
 def _may(
     api: k8s.AuthorizationV1Api,
     rules_by_namespace: dict[str, tuple[list[ResourceRule], bool]],
@@ -135,7 +115,7 @@ def verify_access(remote: RemoteCluster, token: Redacted[str], expectations: Exp
         checks = [*expectations.allowed, *expectations.denied]
         namespaces = sorted({c.namespace for c in checks if c.namespace} | {expectations.namespace or PROBE_NAMESPACE})
         decide: dict[AccessCheck, bool] = {}
-        with remote_errors(remote.name), _token_rejections(remote.name):
+        with remote_errors(remote.name, token=True):
             rules_by_namespace = {ns: rules_review(api, ns) for ns in namespaces}
             complete = not any(incomplete for _, incomplete in rules_by_namespace.values())
             for check in checks:

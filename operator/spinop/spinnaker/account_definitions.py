@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spinop.api.reasons import Reason
 from spinop.gate import (
     GateAccountExists,
     GateAccountRolesExcludeCaller,
@@ -123,7 +124,7 @@ def holds_our_kubeconfig(desired: DesiredSpinnakerAccount, stored: Mapping[str, 
 def someone_elses(name: str) -> Outcome:
     return Outcome(
         False,
-        "AccountExistsInSpinnaker",
+        Reason.AccountExistsInSpinnaker,
         f"someone else created a Spinnaker account named {name} while spinop was creating it; spinop will not change "
         "it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
         needs_user=True,
@@ -134,27 +135,27 @@ def someone_elses(name: str) -> Outcome:
 def gate_failure(err: GateError, *, action: str) -> Outcome:
     """Gate's answer to one account write as the account's outcome (Gate's words; the client scrubbed secrets)."""
     if isinstance(err, GateRateLimited):
-        return Outcome(False, "GateRateLimited", f"Gate kept answering 429 while spinop {action}: {err.message}")
+        return Outcome(False, Reason.GateRateLimited, f"Gate kept answering 429 while spinop {action}: {err.message}")
     if isinstance(err, GateUnavailable):
-        return Outcome(False, "GateUnavailable", f"Gate could not be reached while spinop {action}: {err.message}")
+        return Outcome(False, Reason.GateUnavailable, f"Gate could not be reached while spinop {action}: {err.message}")
     if isinstance(err, GateUnauthorized):
         return Outcome(
             False,
-            "GateUnauthorized",
+            Reason.GateUnauthorized,
             f"Gate refused spinop's identity while spinop {action}: {err.message}. spinop's Gate identity needs "
             "WRITE on the account (Fiat), or an account-manager role where Fiat restricts the API",
         )
     if isinstance(err, GateAccountsApiDisabled | GateNotFound):
         return Outcome(
             False,
-            "AccountsApiNotEnabled",
+            Reason.AccountsApiNotEnabled,
             f"Spinnaker's account management API is off ({err.message}) while spinop {action}. It needs "
             f"Spinnaker 1.28+ and, in clouddriver's profile, {STORAGE_SETTINGS}",
         )
     if isinstance(err, GateAccountRolesExcludeCaller):
         return Outcome(
             False,
-            "SpinnakerAccountRolesExcludeOperator",
+            Reason.SpinnakerAccountRolesExcludeOperator,
             f"Spinnaker refused the account while spinop {action}: {err.message}. Clouddriver lets only a Fiat "
             "admin store an account whose WRITE roles share none of the caller's roles (the account-manager role "
             "does not exempt it). Make spinop's Spinnaker identity a Fiat admin, or include one of its roles in the "
@@ -163,18 +164,18 @@ def gate_failure(err: GateError, *, action: str) -> Outcome:
     if isinstance(err, GateAccountExists):
         return Outcome(
             False,
-            "AccountCreatedConcurrently",
+            Reason.AccountCreatedConcurrently,
             "someone created a Spinnaker account of this name while spinop was creating it; spinop checks who owns "
             "it again on the next attempt",
         )
     if isinstance(err, GateRejected):
         return Outcome(
             False,
-            "AccountsApiRejected",
+            Reason.AccountsApiRejected,
             f"Spinnaker's account management API refused the account while spinop {action}: {err.message}",
             needs_user=True,
         )
-    return Outcome(False, "GateError", f"Gate failed while spinop {action}: {err.message}")
+    return Outcome(False, Reason.GateError, f"Gate failed while spinop {action}: {err.message}")
 
 
 def unavailable(err: GateError, what: str) -> BackendUnavailable:

@@ -31,6 +31,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
+from spinop.api.reasons import Reason
 from spinop.config import AccountsApiSettings, OperatorConfig
 from spinop.gate import (
     GateAccountExists,
@@ -122,14 +123,14 @@ class AccountsApiBackend:
             from spinop.gate.factory import GateConfigError, build_gate
 
             if self._config is None or self._mgmt is None:
-                raise BackendUnavailable("GateNotConfigured", "the accounts-api backend has no Gate client")
+                raise BackendUnavailable(Reason.GateNotConfigured, "the accounts-api backend has no Gate client")
             try:
                 self._gate = await build_gate(self._config, self._mgmt)
             except GateConfigError as err:
                 raise BackendUnavailable(err.reason, err.message) from None
             if self._gate is None:
                 raise BackendUnavailable(
-                    "GateNotConfigured", "spinnaker_backend accounts-api needs gate.url (and gate.auth_secret)"
+                    Reason.GateNotConfigured, "spinnaker_backend accounts-api needs gate.url (and gate.auth_secret)"
                 )
         return self._gate
 
@@ -216,7 +217,7 @@ class AccountsApiBackend:
         if static and desired.adopt:
             batch.outcomes[name] = Outcome(
                 False,
-                "AccountInStaticConfig",
+                Reason.AccountInStaticConfig,
                 f"Spinnaker's account {name} comes from clouddriver's configuration files (halconfig), not from the "
                 "account management API, so the accounts-api backend cannot take it over. Remove it from halconfig "
                 "first (one deploy), or choose another spec.accountName",
@@ -313,7 +314,7 @@ class AccountsApiBackend:
             batch.created.remove(name)
             batch.outcomes[name] = Outcome(
                 False,
-                "NotLoadedByClouddriver",
+                Reason.NotLoadedByClouddriver,
                 f"Spinnaker stored account {name} but clouddriver did not load it within "
                 f"{self.settings.load_timeout_seconds:.0f}s. Clouddriver loads stored Kubernetes accounts only with "
                 f"{STORAGE_SETTINGS}, and its credentials poller on (credentials.poller.enabled, "
@@ -333,7 +334,7 @@ class AccountsApiBackend:
             try:
                 await migration.run(await self._client(), reload_seconds=self.settings.reload_seconds)
             except MigrationIncomplete as err:
-                raise BackendUnavailable("MigratingFromHalyard", str(err)) from None
+                raise BackendUnavailable(Reason.MigratingFromHalyard, str(err)) from None
             self._migrated = True
 
     async def _migrate_until_done(self) -> None:

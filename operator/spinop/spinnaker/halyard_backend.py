@@ -32,6 +32,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from spinop.api.labels import MANAGED_BY
+from spinop.api.reasons import Reason
 from spinop.config import HalyardSettings, OperatorConfig
 from spinop.halyard import (
     HalyardClient,
@@ -45,6 +46,7 @@ from spinop.halyard import (
     KubeExecClient,
     account_to_halyard,
 )
+from spinop.halyard.errors import reason_for
 from spinop.halyard.model import unknown_account_fields
 from spinop.kube.clients import call, get_or_none
 from spinop.redact import Redacted
@@ -168,9 +170,11 @@ class HalyardBackend:
         try:
             accounts = await self.client.list_accounts()
         except HalyardUnavailable as err:
-            raise BackendUnavailable("HalyardUnavailable", f"Halyard cannot be reached: {err}") from None
+            raise BackendUnavailable(Reason.HalyardUnavailable, f"Halyard cannot be reached: {err}") from None
         except HalyardError as err:
-            raise BackendUnavailable("HalyardError", f"Halyard could not list accounts: {_problem_text(err)}") from None
+            raise BackendUnavailable(
+                Reason.HalyardError, f"Halyard could not list accounts: {_problem_text(err)}"
+            ) from None
         return {str(a["name"]): a for a in accounts if a.get("name")}
 
     def kubeconfig_path(self, name: str) -> str:
@@ -207,14 +211,14 @@ class HalyardBackend:
             # Halyard has no locking, so nothing is changed until it ends.
             await self.client.wait_idle(self.settings.deploy_timeout_minutes * 60)
         except HalyardError as err:
-            raise BackendUnavailable(_reason(err), f"waiting for Halyard's running task: {err}") from None
+            raise BackendUnavailable(reason_for(err), f"waiting for Halyard's running task: {err}") from None
         per_account = not self.client.writes_whole_provider
         if upserts and per_account:
             try:
                 await self._ensure_provider_enabled()
             except HalyardError as err:
                 raise BackendUnavailable(
-                    _reason(err), f"could not enable Halyard's kubernetes provider: {err}{self._airgap_hint(err)}"
+                    reason_for(err), f"could not enable Halyard's kubernetes provider: {err}{self._airgap_hint(err)}"
                 ) from None
         delivered = await self._deliver(upserts, removals, outcomes)
         changed: list[str] = []
@@ -242,14 +246,14 @@ class HalyardBackend:
             except HalyardRejected as err:
                 outcomes[name] = Outcome(
                     False,
-                    "HalyardRejected",
+                    Reason.HalyardRejected,
                     f"Halyard refused the account: {_problem_text(err, name)}",
                     needs_user=True,
                 )
             except HalyardNotSupported as err:
                 outcomes[name] = Outcome(
                     False,
-                    "HalTransportCannotExpress",
+                    Reason.HalTransportCannotExpress,
                     f"{err}. spinop changed nothing; use the rest transport for this account, or remove what `hal` "
                     "cannot express (EXECUTE/CREATE roles) from the account in Spinnaker first",
                     needs_user=True,
@@ -257,7 +261,7 @@ class HalyardBackend:
             except HalyardError as err:
                 outcomes[name] = Outcome(
                     False,
-                    _reason(err),
+                    reason_for(err),
                     f"Halyard could not apply the account: {_problem_text(err, name)}{self._airgap_hint(err)}",
                 )
         for removal in removals if per_account else ():
@@ -268,7 +272,7 @@ class HalyardBackend:
                 changed.append(removal.name)
             except HalyardError as err:
                 outcomes[removal.name] = Outcome(
-                    False, _reason(err), f"Halyard could not delete it: {_problem_text(err, removal.name)}"
+                    False, reason_for(err), f"Halyard could not delete it: {_problem_text(err, removal.name)}"
                 )
         if not changed:
             return BatchResult(outcomes)
@@ -285,7 +289,7 @@ class HalyardBackend:
             for name in changed:
                 outcomes[name] = Outcome(
                     False,
-                    "DeployFailed" if not isinstance(err, HalyardUnavailable) else "HalyardUnavailable",
+                    Reason.DeployFailed if not isinstance(err, HalyardUnavailable) else Reason.HalyardUnavailable,
                     "the account is in Halyard's config but the clouddriver deploy failed: "
                     f"{_problem_text(err, name, batch)}; "
                     f"spinop retries the deploy{self._airgap_hint(err)}",
@@ -326,7 +330,7 @@ class HalyardBackend:
             provider = await self.client.get_provider()
         except HalyardError as err:
             raise BackendUnavailable(
-                _reason(err), f"could not read Halyard's kubernetes provider: {_problem_text(err)}"
+                reason_for(err), f"could not read Halyard's kubernetes provider: {_problem_text(err)}"
             ) from None
         live = {str(a.get("name")): a for a in provider.get("accounts") or [] if isinstance(a, dict)}
         batch = [*(u.desired.name for u in upserts), *(r.name for r in removals)]
@@ -341,7 +345,7 @@ class HalyardBackend:
             if unknown:
                 outcomes[name] = Outcome(
                     False,
-                    "HalyardRejected",
+                    Reason.HalyardRejected,
                     f"{', '.join(unknown)} is not a field of Halyard's KubernetesAccount; Halyard would drop it "
                     "silently, so spinop sent nothing for this account",
                     needs_user=True,
@@ -380,7 +384,10 @@ class HalyardBackend:
                 for name in group:
                     verb = "refused the account" if changes[name] is not None else "could not delete it"
                     outcomes[name] = Outcome(
-                        False, "HalyardRejected", f"Halyard {verb}: {_problem_text(err, name, batch)}", needs_user=True
+                        False,
+                        Reason.HalyardRejected,
+                        f"Halyard {verb}: {_problem_text(err, name, batch)}",
+                        needs_user=True,
                     )
                 return []
             half = len(group) // 2
@@ -391,7 +398,7 @@ class HalyardBackend:
             for name in group:
                 outcomes[name] = Outcome(
                     False,
-                    _reason(err),
+                    reason_for(err),
                     f"Halyard could not apply the account: {_problem_text(err, name, batch)}{self._airgap_hint(err)}",
                 )
             return []
@@ -414,7 +421,7 @@ class HalyardBackend:
         except HalyardError as err:
             for name in written:
                 outcomes[name] = Outcome(
-                    False, _reason(err), f"could not read the account back from Halyard: {_problem_text(err)}"
+                    False, reason_for(err), f"could not read the account back from Halyard: {_problem_text(err)}"
                 )
             return []
         now = {str(a.get("name")): a for a in stored.get("accounts") or [] if isinstance(a, dict)}
@@ -455,7 +462,9 @@ class HalyardBackend:
         try:
             live = account_to_halyard(await self.client.get_account(name))
         except HalyardError as err:
-            return Outcome(False, _reason(err), f"could not read the account back from Halyard: {_problem_text(err)}")
+            return Outcome(
+                False, reason_for(err), f"could not read the account back from Halyard: {_problem_text(err)}"
+            )
         wanted = [*upsert.desired.managed_fields(), "kubeconfigFile"]
         lost = sorted(k for k in wanted if k in body and live.get(k) != body[k])
         if not lost:
@@ -482,7 +491,7 @@ class HalyardBackend:
                 for u in upserts:
                     outcomes[u.desired.name] = Outcome(
                         False,
-                        "KubeconfigDeliveryFailed",
+                        Reason.KubeconfigDeliveryFailed,
                         f"could not write the mounted kubeconfig Secrets: HTTP {err.status}",
                     )
                 return False
@@ -494,7 +503,9 @@ class HalyardBackend:
                 await self.files.write_file(self.kubeconfig_path(upsert.desired.name), content, 0o600)
             except HalyardError as err:
                 outcomes[upsert.desired.name] = Outcome(
-                    False, "KubeconfigDeliveryFailed", f"could not write the kubeconfig into the Halyard pod: {err}"
+                    False,
+                    Reason.KubeconfigDeliveryFailed,
+                    f"could not write the kubeconfig into the Halyard pod: {err}",
                 )
         return True
 
@@ -548,7 +559,7 @@ class HalyardBackend:
 def _dropped(lost: list[str], undone: str) -> Outcome:
     return Outcome(
         False,
-        "HalyardDroppedField",
+        Reason.HalyardDroppedField,
         f"Halyard accepted the account but did not keep {', '.join(lost)} (this Halyard's KubernetesAccount "
         f"lacks the field, or changes it); {undone} and deploys nothing for it. Upgrade Halyard to a release "
         "that has the field",
@@ -580,10 +591,6 @@ def _provider_with(provider: dict[str, Any], changes: dict[str, dict[str, Any] |
     if any(body is not None for body in changes.values()):
         out["enabled"] = True
     return out
-
-
-def _reason(err: HalyardError) -> str:
-    return "HalyardUnavailable" if isinstance(err, HalyardUnavailable) else "HalyardTaskFailed"
 
 
 def _now() -> datetime.datetime:

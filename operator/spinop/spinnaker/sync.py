@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from spinop import metrics
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import format_time
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
 from spinop.spinnaker.inventory import Inventory, InventoryConflict, InventoryEntry
@@ -50,7 +51,7 @@ class Removal:
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
-    reason: str = "Synced"
+    reason: Reason = Reason.Synced
     message: str = ""
     needs_user: bool = False  # the change was refused for its content: retrying the same content will not help
     disown: bool = False  # the name turned out to be someone else's: drop the inventory entry this batch wrote ahead
@@ -92,7 +93,7 @@ class SpinnakerBackend(Protocol):
 class BackendUnavailable(Exception):
     """The backend cannot be reached at all; the whole batch is retried later."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -338,7 +339,7 @@ class SpinnakerSync:
             if name in live and not ours and not desired.adopt:
                 refused[name] = Outcome(
                     False,
-                    "AccountExistsInSpinnaker",
+                    Reason.AccountExistsInSpinnaker,
                     f"Spinnaker already has an account named {name} that spinop did not create; spinop will not "
                     "change it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
                     needs_user=True,
@@ -394,7 +395,7 @@ class SpinnakerSync:
         finished = _now()
         for upsert in upserts:
             d = upsert.desired
-            outcome = result.outcomes.get(d.name, Outcome(False, "NoOutcome", "the backend reported nothing"))
+            outcome = result.outcomes.get(d.name, Outcome(False, Reason.NoOutcome, "the backend reported nothing"))
             if outcome.ok:
                 self.entries[d.name] = InventoryEntry(
                     owner_uid=d.owner.uid,
@@ -409,7 +410,9 @@ class SpinnakerSync:
             elif outcome.disown and not upsert.owned:
                 self.entries.pop(d.name, None)
         for removal in removals:
-            outcome = result.outcomes.get(removal.name, Outcome(False, "NoOutcome", "the backend reported nothing"))
+            outcome = result.outcomes.get(
+                removal.name, Outcome(False, Reason.NoOutcome, "the backend reported nothing")
+            )
             if outcome.ok:
                 self.entries.pop(removal.name, None)
         if upserts or removals:
@@ -417,7 +420,7 @@ class SpinnakerSync:
 
         # Report and reschedule.
         for name, item in batch.items():
-            outcome = refused.get(name) or result.outcomes.get(name) or Outcome(False, "NoOutcome", "")
+            outcome = refused.get(name) or result.outcomes.get(name) or Outcome(False, Reason.NoOutcome, "")
             if item.desired is None:
                 if outcome.ok:
                     for waiter in item.waiters:
@@ -428,7 +431,7 @@ class SpinnakerSync:
                 continue
             owner = item.desired.owner
             if outcome.ok:
-                await self.report(owner, "True", "Synced", *self._synced(result.change))
+                await self.report(owner, "True", Reason.Synced, *self._synced(result.change))
             else:
                 await self.report(owner, "False", outcome.reason, outcome.message, {})
                 if not outcome.needs_user:
@@ -467,7 +470,7 @@ class SpinnakerSync:
         )
         self._enqueue(name, item)
 
-    async def _fail_all(self, batch: dict[str, _Pending], reason: str, message: str) -> None:
+    async def _fail_all(self, batch: dict[str, _Pending], reason: Reason, message: str) -> None:
         for name, item in batch.items():
             if item.desired is not None:
                 await self.report(item.desired.owner, "False", reason, message, {})

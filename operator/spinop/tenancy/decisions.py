@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from spinop.api.errors import FieldError, from_validation_error
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import SpinnakerAccountSpec, SpinnakerClusterSpec, default_account_name
 from spinop.errors import InvalidRequest
 from spinop.tenancy.checks import (
@@ -47,7 +48,7 @@ def listed(names: Sequence[str]) -> str:
 class Violation:
     """A tenancy rule that refuses an account: the condition reason the reconcile reports, and the field errors."""
 
-    reason: str
+    reason: Reason
     errors: tuple[FieldError, ...]
 
 
@@ -81,10 +82,13 @@ def tenancy_violations(account: AccountUnderJudgement, winners: Iterable[Account
     boundaries = Boundaries(
         tenants=account.boundaries.tenants, clusters={**account.boundaries.clusters, cluster_name: cluster}
     )
-    checks: list[tuple[str, list[FieldError]]] = [
-        ("TenantNotAllowed", check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster)),
+    checks: list[tuple[Reason, list[FieldError]]] = [
         (
-            "NamespaceNotAllowed",
+            Reason.TenantNotAllowed,
+            check_tenant_selected(tenant, tenant_labels, cluster_name=cluster_name, cluster=cluster),
+        ),
+        (
+            Reason.NamespaceNotAllowed,
             check_namespace_allowed(
                 spec.namespace,
                 tenant=tenant,
@@ -94,14 +98,14 @@ def tenancy_violations(account: AccountUnderJudgement, winners: Iterable[Account
                 tenants=boundaries.tenants,
             ),
         ),
-        ("ProfileNotAllowed", check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
-        ("ExtraRulesNotAllowed", check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
+        (Reason.ProfileNotAllowed, check_profile(spec.profile, cluster_name=cluster_name, cluster=cluster)),
+        (Reason.ExtraRulesNotAllowed, check_extra_rules(spec.extra_rules, cluster_name=cluster_name, cluster=cluster)),
         (
-            "PermissionsGrantNoRole",
+            Reason.PermissionsGrantNoRole,
             check_permissions(spec, tenant=tenant, cluster_name=cluster_name, cluster=cluster),
         ),
         (
-            "AccountNameNotAllowed",
+            Reason.AccountNameNotAllowed,
             check_account_name_owned(
                 spec.effective_account_name,
                 tenant=tenant,
@@ -110,27 +114,27 @@ def tenancy_violations(account: AccountUnderJudgement, winners: Iterable[Account
             ),
         ),
         (
-            "TenantQuotaExceeded",
+            Reason.TenantQuotaExceeded,
             check_tenant_quota(tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners),
         ),
         (
-            "TenantCacheThreadsExceeded",
+            Reason.TenantCacheThreadsExceeded,
             check_cache_threads(
                 spec.cache_threads, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
             ),
         ),
         (
-            "NamespaceOwnedByAnotherAccount",
+            Reason.NamespaceOwnedByAnotherAccount,
             check_namespace_sharing(
                 spec.namespace, tenant=tenant, name=name, cluster_name=cluster_name, cluster=cluster, claims=winners
             ),
         ),
         (
-            "AccountNameTaken",
+            Reason.AccountNameTaken,
             check_account_name_unique(spec.effective_account_name, tenant=tenant, name=name, claims=winners),
         ),
         (
-            "AdoptNotAllowed",
+            Reason.AdoptNotAllowed,
             check_adopt(
                 spec.adopt, spec.effective_account_name, tenant=tenant, cluster_name=cluster_name, cluster=cluster
             ),

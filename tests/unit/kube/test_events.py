@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from spinop.api.reasons import Reason
 from spinop.kube import events
 from spinop.kube.status import ConditionUpdate, ObjectRef, StatusReport, StatusResult, Transition
 
@@ -25,7 +26,9 @@ class Writer:
 def run(monkeypatch: pytest.MonkeyPatch, result: StatusResult | None) -> list[Any]:
     log: list[Any] = []
     monkeypatch.setattr(events, "post_event", lambda api, ref, **event: log.append(("event", event["reason"])))
-    report = StatusReport([ConditionUpdate("Synced", "False", "Broken", "x")], {"f": 1}, [("Normal", "Own", "m")])
+    report = StatusReport(
+        [ConditionUpdate("Synced", "False", Reason.DeployFailed, "x")], {"f": 1}, [("Normal", "Own", "m")]
+    )
     flips = {"Synced": ("Warning", "SyncedFalse", "x")}
     events.write_status_then_events(
         None,
@@ -44,7 +47,7 @@ def test_status_first_then_own_events_then_announced_transitions(monkeypatch: py
         Transition("Synced", None, None, "False", "Broken", "x"),
     ]
     log = run(monkeypatch, StatusResult(written=True, transitions=transitions))
-    assert log[0] == ("status", [ConditionUpdate("Synced", "False", "Broken", "x")], {"f": 1}, 3)
+    assert log[0] == ("status", [ConditionUpdate("Synced", "False", Reason.DeployFailed, "x")], {"f": 1}, 3)
     assert log[1:] == [("event", "Own"), ("event", "SyncedFalse")]
 
 

@@ -8,11 +8,12 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
+from spinop.api.reasons import Reason
 from spinop.kube.status import ConditionUpdate, ObjectRef, StatusWriter
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 REF = ObjectRef("spinnakeraccounts", "SpinnakerAccount", "a", "team", "uid-1")
-VERIFIED = ConditionUpdate("PermissionsVerified", "True", "Verified", "as promised")
+VERIFIED = ConditionUpdate("PermissionsVerified", "True", Reason.Verified, "as promised")
 
 
 class RecordingWriter(StatusWriter):
@@ -52,7 +53,9 @@ def test_a_change_is_merged_into_the_freshest_object_not_the_known_one() -> None
     writer.update(REF, conditions=[VERIFIED], generation=1, now=T0)
     known = copy.deepcopy(writer.stored)
     writer.stored["status"]["lastAppliedToSpinnaker"] = "2026-01-01T00:00:00Z"  # written meanwhile by someone else
-    failed = ConditionUpdate("PermissionsVerified", "False", "PermissionsMismatch", "can unexpectedly list secrets")
+    failed = ConditionUpdate(
+        "PermissionsVerified", "False", Reason.PermissionsMismatch, "can unexpectedly list secrets"
+    )
     result = writer.update(REF, conditions=[failed], generation=1, now=T0, known=known)
     assert result is not None and result.written and (writer.reads, writer.writes) == (2, 2)
     assert writer.stored["status"]["lastAppliedToSpinnaker"] == "2026-01-01T00:00:00Z"

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from spinop.api.reasons import Reason
 from spinop.redact import Redacted
 from spinop.spinnaker import sync as sync_module
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount, merge_account
@@ -407,7 +408,7 @@ async def test_a_retry_waiting_for_its_backoff_does_not_cut_short_the_quiet_wind
     # One account keeps failing (its retry parked for a while); later changes must still be batched together.
     monkeypatch.setattr(sync_module, "RETRY_DELAYS", (30.0,))
     world = await start(quiet=0.2, max_wait=0.4)
-    world.spinnaker.failures["broken"] = [Outcome(False, "HalyardValidation", "boom")] * 5
+    world.spinnaker.failures["broken"] = [Outcome(False, Reason.HalyardRejected, "boom")] * 5
     world.sync.submit(account("broken"))
     await eventually(lambda: len(world.spinnaker.batches) == 1 and world.sync.queue_depth() == 1)
     await asyncio.sleep(0.5)  # the scenario: the next changes come more than max_wait after that retry was queued
@@ -489,7 +490,7 @@ async def test_a_failed_change_is_retried_with_growing_backoff_until_it_succeeds
     start: Start, fast_retries: tuple[float, ...]
 ) -> None:
     world = await start()
-    failure = Outcome(False, "HalyardDeployFailed", "clouddriver did not come up")
+    failure = Outcome(False, Reason.DeployFailed, "clouddriver did not come up")
     world.spinnaker.failures["dev-web"] = [failure, failure, failure]
     world.sync.submit(account())
     await eventually(lambda: world.spinnaker.accounts.get("dev-web") is not None and world.settled())
@@ -499,16 +500,16 @@ async def test_a_failed_change_is_retried_with_growing_backoff_until_it_succeeds
     for gap, delay in zip(gaps, fast_retries, strict=True):
         assert gap >= delay - 0.01, (gaps, fast_retries)
     assert [(r.status, r.reason) for r in world.reports.of(WEB)] == [
-        ("False", "HalyardDeployFailed"),
-        ("False", "HalyardDeployFailed"),
-        ("False", "HalyardDeployFailed"),
+        ("False", "DeployFailed"),
+        ("False", "DeployFailed"),
+        ("False", "DeployFailed"),
         ("True", "Synced"),
     ]
 
 
 async def test_a_failed_change_is_not_recorded_as_applied(start: Start) -> None:
     world = await start()
-    world.spinnaker.failures["dev-web"] = [Outcome(False, "HalyardDeployFailed", "no")]
+    world.spinnaker.failures["dev-web"] = [Outcome(False, Reason.DeployFailed, "no")]
     world.sync.submit(account())
     await eventually(lambda: world.reports.last(WEB) is not None)
     assert world.inventory.states() == {"dev-web": "adding"}
@@ -520,14 +521,14 @@ async def test_a_failed_change_is_not_recorded_as_applied(start: Start) -> None:
 
 async def test_a_change_refused_for_its_content_waits_for_the_user(start: Start) -> None:
     world = await start()
-    refusal = Outcome(False, "InvalidAccount", "kind 'Foo' is unknown", needs_user=True)
+    refusal = Outcome(False, Reason.HalyardRejected, "kind 'Foo' is unknown", needs_user=True)
     world.spinnaker.failures["dev-web"] = [refusal]
     world.sync.submit(account(kinds=("Foo",)))
     await eventually(lambda: world.reports.last(WEB) is not None and world.settled())
     report = world.reports.last(WEB)
     assert report is not None and (report.status, report.reason, report.message) == (
         "False",
-        "InvalidAccount",
+        "HalyardRejected",
         "kind 'Foo' is unknown",
     )
     assert world.sync.queue_depth() == 0 and len(world.spinnaker.batches) == 1
@@ -540,7 +541,7 @@ async def test_an_unreachable_backend_fails_the_whole_batch_and_it_is_retried(
     start: Start, fast_retries: tuple[float, ...]
 ) -> None:
     world = await start()
-    world.spinnaker.unavailable = BackendUnavailable("HalyardUnavailable", "connection refused")
+    world.spinnaker.unavailable = BackendUnavailable(Reason.HalyardUnavailable, "connection refused")
     world.sync.submit(account("a"))
     world.sync.submit(account("b", owner=API))
     await eventually(lambda: world.reports.last(WEB) is not None and world.reports.last(API) is not None)
@@ -560,7 +561,7 @@ async def test_an_apply_that_loses_the_backend_midway_is_retried(start: Start, f
     world.spinnaker.apply_gate = asyncio.Event()
     world.sync.submit(account())
     await eventually(lambda: len(world.spinnaker.batches) == 1)
-    world.spinnaker.unavailable = BackendUnavailable("HalyardUnavailable", "connection reset")
+    world.spinnaker.unavailable = BackendUnavailable(Reason.HalyardUnavailable, "connection reset")
     world.spinnaker.apply_gate.set()
     await eventually(lambda: world.reports.last(WEB) is not None)
     report = world.reports.last(WEB)
@@ -589,7 +590,7 @@ async def test_a_failed_removal_is_retried_and_remove_waits_for_it(
 ) -> None:
     world = await start()
     await applied(world, account())
-    world.spinnaker.failures["dev-web"] = [Outcome(False, "HalyardDeployFailed", "no")]
+    world.spinnaker.failures["dev-web"] = [Outcome(False, Reason.DeployFailed, "no")]
     removal = asyncio.create_task(world.sync.remove(WEB, "dev-web"))
     await eventually(lambda: world.spinnaker.batches[-1].removals == ["dev-web"])
     assert not removal.done()
@@ -660,7 +661,7 @@ async def test_a_reconcile_while_a_drift_repair_waits_to_be_retried_does_not_can
     world = await start(drift=0.05)
     desired = account()
     await applied(world, desired)
-    world.spinnaker.failures["dev-web"] = [Outcome(False, "HalyardDeployFailed", "no")]
+    world.spinnaker.failures["dev-web"] = [Outcome(False, Reason.DeployFailed, "no")]
     world.spinnaker.accounts["dev-web"]["kinds"] = ["pod"]
     await eventually(lambda: len(world.spinnaker.batches) == 2 and world.sync.queue_depth() == 1, what="repair failed")
     assert world.sync.submit(desired) is SyncState.PENDING

@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from spinop.api.errors import FieldError
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1.common import (
     AGE_COLUMN,
     DNS_LABEL_PATTERN,
@@ -105,7 +106,7 @@ _SPEC_CEL = (
         message="kinds and omitKinds are mutually exclusive: list the kinds Spinnaker may use in kinds, or the "
         "kinds it must skip in omitKinds, not both",
         field_path=".omitKinds",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
     CelRule(
         rule="has(oldSelf.accountName) ? (has(self.accountName) && self.accountName == oldSelf.accountName) "

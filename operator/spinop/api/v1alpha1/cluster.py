@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1.common import (
     AGE_COLUMN,
     AUTHORIZATIONS,
@@ -320,7 +321,7 @@ _CREDENTIALS_CEL = (
         rule="!has(self.audiences) || !has(self.type) || self.type == 'TokenRequest'",
         message="audiences can only be set when type is TokenRequest (Secret-based tokens have no audience)",
         field_path=".audiences",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
 )
 

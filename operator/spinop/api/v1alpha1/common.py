@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from spinop.api.reasons import Reason
+
 # ---------------------------------------------------------------------------------------------------------------------
 # CEL rules and schema extras
 
@@ -44,7 +46,7 @@ class CelRule:
         if self.field_path:
             out["fieldPath"] = self.field_path
         if self.reason:
-            out["reason"] = self.reason
+            out["reason"] = str(self.reason)  # a plain str: crdgen's YAML dumper refuses a Reason member
         return out
 
 
@@ -242,19 +244,19 @@ POLICY_RULE_CEL = (
         rule="!self.verbs.exists(v, v in ['*', 'escalate', 'bind', 'impersonate'])",
         message="verbs must be listed explicitly and must not include '*', 'escalate', 'bind' or 'impersonate'",
         field_path=".verbs",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
     CelRule(
         rule="!self.resources.exists(r, r.contains('*'))",
         message="resources must be named explicitly (e.g. deployments or deployments/scale); '*' is not allowed",
         field_path=".resources",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
     CelRule(
         rule="!self.apiGroups.exists(g, g == '*')",
         message="apiGroups must be named explicitly ('' is the core group); '*' is not allowed",
         field_path=".apiGroups",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
 )
 
@@ -329,7 +331,7 @@ PERMISSION_KEYS_CEL = CelRule(
     rule="self.all(k, k in " + str(list(AUTHORIZATIONS)) + ")",
     message="permission keys are READ, WRITE, EXECUTE and CREATE, uppercase, as Fiat spells them; any other key "
     "(ADMIN, lowercase read, ...) would be dropped and leave the object open to every Spinnaker user",
-    reason="FieldValueForbidden",
+    reason=Reason.FieldValueForbidden,
 )
 
 

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from spinop.api.errors import FieldError
+from spinop.api.reasons import Reason
 from spinop.api.v1alpha1.common import (
     AGE_COLUMN,
     CelRule,
@@ -124,19 +125,19 @@ _PIPELINE_BODY_CEL = (
         message="pipeline.id must not be set: spinop derives a stable pipeline id from this resource (shown in "
         "status.pipelineId)",
         field_path=".id",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
     CelRule(
         rule="!has(self.application)",
         message="pipeline.application must not be set: use spec.application",
         field_path=".application",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
     CelRule(
         rule="!has(self.name)",
         message="pipeline.name must not be set: use spec.name",
         field_path=".name",
-        reason="FieldValueForbidden",
+        reason=Reason.FieldValueForbidden,
     ),
 )
 _RESERVED_PROPERTY_DESCRIPTION = "Not allowed here: set by spinop from the resource."
