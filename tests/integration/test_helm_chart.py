@@ -34,7 +34,7 @@ from tests.integration.rbac_manifests import (
     token_kubeconfig,
     write_kubeconfig,
 )
-from tests.unit.test_helm_chart import CHART, VARIANTS, VARIANTS_DIR, helm_template
+from tests.unit.deploy.test_helm_chart import CHART, VARIANTS, VARIANTS_DIR, helm_template
 
 #: cert-manager's kinds: the test clusters have no cert-manager, so its CRDs (and their schemas) are absent.
 NOT_INSTALLED_GROUPS = ("cert-manager.io/",)

@@ -40,8 +40,8 @@ from tests.integration.reliability.tenant import Tenant as RestrictedTenant
 
 #: kstatus verdict -> the Argo CD health deploy/argocd/health.lua must give the same object.
 ARGOCD = {"Current": "Healthy", "InProgress": "Progressing", "Failed": "Degraded"}
-#: Where captured objects are kept for the unit tests of the Lua (tests/unit/test_argocd_health.py); refreshed only
-#: with SPINOP_CAPTURE_STATUS=1, so that a test run leaves the checkout as it was.
+#: Where captured objects are kept for the unit tests of the Lua (tests/unit/deploy/test_argocd_health.py); refreshed
+#: only with SPINOP_CAPTURE_STATUS=1, so that a test run leaves the checkout as it was.
 CAPTURED = Path(__file__).resolve().parents[1] / "argocd" / "captured"
 CAPTURE = os.environ.get("SPINOP_CAPTURE_STATUS") == "1"
 

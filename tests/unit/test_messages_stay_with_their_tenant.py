@@ -16,7 +16,7 @@ from spinop.redact import scrub
 from spinop.remote.plan import Owner, holder_text
 from spinop.spinnaker.halyard_backend import _problem_text
 from spinop.tenancy import AccountClaim, check_account_name_unique, check_namespace_sharing
-from tests.unit.test_account_permissions import cluster
+from tests.unit.tenancy.test_account_permissions import cluster
 
 # A real-looking ServiceAccount token (a JWT as the TokenRequest API issues them) and a kubeconfig carrying it.
 TOKEN = (

@@ -1,9 +1,10 @@
 """Is the admin kubeconfig a SpinnakerCluster gives spinop more powerful than spinop's remote identity needs?
 
 deploy/remote grants exactly what spinop does on a remote cluster (`REMOTE_IDENTITY_RULES`, the ClusterRole
-spinop-remote; tests/unit/test_deploy_manifests.py keeps the two equal). A kubeconfig of a cluster admin works too,
-but then a compromise of spinop (or of the Secret) is a compromise of the cluster; the cluster probe says so with the
-condition CredentialsTooPowerful. One SelfSubjectRulesReview per probe, in a namespace spinop never provisions into.
+spinop-remote; tests/unit/deploy/test_deploy_manifests.py keeps the two equal). A kubeconfig of a cluster admin
+works too, but then a compromise of spinop (or of the Secret) is a compromise of the cluster; the cluster probe says
+so with the condition CredentialsTooPowerful. One SelfSubjectRulesReview per probe, in a namespace spinop never
+provisions into.
 """
 
 from __future__ import annotations

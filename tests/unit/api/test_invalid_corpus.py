@@ -43,7 +43,8 @@ def admission_errors(case: InvalidCase) -> list[FieldError]:
 
 def judged_by_tenancy(case: InvalidCase) -> bool:
     """Whether the account's SpinnakerCluster exists and can be read: only then do the tenancy rules judge it (a
-    missing or unreadable cluster is refused before them, by `admission.rules`: tests/unit/test_admission.py)."""
+    missing or unreadable cluster is refused before them, by `admission.rules`:
+    tests/unit/admission/test_admission.py)."""
     body = TenancyWorld.for_case(case).clusters.get(case.obj["spec"]["cluster"])
     return body is not None and not validate_resource(body)[1]
 

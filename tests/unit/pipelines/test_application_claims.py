@@ -104,8 +104,8 @@ def test_the_first_claim_no_longer_decides_for_namespaces_the_policy_refuses() -
 
 async def test_the_webhook_refuses_what_the_reconcile_refuses() -> None:
     from spinop.handlers import admission as handlers
+    from tests.unit.admission.test_admission import fake_memo
     from tests.unit.api.invalid_corpus import pipeline
-    from tests.unit.test_admission import fake_memo
 
     squat = pipeline(application="corpus-b-web")  # in namespace corpus-a
     with pytest.raises(kopf.AdmissionError) as refused:

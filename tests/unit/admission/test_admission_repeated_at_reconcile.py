@@ -25,6 +25,7 @@ from spinop.admission import rules
 from spinop.api.v1alpha1 import SpinnakerAccount
 from spinop.config import OperatorConfig
 from spinop.controllers import accounts
+from tests.unit.admission.test_admission import decide, stored
 from tests.unit.api.invalid_corpus import (
     MAX_ACCOUNTS_ON_MISSING_CLUSTERS,
     OPERATOR_NAMESPACES,
@@ -32,7 +33,6 @@ from tests.unit.api.invalid_corpus import (
     TenancyWorld,
     cases,
 )
-from tests.unit.test_admission import decide, stored
 
 RECONCILE_APPLIES_INSTEAD = {"GuardrailsLooserThanCluster"}
 CONFIG = OperatorConfig(max_accounts_on_missing_clusters=MAX_ACCOUNTS_ON_MISSING_CLUSTERS)

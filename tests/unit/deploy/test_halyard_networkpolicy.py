@@ -1,6 +1,6 @@
 """The halyard-networkpolicy component: Halyard's unauthenticated daemon port is reachable only from spinop's pods.
 
-Rendered through the real `kubectl kustomize` with the base (as tests/unit/test_deploy_manifests.py does); its
+Rendered through the real `kubectl kustomize` with the base (as tests/unit/deploy/test_deploy_manifests.py does); its
 policy must select exactly the Halyard pod spinop is configured for and the pods the base Deployment runs.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from spinop.config import OperatorConfig
-from tests.unit.test_deploy_manifests import BASE, _render_with_components
+from tests.unit.deploy.test_deploy_manifests import BASE, _render_with_components
 
 COMPONENT = BASE / "components" / "halyard-networkpolicy"
 

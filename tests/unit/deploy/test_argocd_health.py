@@ -19,7 +19,7 @@ import yaml
 
 from tests.argocd.lua_health import HEALTH_LUA, argocd_health
 
-CAPTURED = Path(__file__).resolve().parents[1] / "argocd" / "captured"
+CAPTURED = Path(__file__).resolve().parents[2] / "argocd" / "captured"
 PATCH = HEALTH_LUA.parent / "argocd-cm-patch.yaml"
 KINDS = ("SpinnakerCluster", "SpinnakerAccount", "SpinnakerPipeline")
 EXPECTED = {"ready": "Healthy", "provisioning": "Progressing", "refused": "Degraded"}
@@ -75,7 +75,7 @@ def test_argocd_cm_patch_carries_the_script_for_each_kind() -> None:
 def test_component_merges_the_checks_into_an_existing_argocd_cm(tmp_path: Path) -> None:
     """What docs/install.md tells an Argo CD admin: `components: [deploy/argocd]` next to Argo CD's own install
     keeps argocd-cm's other settings and adds the three keys (real kubectl kustomize)."""
-    from tests.unit.test_deploy_manifests import _kustomize
+    from tests.unit.deploy.test_deploy_manifests import _kustomize
 
     existing = {
         "apiVersion": "v1",

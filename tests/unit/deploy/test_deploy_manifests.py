@@ -126,7 +126,7 @@ def _validate(obj: Obj) -> None:
 
 
 def _yaml_files() -> list[Path]:
-    # deploy/helm holds a chart (templates are not YAML until helm renders them): tests/unit/test_helm_chart.py.
+    # deploy/helm holds a chart (templates are not YAML until helm renders them): tests/unit/deploy/test_helm_chart.py.
     return sorted(
         p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml") and HELM not in p.parents
     )

@@ -1,0 +1,24 @@
+"""tests/unit mirrors operator/spinop: the unit tests of spinop/x/y.py live in tests/unit/x/, so a newcomer finds
+them where the code is. Two folders test what is not a package: deploy/ (the manifests, the chart, the image lock)
+and upstream_wire/ (facts read from Spinnaker's source)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "operator" / "spinop"
+UNIT = ROOT / "tests" / "unit"
+NOT_PACKAGES = {"deploy", "upstream_wire"}
+
+
+def _folders(root: Path) -> set[str]:
+    return {p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+
+
+def test_every_test_folder_is_a_package_of_spinop_or_a_named_exception() -> None:
+    assert _folders(UNIT) - NOT_PACKAGES <= _folders(PACKAGE), "tests/unit folders without a spinop package"
+
+
+def test_every_package_of_spinop_has_its_test_folder() -> None:
+    assert _folders(PACKAGE) - _folders(UNIT) == set(), "spinop packages without a tests/unit folder"
