@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +100,11 @@ def test_every_variant_passes_server_side_dry_run(mgmt: Cluster, crds: list[str]
         assert result.returncode == 0, f"{variant}: the apiserver refused the chart's objects:\n{result.stderr}"
         assert result.stdout.count("(server dry run)") == len(docs), result.stdout
     finally:
+        # Gone before the next variant: one still terminating answers its create with 409 and refuses the objects.
         for namespace in created:
             mgmt.delete_namespace(namespace)
+        for namespace in created:
+            wait_for(partial(mgmt.namespace_gone, namespace), timeout=120, what=f"namespace {namespace} deleted")
 
 
 # ------------------------------------------------------------------------------------------------- a real install
