@@ -171,7 +171,7 @@ def decide_account(
                 return refuse(Reason.TooManyAccountsOnMissingClusters, [too_many], FORBIDDEN)
         return Verdict(warnings=(str(_unknown_cluster(tenant, spec.cluster, world)),))
     cluster = read_cluster(spec.cluster, cluster_body)
-    if isinstance(cluster, FieldError):  # the reconcile refuses it the same way (controllers.accounts.provision)
+    if isinstance(cluster, FieldError):  # the reconcile refuses it the same way (controllers.provision)
         return refuse(Reason.ClusterInvalid, [cluster], INVALID)
 
     judged = AccountUnderJudgement(

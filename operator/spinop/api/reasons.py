@@ -63,6 +63,8 @@ class Reason(StrEnum):
     Drifted = "Drifted", ReasonGroup.PROGRESS
     ClusterUnreachable = "ClusterUnreachable", ReasonGroup.PROGRESS
     RemoteApiError = "RemoteApiError", ReasonGroup.PROGRESS
+    # In kopf's retry and the operator log only: the status write is what failed (handlers.retry).
+    MgmtApiError = "MgmtApiError", ReasonGroup.PROGRESS
     # The four below were set but never classified, so they counted as progress; issue 18 changes no verdict.
     # Only an admin can fix CredentialsTooPowerful (also the type of a warning condition, whose reason is then
     # AsDeployRemote/BeyondDeployRemote).

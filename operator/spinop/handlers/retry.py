@@ -5,19 +5,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import kopf
 import urllib3.exceptions
 from kubernetes.client.rest import ApiException
+
+from spinop.controllers.retry import temporary
+from spinop.kube.errors import from_mgmt_failure
 
 
 @contextlib.contextmanager
 def api_failures_retried(delay: float = 10) -> Iterator[None]:
-    """An HTTP error answer or a transport failure (timeout, reset) is "try again later", never a traceback."""
+    """An HTTP error answer or a transport failure (timeout, reset) is "try again later", never a traceback: the
+    error is translated like every other (`kube.errors`, Reason MgmtApiError) and retried by the one retry policy."""
     try:
         yield
-    except ApiException as err:
-        raise kopf.TemporaryError(f"the Kubernetes API answered HTTP {err.status}; will retry", delay=delay) from None
-    except urllib3.exceptions.HTTPError as err:
-        raise kopf.TemporaryError(
-            f"the Kubernetes API did not answer ({type(err).__name__}); will retry", delay=delay
-        ) from None
+    except (ApiException, urllib3.exceptions.HTTPError) as err:
+        raise temporary(from_mgmt_failure(err, retry_after=delay)) from None

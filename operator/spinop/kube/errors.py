@@ -7,6 +7,7 @@ of the `kubernetes` client against a remote cluster and decides its Reason (issu
 - `from_transport_error`: no HTTP answer at all (refused, reset, timed out, TLS).
 - `remote_errors`: both, as a context manager around calls to a remote cluster.
 - `from_probe_failure`: the cluster probe's verdict (controllers/clusters.py), where any failure is "unreachable".
+- `from_mgmt_failure`: a failed call to the MGMT apiserver that escaped a controller (handlers/retry.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 import urllib3
 from kubernetes.client.rest import ApiException
 
+from spinop.api.reasons import Reason
 from spinop.errors import ClusterUnreachable, RemoteApiError, RemoteCredentialsRejected, SpinopError, TokenRejected
 
 
@@ -78,3 +80,14 @@ def from_probe_failure(
     if isinstance(err, OSError):
         return ClusterUnreachable(f"cannot reach cluster {cluster}: {err}")
     return ClusterUnreachable(f"cannot reach cluster {cluster}: {type(err).__name__}")
+
+
+def from_mgmt_failure(err: ApiException | urllib3.exceptions.HTTPError, *, retry_after: float) -> SpinopError:
+    """A failed call to the MGMT apiserver (a status write, an Event, a Secret) that escaped a controller: time can fix
+    it, so it is retried after `retry_after` seconds."""
+    what = f"answered HTTP {err.status}" if isinstance(err, ApiException) else f"did not answer ({type(err).__name__})"
+    return SpinopError(
+        f"the Kubernetes API of the MGMT cluster {what}; will retry",
+        reason=Reason.MgmtApiError,
+        retry_after=retry_after,
+    )

@@ -1,7 +1,7 @@
 """failurePolicy Ignore is safe only if the reconcile refuses whatever the webhook refuses: for every admission
 case of the invalid corpus (tests/unit/api/invalid_corpus.py, layer "admission": one or more cases per reason the
 rules of `spinop.admission.rules` can refuse a SpinnakerAccount with, enumerated from their code), the decision
-`controllers.accounts.provision` makes when the webhook is absent (the stored object is then the youngest claim)
+`controllers.provision.provision` makes when the webhook is absent (the stored object is then the youngest claim)
 refuses with the webhook's reason.
 
 The one deliberate exception: `GuardrailsLooserThanCluster` is refused at admission, while the reconcile applies the
@@ -24,7 +24,7 @@ from spinop import tenancy
 from spinop.admission import rules
 from spinop.api.v1alpha1 import SpinnakerAccount
 from spinop.config import OperatorConfig
-from spinop.controllers import accounts
+from spinop.controllers import provision
 from tests.unit.admission.test_admission import decide, stored
 from tests.unit.api.invalid_corpus import (
     MAX_ACCOUNTS_ON_MISSING_CLUSTERS,
@@ -58,7 +58,7 @@ def reconcile_reason(case: InvalidCase) -> str | None:
     me = tenancy.claim_from_body(body)
     assert me is not None
     account = SpinnakerAccount.model_validate(body)
-    out = accounts.provision(
+    out = provision.provision(
         cast(Any, SimpleNamespace(config=CONFIG, account_memory={})),
         account,
         cluster_body=world.clusters.get(account.spec.cluster),

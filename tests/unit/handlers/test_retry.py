@@ -28,6 +28,17 @@ def test_api_failures_become_temporary_errors(error: Exception, says: str) -> No
     assert raised.value.delay == 7
 
 
+def test_api_failures_are_translated_with_a_reason() -> None:
+    """The handlers' retry uses the MGMT side of the Kubernetes error translator, so the failure has a Reason."""
+    from spinop.api.reasons import Reason
+    from spinop.kube.errors import from_mgmt_failure
+
+    error = from_mgmt_failure(ApiException(status=409, reason="Conflict"), retry_after=3)
+    assert error.reason is Reason.MgmtApiError
+    assert error.retry_after == 3
+    assert "MGMT" in error.message and "HTTP 409" in error.message
+
+
 def test_other_errors_pass_through() -> None:
     with pytest.raises(KeyError), api_failures_retried():
         raise KeyError("a bug stays a bug")
