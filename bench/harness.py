@@ -39,6 +39,7 @@ from spinop.remote.profiles import Profile, rules_for
 REMOTES = ("dev", "staging", "prod")
 OPERATOR_USER = "system:serviceaccount:spinop-system:"
 CREDENTIALS_NAMESPACE = "devops"
+VERIFY_INTERVAL_SECONDS = 3600.0  # the operator's default verify_interval_seconds, set explicitly to be on record
 
 
 logging.getLogger("spinop.halyard").setLevel(logging.ERROR)  # the seed procedure's Halyard warnings are expected
@@ -115,6 +116,7 @@ def start_env(root: Path, *, deploy_seconds: float, drift_interval: float) -> En
             "credentials_namespace": CREDENTIALS_NAMESPACE,
             "spinnaker_backend": "halyard",
             "drift_interval_seconds": drift_interval,
+            "verify_interval_seconds": VERIFY_INTERVAL_SECONDS,
             "metrics": {"port": 0},
             "reconcile_concurrency": 8,
             "halyard": {
@@ -291,6 +293,49 @@ def run_steady(env: Env, n: int, window: float, drift_interval: float) -> Steady
         reviews_per_hour={g: round(c.reviews * scale) for g, c in counts.items()},
         operator_cpu_seconds_per_hour=round(cpu * scale, 1),
         requests_per_account_hour=round(sum(c.requests_excluding_watches for c in counts.values()) * scale / n, 2),
+    )
+
+
+@dataclass
+class FullPassResult:
+    """What proving every account again costs: the pass each account makes once per `verify_interval_seconds` (and
+    after a restart, as the proof is remembered in memory only), which a steady window shorter than that interval
+    does not contain."""
+
+    accounts: int
+    seconds: float  # from the operator's restart until every account has been proven again
+    requests_per_account: float  # every caller, watches excluded, in that time (per-cluster probes and kopf's first
+    # listing included, so an upper bound)
+    requests_by_caller: dict[str, int]
+    token_reviews_per_account: float
+
+
+def run_full_pass(env: Env, n: int, *, timeout: float = 1800) -> FullPassResult:
+    """Restart the operator and count the requests until each of the n Ready accounts was proven again: each proof
+    makes two SelfSubjectRulesReviews with the account's own token (remote/verify.py), so 2n of them mark the end."""
+    tokens = "account tokens (proof of least privilege)"
+    say(f"full pass: restarting the operator; every one of {n} accounts reads and proves once")
+    since = mark(env.audit_logs())
+    started = time.monotonic()
+    env.operator.restart()
+    while True:
+        counts = count_since(since, env.callers())
+        if counts[tokens].reviews >= 2 * n:
+            break
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"full pass: {counts[tokens].reviews // 2}/{n} accounts proven after {timeout:.0f}s")
+        time.sleep(2)
+    seconds = time.monotonic() - started
+    time.sleep(3)  # the last status reads and the dry runs of the last proofs
+    counts = count_since(since, env.callers())
+    by_caller = {group: c.requests_excluding_watches for group, c in counts.items()}
+    say(f"full pass: {n} accounts proven again {seconds:.0f}s after the restart, {sum(by_caller.values())} requests")
+    return FullPassResult(
+        accounts=n,
+        seconds=round(seconds, 1),
+        requests_per_account=round(sum(by_caller.values()) / n, 2),
+        requests_by_caller=by_caller,
+        token_reviews_per_account=round(counts[tokens].reviews / n, 2),
     )
 
 

@@ -81,8 +81,18 @@ def render(results: dict[str, Any]) -> str:
                 f"| {group} | {steady['writes_per_hour'].get(group, 0)} | {steady['reads_per_hour'].get(group, 0)} "
                 f"| {steady['reviews_per_hour'].get(group, 0)} |"
             )
-        extra = {k: v for k, v in steady.items() if k not in {"writes_per_hour", "reads_per_hour", "reviews_per_hour"}}
+        shown = {"writes_per_hour", "reads_per_hour", "reviews_per_hour", "full_pass"}
+        extra = {k: v for k, v in steady.items() if k not in shown}
         lines += ["", "Other steady-state figures: " + ", ".join(f"{k} = {v}" for k, v in extra.items())]
+        full = steady.get("full_pass")
+        if full:
+            lines += [
+                "",
+                f"The full pass (every account read and proven again, as once per verify interval; measured after an "
+                f"operator restart): {full['requests_per_account']} requests per account "
+                f"({full['token_reviews_per_account']} access reviews by the account's own token), all "
+                f"{full['accounts']} accounts proven in {full['seconds']} s.",
+            ]
     latency = results.get("latency")
     if latency:
         lines += [

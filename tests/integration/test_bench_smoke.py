@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.harness import delete_accounts, run_floor, run_scale, run_seed_baseline, run_steady, start_env, stop_env
+from bench.harness import (
+    delete_accounts,
+    run_floor,
+    run_full_pass,
+    run_scale,
+    run_seed_baseline,
+    run_steady,
+    start_env,
+    stop_env,
+)
 from bench.run import with_ratio
 
 
@@ -19,6 +28,9 @@ def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(tmp_path: Pa
         assert 0 < result.seconds_to_verified <= result.seconds_to_ready
         steady = run_steady(env, 3, window=2, drift_interval=120)
         assert steady.requests_per_account_hour >= 0
+        # A restarted operator proves every account again (the proof is remembered in memory only): the hourly cost.
+        full = run_full_pass(env, 3)
+        assert full.token_reviews_per_account >= 2 and full.requests_per_account > 2, full
         assert result.deploys == 1, "one burst, one deploy"
         assert 1 <= result.halyard_config_writes <= 2, "one burst, one Halyard provider write (issue 17)"
         # The audit log was read: the operator wrote on MGMT and on the remote clusters for these accounts.
