@@ -28,6 +28,8 @@ class OperatorProcess:
         args: tuple[str, ...] = (),
         standalone: bool = True,
         verbose: bool = True,
+        module: str = "spinop.cli",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.workdir = workdir
@@ -35,6 +37,8 @@ class OperatorProcess:
         self.args = args
         self.standalone = standalone
         self.verbose = verbose
+        self.module = module  # bench.traced_operator wraps spinop.cli to profile memory (bench/memory.py)
+        self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "operator.log"
         self.config_path = workdir / "spinop-config.yaml"
@@ -50,6 +54,7 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
             "SPINOP_CONFIG": str(self.config_path),
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
         env.pop("KUBERNETES_SERVICE_HOST", None)
         log = self.log_path.open("ab")
@@ -59,7 +64,7 @@ class OperatorProcess:
             [
                 sys.executable,
                 "-m",
-                "spinop.cli",
+                self.module,
                 "run",
                 *(["--standalone"] if self.standalone else []),
                 *(["--verbose"] if self.verbose else []),
