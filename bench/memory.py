@@ -54,6 +54,9 @@ def digest(label: str, summary: dict[str, Any], top: int = 12) -> str:
             "   by package: " + ", ".join(f"{p['package']} {p['kib']:.0f}K" for p in summary["by_package"][:top])
         )
         lines += [f"   {e['kib']:8.0f}K {e['blocks']:8d} {e['where']}" for e in summary["by_line"][:top]]
+    for stack in summary.get("by_traceback", [])[:top]:
+        lines.append(f"   {stack['kib']:8.0f}K {stack['blocks']:8d} allocated by:")
+        lines += [f"      {frame.strip()}" for frame in stack["frames"] if frame.strip().startswith("File")]
     lines.append("   types: " + ", ".join(f"{name} {n}" for name, n in summary["top_types"][:top]))
     return "\n".join(lines)
 

@@ -1,9 +1,10 @@
 """`python -m bench.traced_operator run ...`: `spinop` under tracemalloc, for bench/memory.py; never in production.
 
 Traces from before spinop's first import (so the imports are counted) with SPINOP_TRACE_FRAMES frames per block
-(0: no tracing, to measure the untraced process the same way). On SIGUSR1 it writes `memory-<k>.json` in
-SPINOP_TRACE_DIR: /proc memory lines, the traced heap grouped by line and by package, and the most numerous object
-types; the handler runs in the main thread between bytecodes, so the event loop pauses while it writes.
+(0: no tracing, to measure the untraced process the same way; more than 1: also the 25 largest call stacks). On
+SIGUSR1 it writes `memory-<k>.json` in SPINOP_TRACE_DIR: /proc memory lines, the traced heap grouped by line and by
+package, and the most numerous object types; the handler runs in the main thread between bytecodes, so the event
+loop pauses while it writes.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def write_snapshot(signum: int = 0, frame: FrameType | None = None) -> None:
                 top=40,
             ),
         }
+        if FRAMES > 1:  # who allocated the largest blocks: the callers a single frame hides (json, the client)
+            summary["by_traceback"] = [
+                {
+                    "kib": round(stat.size / 1024, 1),
+                    "blocks": stat.count,
+                    "frames": stat.traceback.format()[-2 * FRAMES :],
+                }
+                for stat in snapshot.statistics("traceback")[:25]
+            ]
     summary["seconds_to_take"] = round(time.monotonic() - started, 2)
     path = OUT / f"memory-{_taken}.json"
     tmp = path.with_suffix(".tmp")
