@@ -39,6 +39,9 @@ from spinop.remote.profiles import Profile, rules_for
 REMOTES = ("dev", "staging", "prod")
 OPERATOR_USER = "system:serviceaccount:spinop-system:"
 CREDENTIALS_NAMESPACE = "devops"
+# What the image sets (Dockerfile), so the bench measures the operator as production runs it: at most two glibc malloc
+# arenas for the worker threads (bench/README.md, "Where the memory goes").
+OPERATOR_ENV: dict[str, str | None] = {"MALLOC_ARENA_MAX": "2"}
 
 
 logging.getLogger("spinop.halyard").setLevel(logging.ERROR)  # the seed procedure's Halyard warnings are expected
@@ -91,7 +94,8 @@ def start_env(
     deploy_seconds: float,
     drift_interval: float,
     operator_module: str = "spinop.cli",
-    operator_env: dict[str, str] | None = None,
+    operator_env: dict[str, str | None] | None = None,
+    operator_start_timeout: float = 60,
 ) -> Env:
     root.mkdir(parents=True, exist_ok=True)
     planes = ControlPlanes(root / "clusters", die_with_parent=True)
@@ -137,9 +141,16 @@ def start_env(
         },
         verbose=False,  # DEBUG logs (whole bodies) would dominate disk and CPU at 1,000 accounts
         module=operator_module,
-        env=operator_env,
+        env=OPERATOR_ENV | (operator_env or {}),
+        start_timeout=operator_start_timeout,
     )
-    operator.start()
+    try:
+        operator.start()
+    except BaseException:  # leave no operator or stand-in behind (they run in sessions of their own)
+        operator.kill()
+        standin.stop()
+        planes.down()
+        raise
     return Env(root, planes, clusters, standin, operator, admin)
 
 
