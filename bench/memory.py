@@ -57,6 +57,7 @@ def digest(label: str, summary: dict[str, Any], top: int = 12) -> str:
     for stack in summary.get("by_traceback", [])[:top]:
         lines.append(f"   {stack['kib']:8.0f}K {stack['blocks']:8d} allocated by:")
         lines += [f"      {frame.strip()}" for frame in stack["frames"] if frame.strip().startswith("File")]
+    lines.append("   API objects alive as dicts: " + ", ".join(f"{k} {n}" for k, n in summary.get("api_objects", [])))
     lines.append("   types: " + ", ".join(f"{name} {n}" for name, n in summary["top_types"][:top]))
     return "\n".join(lines)
 
@@ -69,11 +70,21 @@ def main() -> None:
     parser.add_argument("--drift-interval", type=float, default=120.0)
     parser.add_argument("--deploy-seconds", type=float, default=5.0)
     parser.add_argument(
-        "--operator-env", action="append", default=[], help="NAME=VALUE for the operator process (repeatable)"
+        "--operator-env",
+        action="append",
+        default=[],
+        help="NAME=VALUE for the operator process (repeatable; NAME= unsets: MALLOC_ARENA_MAX= for glibc's default)",
     )
     parser.add_argument("--output", default=None, help="result JSON (default bench/results/memory-<date>-<N>.json)")
     args = parser.parse_args()
-    extra = dict(item.split("=", 1) for item in args.operator_env)
+    extra: dict[str, str | None] = {
+        "SPINOP_TRACE_FRAMES": str(args.frames),
+        # the operator runs in its own working directory: it finds bench/ (the wrapper) through the path
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    for item in args.operator_env:
+        name, _, value = item.partition("=")
+        extra[name] = value or None
 
     default = Path(__file__).parent / "results" / f"memory-{datetime.date.today()}-{args.accounts}.json"
     out = Path(args.output) if args.output else default
@@ -84,13 +95,8 @@ def main() -> None:
             deploy_seconds=args.deploy_seconds,
             drift_interval=args.drift_interval,
             operator_module="bench.traced_operator",
-            operator_env={
-                "SPINOP_TRACE_FRAMES": str(args.frames),
-                "SPINOP_TRACE_DIR": str(Path(tmp) / "operator"),
-                # the operator runs in its own working directory: it finds bench/ (the wrapper) through the path
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-            }
-            | extra,
+            operator_env=extra | {"SPINOP_TRACE_DIR": str(Path(tmp) / "operator")},
+            operator_start_timeout=600,
         )
         try:
             time.sleep(10)  # start-up handlers, first lists and watches
