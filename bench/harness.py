@@ -40,6 +40,9 @@ REMOTES = ("dev", "staging", "prod")
 OPERATOR_USER = "system:serviceaccount:spinop-system:"
 CREDENTIALS_NAMESPACE = "devops"
 VERIFY_INTERVAL_SECONDS = 3600.0  # the operator's default verify_interval_seconds, set explicitly to be on record
+# What the image sets (Dockerfile), so the bench measures the operator as production runs it: at most two glibc malloc
+# arenas for the worker threads (bench/README.md, "Where the memory goes").
+OPERATOR_ENV: dict[str, str | None] = {"MALLOC_ARENA_MAX": "2"}
 
 
 logging.getLogger("spinop.halyard").setLevel(logging.ERROR)  # the seed procedure's Halyard warnings are expected
@@ -86,7 +89,15 @@ class Env:
         return who
 
 
-def start_env(root: Path, *, deploy_seconds: float, drift_interval: float) -> Env:
+def start_env(
+    root: Path,
+    *,
+    deploy_seconds: float,
+    drift_interval: float,
+    operator_module: str = "spinop.cli",
+    operator_env: dict[str, str | None] | None = None,
+    operator_start_timeout: float = 60,
+) -> Env:
     root.mkdir(parents=True, exist_ok=True)
     planes = ControlPlanes(root / "clusters", die_with_parent=True)
     planes.up(DEFAULT_CLUSTERS)
@@ -131,8 +142,17 @@ def start_env(root: Path, *, deploy_seconds: float, drift_interval: float) -> En
             },
         },
         verbose=False,  # DEBUG logs (whole bodies) would dominate disk and CPU at 1,000 accounts
+        module=operator_module,
+        env=OPERATOR_ENV | (operator_env or {}),
+        start_timeout=operator_start_timeout,
     )
-    operator.start()
+    try:
+        operator.start()
+    except BaseException:  # leave no operator or stand-in behind (they run in sessions of their own)
+        operator.kill()
+        standin.stop()
+        planes.down()
+        raise
     return Env(root, planes, clusters, standin, operator, admin)
 
 
@@ -165,6 +185,17 @@ class ScaleResult:
     deletion_deploys: int = 0
 
 
+def poll_interval(n: int) -> float:
+    """Seconds between the harness's own listings of N accounts: each lists them all (about 3 KiB each, on the
+    2 CPUs the operator and the apiservers share), so at 3,000 every 6 s rather than every 2 s."""
+    return max(2.0, n / 500)
+
+
+def wait_limit(n: int) -> float:
+    """How long a burst or a deletion of N accounts may take before the harness gives up: an hour per 1,000."""
+    return 3600 * max(1.0, n / 1000)
+
+
 def _true_counts(mgmt: Cluster, namespaces: list[str], types: tuple[str, ...]) -> dict[str, int]:
     """How many accounts in `namespaces` have each condition type True."""
     counts = dict.fromkeys(types, 0)
@@ -177,7 +208,7 @@ def _true_counts(mgmt: Cluster, namespaces: list[str], types: tuple[str, ...]) -
 
 def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
     mgmt = env.mgmt
-    tenants = [f"{label}-t{i}" for i in range(max(1, (n + 49) // 50))]
+    tenants = _tenants(label, n)
     for tenant in tenants:
         objects.ensure_namespace(mgmt, tenant, objects.TENANT_LABEL)
     clusters = {}
@@ -217,9 +248,9 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
             last = ready
         if ready == n:
             break
-        if time.monotonic() - started > 3600:
-            raise RuntimeError(f"{label}: only {ready}/{n} accounts Ready after an hour")
-        time.sleep(2)
+        if time.monotonic() - started > wait_limit(n):
+            raise RuntimeError(f"{label}: only {ready}/{n} accounts Ready after {wait_limit(n):.0f}s")
+        time.sleep(poll_interval(n))
     seconds = time.monotonic() - started
     time.sleep(3)  # let the last status writes land in the audit log before counting
     counts = count_since(since, env.callers())
@@ -242,9 +273,13 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
     return result
 
 
+def _tenants(label: str, n: int) -> list[str]:
+    return [f"{label}-t{i}" for i in range(max(1, (n + 49) // 50))]
+
+
 def delete_accounts(env: Env, label: str, result: ScaleResult) -> None:
     mgmt = env.mgmt
-    tenants = [f"{label}-t{i}" for i in range(max(1, (result.accounts + 49) // 50))]
+    tenants = _tenants(label, result.accounts)
     deploys_before = len(env.standin.deploys())
     started = time.monotonic()
     for tenant in tenants:
@@ -254,14 +289,23 @@ def delete_accounts(env: Env, label: str, result: ScaleResult) -> None:
             not mgmt.custom.list_namespaced_custom_object("spinop.io", "v1alpha1", t, "spinnakeraccounts")["items"]
             for t in tenants
         ),
-        timeout=3600,
-        interval=2,
+        timeout=wait_limit(result.accounts),
+        interval=poll_interval(result.accounts),
         what=f"{label}: every account deleted",
     )
     result.deletion_seconds = round(time.monotonic() - started, 1)
     result.deletion_deploys = len(env.standin.deploys()) - deploys_before
     for remote in REMOTES:
         objects.delete(mgmt, "SpinnakerCluster", f"{remote}-{label}")
+
+
+def clean_up_failed_size(env: Env, label: str, n: int) -> None:
+    """After a size failed: delete what it made (its accounts, then its clusters), so the next phases start from
+    the same state; gives up quietly after the usual limit, the next size's names are its own anyway."""
+    try:
+        delete_accounts(env, label, ScaleResult(n, 0.0, 0, 0, {}, {}, {}, {}, 0.0, 0.0, 0.0))
+    except Exception as err:  # best effort: the run goes on with its next phase
+        say(f"{label}: clean-up after the failure failed too: {err}")
 
 
 @dataclass

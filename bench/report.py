@@ -30,6 +30,9 @@ def render(results: dict[str, Any]) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in results["scale"]:
+        if "error" in s:  # the size failed; the run went on (bench/run.py)
+            lines.append(f"| {s['accounts']} | failed: {_cell(s['error'])} |" + " |" * 11)
+            continue
         # Runs before the floor was measured (2026-11-22) lack its keys.
         floor = f"{s['floor_seconds']} s | {s['ratio_to_floor']}x" if s.get("floor_seconds") else "- | -"
         verified = f"{s['seconds_to_verified']} s" if s.get("seconds_to_verified") else "-"
@@ -40,8 +43,15 @@ def render(results: dict[str, Any]) -> str:
             f"| {s['operator_cpu_seconds']} | {s['operator_peak_rss_mib']} | {s['deletion_seconds']} s "
             f"| {s['deletion_deploys']} |"
         )
+    failed_deletions = [s for s in results["scale"] if s.get("deletion_error")]
+    for s in failed_deletions:
+        lines += ["", f"Deleting the {s['accounts']} accounts failed: {_cell(s['deletion_error'])}"]
+    measured = [s for s in results["scale"] if "error" not in s]
+    if not measured:
+        lines += ["", "No size was measured."]
+        return _tail(lines, results)
     lines += ["", "Requests by verb at the largest size (from the apiservers' audit logs):", ""]
-    largest = results["scale"][-1]
+    largest = max(measured, key=lambda s: s["accounts"])
     lines += ["| caller | " + " | ".join(["verb", "count"]) + " |", "|---|---|---:|"]
     for group, verbs in sorted(largest["requests"].items()):
         for verb, count in sorted(verbs.items(), key=lambda kv: -kv[1]):
@@ -49,6 +59,16 @@ def render(results: dict[str, Any]) -> str:
     lines += ["", "Top MGMT writes at the largest size (verb resource):", ""]
     for what, count in largest["top_requests"].get(MGMT, [])[:8]:
         lines.append(f"- `{what}`: {count}")
+    return _tail(lines, results)
+
+
+def _cell(text: str) -> str:
+    """An error message fit for one Markdown table cell or line."""
+    return " ".join(str(text).split()).replace("|", "\\|")[:300]
+
+
+def _tail(lines: list[str], results: dict[str, Any]) -> str:
+    """The seed baseline, steady state and latency sections, after the scale table."""
     seed = results.get("seed_baseline") or []
     if seed:
         lines += [
@@ -58,8 +78,11 @@ def render(results: dict[str, Any]) -> str:
             "| accounts | total | per account | of which remote objects | deploys | spinop at the same size | ratio |",
             "|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        by_size = {s["accounts"]: s for s in results["scale"]}
+        by_size = {s["accounts"]: s for s in results["scale"] if "error" not in s}
         for b in seed:
+            if "error" in b:
+                lines.append(f"| {b['accounts']} | failed: {_cell(b['error'])} |" + " |" * 5)
+                continue
             ours = b.get("spinop_seconds") or (by_size.get(b["accounts"]) or {}).get("seconds_to_ready")
             ratio = f"{b['seconds'] / ours:.1f}x faster" if ours else "-"
             lines.append(
@@ -67,7 +90,9 @@ def render(results: dict[str, Any]) -> str:
                 f"| {b['deploys']} | {ours or '-'} s | {ratio} |"
             )
     steady = results.get("steady")
-    if steady:
+    if steady and "error" in steady:
+        lines += ["", f"### Steady state at {steady['accounts']} accounts: failed: {_cell(steady['error'])}"]
+    elif steady:
         lines += [
             "",
             f"### Steady state: {steady['accounts']} Ready accounts, nothing changing, "

@@ -28,6 +28,9 @@ class OperatorProcess:
         args: tuple[str, ...] = (),
         standalone: bool = True,
         verbose: bool = True,
+        module: str = "spinop.cli",
+        env: dict[str, str | None] | None = None,
+        start_timeout: float = 60,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.workdir = workdir
@@ -35,6 +38,9 @@ class OperatorProcess:
         self.args = args
         self.standalone = standalone
         self.verbose = verbose
+        self.module = module  # bench.traced_operator wraps spinop.cli to profile memory (bench/memory.py)
+        self.extra_env = env or {}  # None unsets a variable
+        self.start_timeout = start_timeout  # tracemalloc with many frames makes start-up several times slower
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "operator.log"
         self.config_path = workdir / "spinop-config.yaml"
@@ -50,7 +56,10 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
             "SPINOP_CONFIG": str(self.config_path),
             "PYTHONUNBUFFERED": "1",
+            **{k: v for k, v in self.extra_env.items() if v is not None},
         }
+        for name in [k for k, v in self.extra_env.items() if v is None]:
+            env.pop(name, None)
         env.pop("KUBERNETES_SERVICE_HOST", None)
         log = self.log_path.open("ab")
         log.write(f"\n===== operator start #{self.runs + 1} =====\n".encode())
@@ -59,7 +68,7 @@ class OperatorProcess:
             [
                 sys.executable,
                 "-m",
-                "spinop.cli",
+                self.module,
                 "run",
                 *(["--standalone"] if self.standalone else []),
                 *(["--verbose"] if self.verbose else []),
@@ -75,7 +84,11 @@ class OperatorProcess:
         )
         log.close()
         self.runs += 1
-        wait_for(lambda: "spinop started" in self.log() or self._exited(), timeout=60, what="operator start-up")
+        wait_for(
+            lambda: "spinop started" in self.log() or self._exited(),
+            timeout=self.start_timeout,
+            what="operator start-up",
+        )
         if self._exited():
             raise AssertionError(f"the operator exited at start-up:\n{self.log()[-4000:]}")
         return self

@@ -1,6 +1,6 @@
 """tests/unit mirrors operator/spinop: the unit tests of spinop/x/y.py live in tests/unit/x/, so a newcomer finds
-them where the code is. Two folders test what is not a package: deploy/ (the manifests, the chart, the image lock)
-and upstream_wire/ (facts read from Spinnaker's source)."""
+them where the code is. Three folders test what is not a package of spinop: deploy/ (the manifests, the chart, the
+image lock), upstream_wire/ (facts read from Spinnaker's source) and bench/ (the benchmark harness's pure pieces)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "operator" / "spinop"
 UNIT = ROOT / "tests" / "unit"
-NOT_PACKAGES = {"deploy", "upstream_wire"}
+NOT_PACKAGES = {"deploy", "upstream_wire", "bench"}
 
 
 def _folders(root: Path) -> set[str]:

@@ -45,7 +45,15 @@ from spinop.remote import apply as remote_apply
 from spinop.remote.access import ResourceRule, Verdict, expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
 from spinop.remote.plan import DesiredRemote, ObservedRemote, Owner, plan_remote
-from spinop.remote.proof import LastProof, ProofBasis, Versions, trust_watches, versions_of, why_verify
+from spinop.remote.proof import (
+    LastProof,
+    ProofBasis,
+    Versions,
+    expectations_digest,
+    trust_watches,
+    versions_of,
+    why_verify,
+)
 from spinop.remote.verify import verify_access
 from spinop.spinnaker.desired import AccountOwner
 from spinop.tenancy import (
@@ -342,7 +350,7 @@ def _credentials_and_proof(
         if token is None:
             why = "the stored kubeconfig has no token"
             continue
-        basis = ProofBasis(seen.versions, sa_uid, stored.fingerprint, expectations)
+        basis = ProofBasis(seen.versions, sa_uid, stored.fingerprint, expectations_digest(expectations))
         reason = why_verify(last_proof, basis, now=now, interval_seconds=ctx.config.verify_interval_seconds)
         if reason is None and last_proof is not None:
             return stored, Verdict(missing=(), excess=()), last_proof

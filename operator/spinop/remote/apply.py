@@ -16,9 +16,16 @@ from spinop.remote.plan import GUARDRAILS, Action, DesiredRemote, ObservedRemote
 def _reader(remote: RemoteCluster) -> Any:
     def read(fn: Any, *args: str) -> dict[str, Any] | None:
         obj = get_or_none(fn, *args)
-        return None if obj is None else to_dict(remote.api, obj)
+        return None if obj is None else without_managed_fields(to_dict(remote.api, obj))
 
     return read
+
+
+def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the planner reads it: metadata.managedFields (a fifth of a remote object, about 2 KiB of JSON per
+    account in all) is never read, and each account's memory keeps its observed objects for the operator's life."""
+    (obj.get("metadata") or {}).pop("managedFields", None)
+    return obj
 
 
 def observe(remote: RemoteCluster, desired: DesiredRemote) -> ObservedRemote:

@@ -11,6 +11,7 @@ guardrail objects) are read again at least once per verify interval, with the pr
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,12 @@ class ProofBasis:
     versions: Versions
     service_account_uid: str
     token_fingerprint: str
-    expectations: Expectations
+    expectations: str  # expectations_digest(): each account keeps its last proof, ~50 checks would cost it ~5 KiB
+
+
+def expectations_digest(expectations: Expectations) -> str:
+    """Equal for equal expectations (frozen dataclasses of tuples and strings have a stable repr), and small."""
+    return hashlib.sha256(repr(expectations).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

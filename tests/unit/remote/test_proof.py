@@ -5,9 +5,16 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from spinop.remote.access import expected_access
+from spinop.remote.access import ResourceRule, expected_access
 from spinop.remote.profiles import Profile
-from spinop.remote.proof import LastProof, ProofBasis, trust_watches, versions_of, why_verify
+from spinop.remote.proof import (
+    LastProof,
+    ProofBasis,
+    expectations_digest,
+    trust_watches,
+    versions_of,
+    why_verify,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOUR = 3600.0
@@ -16,7 +23,9 @@ BASIS = ProofBasis(
     versions=VERSIONS,
     service_account_uid="sa-uid",
     token_fingerprint="fp-1",
-    expectations=expected_access(Profile.DEPLOYER, "team-dev", [], service_account="spinop-team-dev"),
+    expectations=expectations_digest(
+        expected_access(Profile.DEPLOYER, "team-dev", [], service_account="spinop-team-dev")
+    ),
 )
 
 
@@ -54,7 +63,19 @@ def test_an_edited_role_or_binding_a_new_service_account_or_new_credentials_are_
 
 def test_a_changed_profile_or_rules_are_proven_at_once() -> None:
     viewer = expected_access(Profile.READONLY, "team-dev", [], service_account="spinop-team-dev")
-    assert _due(dataclasses.replace(BASIS, expectations=viewer)) is not None
+    assert _due(dataclasses.replace(BASIS, expectations=expectations_digest(viewer))) is not None
+    extra = expected_access(
+        Profile.DEPLOYER,
+        "team-dev",
+        [ResourceRule(("get",), ("",), ("configmaps",))],
+        service_account="spinop-team-dev",
+    )
+    assert _due(dataclasses.replace(BASIS, expectations=expectations_digest(extra))) is not None
+
+
+def test_equal_expectations_have_equal_digests() -> None:
+    again = expected_access(Profile.DEPLOYER, "team-dev", [], service_account="spinop-team-dev")
+    assert _due(dataclasses.replace(BASIS, expectations=expectations_digest(again))) is None
 
 
 def test_versions_of_observed_objects() -> None:
