@@ -303,7 +303,10 @@ class HalyardDaemon:
             )
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware])
+        # No request-size limit, as upstream: halyard-web reads the provider PUT as `@RequestBody Object` through
+        # Spring MVC's Jackson converter on embedded Tomcat (kork-tomcat sets no size), and Tomcat's maxPostSize
+        # applies to form parameters only. aiohttp's default (1 MiB) refused a provider of ~1,100 accounts.
+        app = web.Application(middlewares=[self._middleware], client_max_size=0)
         base = "/v1/config/deployments/{d}"
         acc = base + "/providers/{p}/accounts"
         app.add_routes(

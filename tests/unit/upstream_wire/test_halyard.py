@@ -8,6 +8,7 @@ CLI = halyard-cli/src/main/java/com/netflix/spinnaker/halyard/cli/command/v1.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -269,6 +270,42 @@ async def test_a_provider_put_is_one_task_that_saves_the_halconfig_once_or_not_a
         with pytest.raises(HalyardRejected):
             await client.set_provider({**provider, "enabled": True, "accounts": [good, bad]}, validate=True)
         assert standin.daemon.config_writes == writes + 1 and standin.halconfig_text() == text
+    finally:
+        await client.close()
+        await standin.stop()
+
+
+async def test_a_provider_put_has_no_body_size_limit(tmp_path: Path) -> None:
+    """halyard-web/.../controllers/v1/ProviderController.java `setProvider` takes `@RequestBody Object rawProvider`:
+    Spring MVC reads it with Jackson from the servlet stream of the embedded Tomcat (halyard-web/halyard-web.gradle:
+    spring-boot-starter-web). Tomcat's `maxPostSize` (2 MB) covers form parameters only, and spinnaker/kork
+    kork-tomcat/.../DefaultTomcatConnectorCustomizer.java sets SSL and relaxed URI characters, no size. So a
+    provider of thousands of accounts (several MiB) is one accepted PUT; the stand-in once refused it with 413."""
+    standin = make_standin(tmp_path)
+    await standin.start()
+    client = HalyardClient.rest(standin.daemon_url, poll_interval=0.01, request_timeout=30.0, task_timeout=60.0)
+    try:
+        provider = await client.get_provider()
+        accounts = [
+            {
+                "name": f"tenant-{i:04d}",
+                "providerVersion": "V2",
+                "context": "remote",
+                "kubeconfigFile": f"/home/spinnaker/.hal/spinop/tenant-{i:04d}-{'0' * 64}.kubeconfig",
+                "namespaces": [f"tenant-{i:04d}-apps"],
+                "kinds": ["deployment", "service", "configMap", "replicaSet", "pod"],
+                "permissions": {"READ": [f"tenant-{i:04d}-readers"], "WRITE": [f"tenant-{i:04d}-writers"]},
+                "environment": "dev",
+            }
+            for i in range(6_000)
+        ]
+        body = {**provider, "enabled": True, "accounts": accounts}
+        assert len(json.dumps(body)) > 2 * 1024 * 1024
+        writes = standin.daemon.config_writes
+        await client.set_provider(body, validate=False)
+        assert standin.daemon.config_writes == writes + 1
+        stored = (await client.get_provider())["accounts"]
+        assert len(stored) == len(accounts)
     finally:
         await client.close()
         await standin.stop()
