@@ -327,17 +327,23 @@ class SpinnakerSync:
 
         upserts: list[Upsert] = []
         removals: list[Removal] = []
-        refused: dict[str, Outcome] = {}
+        decided: dict[str, Outcome] = {}  # settled here, without asking the backend
         for name, item in batch.items():
             entry = self.entries.get(name)
             if item.desired is None:
                 assert item.owner is not None
+                if entry is None or entry.owner_uid != item.owner.uid:
+                    # remove() queued this while a batch that might have created the account for this owner ran;
+                    # that batch refused or failed it, so the name holds nothing of this owner's (perhaps someone
+                    # else's account, which a DELETE by name would destroy).
+                    decided[name] = Outcome(True)
+                    continue
                 removals.append(Removal(item.owner, name))
                 continue
             desired = item.desired
             ours = entry is not None
             if name in live and not ours and not desired.adopt:
-                refused[name] = Outcome(
+                decided[name] = Outcome(
                     False,
                     Reason.AccountExistsInSpinnaker,
                     f"Spinnaker already has an account named {name} that spinop did not create; spinop will not "
@@ -420,7 +426,7 @@ class SpinnakerSync:
 
         # Report and reschedule.
         for name, item in batch.items():
-            outcome = refused.get(name) or result.outcomes.get(name) or Outcome(False, Reason.NoOutcome, "")
+            outcome = decided.get(name) or result.outcomes.get(name) or Outcome(False, Reason.NoOutcome, "")
             if item.desired is None:
                 if outcome.ok:
                     for waiter in item.waiters:

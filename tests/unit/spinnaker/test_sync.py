@@ -633,6 +633,26 @@ async def test_removing_while_the_account_is_being_created_still_removes_it(star
     assert "dev-web" not in world.inventory.stored
 
 
+async def test_removing_while_a_batch_refuses_someone_elses_account_never_deletes_it(start: Start) -> None:
+    # The race of tests/integration/spinnaker/test_accounts_api_wire.py (a hostile tenant claims the name another
+    # Spinnaker user holds): the SpinnakerAccount is deleted while a batch that carries its name is running, so
+    # remove() queues a removal in case that batch creates the account. The batch refuses it as someone else's;
+    # the queued removal must then find nothing of this owner's to delete.
+    theirs = {"name": "dev-web", "context": "admin", "namespaces": ["payments"]}
+    world = await start(live={"dev-web": theirs})
+    world.spinnaker.listing_gate = asyncio.Event()
+    world.sync.submit(account())
+    await eventually(lambda: world.spinnaker.lists >= 1 and "dev-web" in world.sync.inflight)
+    removal = asyncio.create_task(world.sync.remove(WEB, "dev-web"))
+    await asyncio.sleep(0)
+    world.spinnaker.listing_gate.set()
+    await asyncio.wait_for(removal, WITHIN)
+    await eventually(world.settled)
+    assert world.spinnaker.accounts["dev-web"] == theirs
+    assert [b.removals for b in world.spinnaker.batches if b.removals] == []
+    assert "dev-web" not in world.inventory.stored
+
+
 # ----------------------------------------------------------------------------------------------------------- drift
 
 
