@@ -108,6 +108,7 @@ class Reason(StrEnum):
     GuardrailsLooserThanCluster = "GuardrailsLooserThanCluster", ReasonGroup.NEEDS_A_PERSON
     PermissionsGrantNoRole = "PermissionsGrantNoRole", ReasonGroup.NEEDS_A_PERSON
     CredentialsSecretConflict = "CredentialsSecretConflict", ReasonGroup.NEEDS_A_PERSON
+    InventoryFull = "InventoryFull", ReasonGroup.NEEDS_A_PERSON
     PipelineRefused = "PipelineRefused", ReasonGroup.NEEDS_A_PERSON
     PipelineNotAllowed = "PipelineNotAllowed", ReasonGroup.NEEDS_A_PERSON
     PipelineNameTaken = "PipelineNameTaken", ReasonGroup.NEEDS_A_PERSON

@@ -4,11 +4,15 @@ It is what makes "spinop only touches its own accounts" true across restarts and
 Spinnaker that is not in the inventory belongs to someone else and is never edited or deleted, unless a
 SpinnakerAccount adopts it explicitly. Entries are written *before* Spinnaker is changed (state `adding` /
 `deleting`) and confirmed after, so a crash in between never orphans an account nor makes spinop forget one.
-About 300 bytes an entry: one ConfigMap holds thousands of accounts.
+Stored gzip-compressed in `binaryData` (about 60 bytes an account; the plain JSON, about 325 bytes an account,
+passed the apiserver's 1 MiB object limit near 3,000 accounts), so one ConfigMap holds about 15,000 accounts; an
+inventory written as plain JSON by an older spinop is read and rewritten compressed on the next save.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -20,7 +24,10 @@ from kubernetes.client.rest import ApiException
 from spinop.api.labels import MANAGED_BY
 from spinop.kube.clients import call, get_or_none
 
-DATA_KEY = "accounts.json"
+DATA_KEY = "accounts.json"  # plain JSON, as older spinops wrote it: still read
+COMPRESSED_KEY = "accounts.json.gz"
+#: The apiserver refuses a ConfigMap over 1 MiB (data, binaryData and metadata together); keep room for metadata.
+MAX_STORED_BYTES = 1_000_000
 State = Literal["adding", "present", "deleting"]
 
 
@@ -49,11 +56,22 @@ class Inventory:
             self._resource_version = None
             return {}
         self._resource_version = cm.metadata.resource_version
-        raw = json.loads((cm.data or {}).get(DATA_KEY) or "{}")
-        return {name: InventoryEntry(**entry) for name, entry in raw.items()}
+        compressed = (cm.binary_data or {}).get(COMPRESSED_KEY)
+        if compressed:
+            # The client hands binaryData over as base64 text, as the API serves it.
+            text = gzip.decompress(base64.b64decode(compressed)).decode()
+        else:
+            text = (cm.data or {}).get(DATA_KEY) or "{}"
+        return {name: InventoryEntry(**entry) for name, entry in json.loads(text).items()}
 
     def save(self, entries: dict[str, InventoryEntry]) -> None:
         """Write the whole inventory; the sync is its only writer, so a conflict means a second operator: re-read."""
+        compressed = encode(entries)
+        if len(compressed) > MAX_STORED_BYTES:
+            raise InventoryTooLarge(
+                f"the Spinnaker inventory of {len(entries)} accounts is {len(compressed)} bytes compressed, over the "
+                f"{MAX_STORED_BYTES} a ConfigMap can hold: spinop cannot record more accounts in this installation"
+            )
         body = k8s.V1ConfigMap(
             metadata=k8s.V1ObjectMeta(
                 name=self.name,
@@ -61,7 +79,7 @@ class Inventory:
                 labels={MANAGED_BY: "spinop"},
                 resource_version=self._resource_version,
             ),
-            data={DATA_KEY: json.dumps({n: asdict(e) for n, e in sorted(entries.items())}, sort_keys=True)},
+            binary_data={COMPRESSED_KEY: base64.b64encode(compressed).decode()},
         )
         core = k8s.CoreV1Api(self.api)
         if self._resource_version is None:
@@ -81,5 +99,15 @@ class Inventory:
         self._resource_version = created.metadata.resource_version
 
 
+def encode(entries: dict[str, InventoryEntry]) -> bytes:
+    """The entries as gzip-compressed JSON (sorted, fixed mtime: equal inventories give equal bytes)."""
+    text = json.dumps({n: asdict(e) for n, e in sorted(entries.items())}, sort_keys=True, separators=(",", ":"))
+    return gzip.compress(text.encode(), compresslevel=9, mtime=0)
+
+
 class InventoryConflict(RuntimeError):
+    pass
+
+
+class InventoryTooLarge(RuntimeError):
     pass

@@ -27,7 +27,7 @@ from spinop import metrics
 from spinop.api.reasons import Reason
 from spinop.api.v1alpha1 import format_time
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount
-from spinop.spinnaker.inventory import Inventory, InventoryConflict, InventoryEntry
+from spinop.spinnaker.inventory import Inventory, InventoryConflict, InventoryEntry, InventoryTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -378,6 +378,29 @@ class SpinnakerSync:
                 for name, item in batch.items():
                     if name not in self.pending:
                         self._enqueue(name, item)
+                return
+            except InventoryTooLarge as err:
+                # Nothing was recorded, so nothing changes in Spinnaker. Accounts the inventory already holds, and
+                # deletions (which make room), go again at once without the new ones; each new one is refused.
+                log.error("%s", err)
+                self.entries = await asyncio.to_thread(self.inventory.load)
+                # The tenant's words name no size or count of the whole installation (the log has them).
+                message = (
+                    "spinop's Spinnaker inventory is full and cannot record this account. Nothing was changed in "
+                    "Spinnaker for it; a platform admin deletes unused SpinnakerAccounts or serves further tenants "
+                    "from a second spinop installation. spinop retries"
+                )
+                fresh = {u.desired.name for u in upserts if u.desired.name not in self.entries}
+                for name, item in batch.items():
+                    if name in self.pending:
+                        continue
+                    if fresh and name not in fresh:
+                        self._enqueue(name, item)
+                    elif item.desired is None:
+                        self._retry(name, item, Outcome(False, Reason.InventoryFull, message))
+                    else:
+                        await self.report(item.desired.owner, "False", Reason.InventoryFull, message, {})
+                        self._retry(name, item, Outcome(False, Reason.InventoryFull, message))
                 return
 
         result = BatchResult(outcomes={})

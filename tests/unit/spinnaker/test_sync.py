@@ -22,7 +22,7 @@ from spinop.api.reasons import Reason
 from spinop.redact import Redacted
 from spinop.spinnaker import sync as sync_module
 from spinop.spinnaker.desired import AccountOwner, DesiredSpinnakerAccount, merge_account
-from spinop.spinnaker.inventory import Inventory, InventoryEntry
+from spinop.spinnaker.inventory import Inventory, InventoryEntry, InventoryTooLarge
 from spinop.spinnaker.sync import (
     BackendUnavailable,
     BatchResult,
@@ -194,8 +194,9 @@ async def start() -> AsyncIterator[Start]:
         quiet: float = QUIET,
         max_wait: float = 5.0,
         drift: float = 300.0,
+        inventory: MemoryInventory | None = None,
     ) -> World:
-        inventory = MemoryInventory(entries)
+        inventory = inventory or MemoryInventory(entries)
         spinnaker = MemorySpinnaker(inventory)
         spinnaker.accounts.update(copy.deepcopy(live or {}))
         reports = Reports()
@@ -744,3 +745,43 @@ def test_the_synced_report_is_the_same_for_the_batch_and_a_reaffirming_reconcile
     }
     message, fields = synced_report(backend="halyard", change_id=None, finished_at="t", applied_at="t")
     assert message == "applied by halyard change - finished at t" and fields == {"lastAppliedToSpinnaker": "t"}
+
+
+# ------------------------------------------------------------------------------------------------- a full inventory
+
+
+class FullInventory(MemoryInventory):
+    """Holds at most `capacity` entries, as a ConfigMap holds at most 1 MiB (spinnaker/inventory.py)."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def save(self, entries: dict[str, InventoryEntry]) -> None:
+        if len(entries) > self.capacity:
+            raise InventoryTooLarge(f"the Spinnaker inventory of {len(entries)} accounts is too large")
+        super().save(entries)
+
+
+async def test_a_full_inventory_refuses_new_accounts_and_still_applies_the_ones_it_holds(
+    start: Start, fast_retries: tuple[float, ...]
+) -> None:
+    inventory = FullInventory(capacity=1)
+    world = await start(inventory=inventory)
+    await applied(world, account())
+    newcomer = AccountOwner("team-b", "api", "uid-new")
+
+    # One batch: a change to the account the inventory holds, and a new account that does not fit.
+    world.sync.submit(account(kinds=("deployment",)))
+    world.sync.submit(account("dev-new", owner=newcomer))
+    await eventually(lambda: (r := world.reports.last(newcomer)) is not None and r.reason == "InventoryFull")
+    report = world.reports.last(newcomer)
+    assert report is not None and report.status == "False" and "Nothing was changed in Spinnaker" in report.message
+    assert "accounts is" not in report.message  # the installation's size is not the tenant's business
+    await eventually(lambda: world.spinnaker.accounts["dev-web"]["kinds"] == ["deployment"], what="held one applied")
+    assert "dev-new" not in world.spinnaker.accounts and set(inventory.stored) == {"dev-web"}
+
+    # Deleting the account that filled it makes room: the retry then adds the new one.
+    await asyncio.wait_for(world.sync.remove(WEB, "dev-web"), WITHIN)
+    await eventually(lambda: "dev-new" in world.spinnaker.accounts, what="the new account applied once there is room")
+    assert inventory.states() == {"dev-new": "present"}
