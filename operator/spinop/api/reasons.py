@@ -185,3 +185,27 @@ def needs_a_person(reason: str | None) -> bool:
     """Whether only a person can fix a condition with this reason (a stored string or a member); an unknown reason
     counts as progress (spinop retries it), and tests/unit/api/test_reasons.py keeps unknown reasons out of the code."""
     return reason in NEEDS_A_PERSON
+
+
+class EventReason(StrEnum):
+    """The reason of every Event spinop posts that is not a condition's own reason (a condition that turns bad posts
+    its `Reason` as a Warning; Ready posts `Reason.Ready`). Events report what happened once; they never carry a
+    verdict, so these have no group. Each has its row in docs/troubleshooting.md's Events table."""
+
+    # SpinnakerAccount
+    CredentialsIssued = "CredentialsIssued"
+    CredentialsRotated = "CredentialsRotated"
+    OldCredentialsRevoked = "OldCredentialsRevoked"
+    DriftRepaired = "DriftRepaired"
+    NamespaceKept = "NamespaceKept"
+    RemoteCleanupSkipped = "RemoteCleanupSkipped"
+    # SpinnakerPipeline
+    ApplicationCreated = "ApplicationCreated"
+    PipelineCreated = "PipelineCreated"
+    PipelineUpdated = "PipelineUpdated"
+    PipelineAdopted = "PipelineAdopted"
+    DriftDetected = "DriftDetected"
+    DriftRestored = "DriftRestored"
+    SyncedFalse = "SyncedFalse"
+    PipelineKept = "PipelineKept"
+    PipelineDeleted = "PipelineDeleted"

@@ -20,7 +20,7 @@ from spinop.accounts import Outcome
 from spinop.api.conditions import raw_condition, raw_is_true
 from spinop.api.errors import FieldError
 from spinop.api.labels import ROTATE_ANNOTATION
-from spinop.api.reasons import Reason
+from spinop.api.reasons import EventReason, Reason
 from spinop.api.v1alpha1 import DeletionPolicy, SpinnakerAccount, validate_resource
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.provision import provision
@@ -62,7 +62,7 @@ def _ref(body: Mapping[str, Any]) -> ObjectRef:
 
 def _announce(t: Transition) -> Event | None:
     if t.type == "Ready" and t.status == "True":
-        return ("Normal", "Ready", f"Ready: {t.message}")
+        return ("Normal", Reason.Ready, f"Ready: {t.message}")
     if t.type != "Ready" and t.status == "False" and t.reason not in EXPECTED_PROGRESS:
         # One Warning per real problem (the condition that failed), not a second one for Ready.
         return ("Warning", t.reason, f"{t.type}: {t.message}")
@@ -212,7 +212,7 @@ async def _retire_previous_token(ctx: OperatorContext, out: Outcome) -> None:
         out.events.append(
             (
                 "Normal",
-                "OldCredentialsRevoked",
+                EventReason.OldCredentialsRevoked,
                 f"revoked token Secret(s) {', '.join(deleted)} now that Spinnaker uses the new credentials",
             )
         )
@@ -265,7 +265,7 @@ async def finalize(
                 f"ServiceAccount/Role/RoleBinding spinop-{me.account_name} in {me.namespace}"
             )
             await asyncio.to_thread(
-                post_event, ctx.mgmt, ref, type_="Warning", reason="RemoteCleanupSkipped", message=message
+                post_event, ctx.mgmt, ref, type_="Warning", reason=EventReason.RemoteCleanupSkipped, message=message
             )
             return
         cluster = read_cluster(me.cluster, cluster_body)
@@ -306,7 +306,9 @@ async def finalize(
         metrics.forget(KIND, me.tenant, me.name, me.account_name)
         if delete_ns and others:
             message = f"namespace {me.namespace} is kept: another SpinnakerAccount uses it"
-            await asyncio.to_thread(post_event, ctx.mgmt, ref, type_="Normal", reason="NamespaceKept", message=message)
+            await asyncio.to_thread(
+                post_event, ctx.mgmt, ref, type_="Normal", reason=EventReason.NamespaceKept, message=message
+            )
 
 
 def _tear_down_remote(

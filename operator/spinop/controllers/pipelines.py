@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spinop.api.reasons import Reason
+from spinop.api.reasons import EventReason, Reason
 from spinop.api.v1alpha1 import SpinnakerPipeline, SpinnakerPipelineSpec, format_time, validate_resource
 from spinop.controllers.context import OperatorContext
 from spinop.controllers.retry import next_pass, temporary
@@ -228,7 +228,7 @@ def _report_drift(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
     out.set("InSync", "False", Reason.Drifted, message[:MAX_MESSAGE])
     if not work.observed.drifted:
         out.fields["driftDetectedAt"] = _now()
-        out.events.append(("Warning", "DriftDetected", message))
+        out.events.append(("Warning", EventReason.DriftDetected, message))
     if live is not None:
         out.fields["lastModifiedBy"] = live.get("lastModifiedBy")
 
@@ -242,15 +242,23 @@ def _record_saved(work: _Work, decision: Decision, live: Mapping[str, Any] | Non
         out.fields["driftDetectedAt"] = _now()
         restored = "re-created it" if decision.missing else "restored it"
         out.events.append(
-            ("Warning", "DriftRestored", f"{_drift_message(work, decision, live)}; {restored} (driftPolicy Enforce)")
+            (
+                "Warning",
+                EventReason.DriftRestored,
+                f"{_drift_message(work, decision, live)}; {restored} (driftPolicy Enforce)",
+            )
         )
     elif decision.action is Action.CREATE:
         out.events.append(
-            ("Normal", "PipelineCreated", f"saved pipeline {spec.name!r} as {work.pipeline_id} in {spec.application}")
+            (
+                "Normal",
+                EventReason.PipelineCreated,
+                f"saved pipeline {spec.name!r} as {work.pipeline_id} in {spec.application}",
+            )
         )
     elif decision.action is Action.UPDATE:
         changed = ", ".join(decision.paths)
-        out.events.append(("Normal", "PipelineUpdated", f"saved generation {work.generation}: {changed}"))
+        out.events.append(("Normal", EventReason.PipelineUpdated, f"saved generation {work.generation}: {changed}"))
     out.fields["pipelineId"] = work.pipeline_id
     out.fields["lastModifiedBy"] = stored.get("lastModifiedBy")
     out.set(
@@ -284,7 +292,11 @@ async def _ensure_application(work: _Work) -> None:
             }
         )
         work.out.events.append(
-            ("Normal", "ApplicationCreated", f"created Spinnaker application {spec.application} for {work.namespace}")
+            (
+                "Normal",
+                EventReason.ApplicationCreated,
+                f"created Spinnaker application {spec.application} for {work.namespace}",
+            )
         )
         return
     refused = existing_application_refusal(app.attributes, spec.application, work.namespace, settings)
@@ -309,7 +321,7 @@ async def _resolve_name_conflicts(
     work.out.events.append(
         (
             "Normal",
-            "PipelineAdopted",
+            EventReason.PipelineAdopted,
             f"took over pipeline {work.spec.name!r} (id {holder['id']}, last changed by {who})",
         )
     )
@@ -364,7 +376,7 @@ def _ref(body: Mapping[str, Any]) -> ObjectRef:
 def _announce(t: Transition) -> Event | None:
     if t.type == "Ready" or (t.status == "False" and t.type == "Synced"):
         kind = "Normal" if t.status == "True" else "Warning"
-        reason = t.reason if t.type == "Ready" else f"{t.type}{t.status}"
+        reason = t.reason if t.type == "Ready" else EventReason.SyncedFalse
         return (kind, reason, f"{t.type}: {t.message}")
     return None
 
@@ -391,7 +403,7 @@ async def finalize(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
             ctx.mgmt,
             ref,
             type_="Warning",
-            reason="PipelineKept",
+            reason=EventReason.PipelineKept,
             message=f"no Gate is configured, so pipeline {saved_id} stays in application {application}",
         )
         return
@@ -412,7 +424,9 @@ async def finalize(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
         if deleted
         else f"pipeline {saved_id} was already gone from application {application}"
     )
-    await asyncio.to_thread(post_event, ctx.mgmt, ref, type_="Normal", reason="PipelineDeleted", message=message)
+    await asyncio.to_thread(
+        post_event, ctx.mgmt, ref, type_="Normal", reason=EventReason.PipelineDeleted, message=message
+    )
 
 
 async def _delete_by_id(gate: GateClient, application: str, name: str, saved_id: str) -> bool:

@@ -25,7 +25,7 @@ from spinop.accounts import extra_rules as _extra_rules
 from spinop.accounts import render_key as _render_key
 from spinop.api.errors import FieldError
 from spinop.api.labels import ROTATE_ANNOTATION
-from spinop.api.reasons import Reason
+from spinop.api.reasons import EventReason, Reason
 from spinop.api.v1alpha1 import CredentialsType, SpinnakerAccount, SpinnakerAccountSpec, SpinnakerClusterSpec
 from spinop.api.v1alpha1 import format_time as _iso
 from spinop.controllers.context import AccountMemory, OperatorContext
@@ -122,7 +122,7 @@ def provision(
             ctx, spec, cluster, desired_remote, memory, out, now=now, status_fingerprint=status_fingerprint
         )
         if previously_provisioned and seen.repaired:
-            out.events.append(("Warning", "DriftRepaired", seen.repaired))
+            out.events.append(("Warning", EventReason.DriftRepaired, seen.repaired))
     except SpinopError as err:
         if err.reason == Reason.ClusterCredentialsRejected:
             ctx.clusters.invalidate(spec.cluster)

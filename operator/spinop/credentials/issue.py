@@ -8,6 +8,7 @@ import logging
 
 from kubernetes.client import ApiClient
 
+from spinop.api.reasons import EventReason
 from spinop.api.v1alpha1 import CredentialsType
 from spinop.credentials import store
 from spinop.credentials.kubeconfig import render_kubeconfig
@@ -76,6 +77,6 @@ def store_new_credentials(
         previous_token_secret=previous,
         now=now,
     )
-    reason = "CredentialsIssued" if stored is None else "CredentialsRotated"
+    reason = EventReason.CredentialsIssued if stored is None else EventReason.CredentialsRotated
     log.info("%s: new %s credentials for %s (%s)", reason, issued.source, desired.owner.ref, why)
     return new, ("Normal", reason, f"new {issued.source} credentials ({new.fingerprint}): {why}")

@@ -13,7 +13,16 @@ import pytest
 import yaml
 
 from spinop.api.conditions import READY, set_condition, summarize_ready, to_dicts
-from spinop.api.reasons import ADMISSION, HEALTHY, NEEDS_A_PERSON, PROGRESS, WARNINGS, Reason, ReasonGroup
+from spinop.api.reasons import (
+    ADMISSION,
+    HEALTHY,
+    NEEDS_A_PERSON,
+    PROGRESS,
+    WARNINGS,
+    EventReason,
+    Reason,
+    ReasonGroup,
+)
 from spinop.api.v1alpha1.common import CelRule
 from spinop.commands import demo
 
@@ -22,6 +31,8 @@ PACKAGE = ROOT / "operator" / "spinop"
 CAMEL = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$")
 TABLE_HEADING = "## Every reason: progress or needs a person"
 CLASSIFIED = frozenset(r.value for r in Reason)
+EVENT_REASONS = frozenset(e.value for e in EventReason)
+EVENTS_HEADING = "## Events spinop posts"
 #: The kstatus column of docs/troubleshooting.md's table for each group.
 KSTATUS = {
     ReasonGroup.PROGRESS: "InProgress (`Reconciling`)",
@@ -31,8 +42,7 @@ KSTATUS = {
     ReasonGroup.ADMISSION: "none: an admission answer, never stored",
 }
 
-#: CamelCase strings of the package that are not condition reasons: condition types, Event reasons, Kubernetes kinds
-#: and values of other APIs.
+#: CamelCase strings of the package that are not reasons: condition types, Kubernetes kinds and values of other APIs.
 NOT_REASONS = frozenset(
     {
         # condition types
@@ -42,20 +52,6 @@ NOT_REASONS = frozenset(
         "SpinnakerSynced",
         "GuardrailsApplied",
         "AdmissionPoliciesInstalled",
-        # Event reasons (never a condition)
-        "ApplicationCreated",
-        "CredentialsRotated",
-        "DriftDetected",
-        "DriftRepaired",
-        "DriftRestored",
-        "NamespaceKept",
-        "OldCredentialsRevoked",
-        "PipelineAdopted",
-        "PipelineCreated",
-        "PipelineDeleted",
-        "PipelineKept",
-        "PipelineUpdated",
-        "RemoteCleanupSkipped",
         # Kubernetes kinds and API values
         "LimitRange",
         "NetworkPolicy",
@@ -118,8 +114,8 @@ REASON_ARGUMENT = {
     "report": (2, 4),  # the Spinnaker sync's report(owner, status, reason, message, fields)
     "_deleting": (3, 5),
 }
-#: Calls whose `reason=` is another vocabulary: Event reasons (DriftRepaired, PipelineKept, ...).
-OTHER_VOCABULARY_CALLS = frozenset({"post_event"})
+#: The first item of an Event tuple (type, reason, message): the reason follows it.
+EVENT_TYPES = frozenset({"Normal", "Warning"})
 
 
 def _call_name(func: ast.expr) -> str:
@@ -142,11 +138,17 @@ def reason_literals(tree: ast.Module) -> list[ast.Constant]:
             name = _call_name(node.func)
             if name == "to_thread" and node.args:  # asyncio.to_thread(post_event, ..., reason=...)
                 name = _call_name(node.args[0])
-            if name not in OTHER_VOCABULARY_CALLS:
-                found += [c for k in node.keywords if k.arg == "reason" for c in _string_literals(k.value)]
+            found += [c for k in node.keywords if k.arg == "reason" for c in _string_literals(k.value)]
             index, fewest = REASON_ARGUMENT.get(name, (-1, 0))
             if index >= 0 and len(node.args) >= fewest:
                 found += _string_literals(node.args[index])
+        elif (
+            isinstance(node, ast.Tuple)
+            and len(node.elts) == 3
+            and isinstance(node.elts[0], ast.Constant)
+            and node.elts[0].value in EVENT_TYPES
+        ):
+            found += _string_literals(node.elts[1])  # an Event: (type, reason, message)
         elif isinstance(node, ast.ClassDef):
             for stmt in node.body:
                 if isinstance(stmt, ast.Assign) and any(
@@ -184,7 +186,8 @@ def test_every_member_is_its_wire_string_and_the_groups_partition_it() -> None:
 
 
 def test_every_reason_the_code_can_set_is_classified() -> None:
-    unknown = {s: f for s, f in code_strings().items() if s not in CLASSIFIED and s not in NOT_REASONS}
+    known = CLASSIFIED | EVENT_REASONS | NOT_REASONS
+    unknown = {s: f for s, f in code_strings().items() if s not in known}
     assert not unknown, (
         "reasons given by the code but not members of Reason in operator/spinop/api/reasons.py "
         f"(progress or needs a person?), nor listed as not a reason here: {unknown}"
@@ -253,14 +256,38 @@ class Failure(SpinopError):
 raise SpinopError("m", reason="Broken")
 ConditionUpdate("Ready", "False", "Broken" if x else "Other", "m")
 out.ok("RemoteProvisioned", "Provisioned", "m")
-post_event(api, ref, type_="Normal", reason="DriftRepaired", message="m")
-await asyncio.to_thread(post_event, api, ref, type_="Normal", reason="PipelineKept", message="m")
+post_event(api, ref, type_="Normal", reason="Repaired", message="m")
+await asyncio.to_thread(post_event, api, ref, type_="Normal", reason="Kept", message="m")
+out.events.append(("Warning", "Drifted", message))
 ConditionUpdate("Ready", "False", Reason.Error, "m")
+post_event(api, ref, type_="Normal", reason=EventReason.PipelineKept, message="m")
+out.events.append(("Warning", EventReason.DriftDetected, message))
+point = ("x", "y", "z")
 """
-    assert [n.value for n in reason_literals(ast.parse(source))] == [
+    assert sorted(n.value for n in reason_literals(ast.parse(source))) == [
         "Broken",
         "Broken",
         "Broken",
+        "Drifted",
+        "Kept",
         "Other",
         "Provisioned",
+        "Repaired",
     ]
+
+
+def test_every_event_reason_has_its_row() -> None:
+    """docs/troubleshooting.md lists every Event reason spinop posts, and nothing else, under its Events heading."""
+    text = (ROOT / "docs" / "troubleshooting.md").read_text()
+    section = text[text.index(EVENTS_HEADING) :]
+    rows = set()
+    for line in section.splitlines()[1:]:
+        if line.startswith("## "):
+            break
+        rows.update(re.findall(r"^\| `([A-Za-z]+)` \|", line))
+    assert rows == EVENT_REASONS, {"missing": sorted(EVENT_REASONS - rows), "extra": sorted(rows - EVENT_REASONS)}
+
+
+def test_event_reasons_are_not_condition_reasons() -> None:
+    # One name, one meaning: an Event reason that were also a condition reason would read as a verdict.
+    assert not EVENT_REASONS & CLASSIFIED
