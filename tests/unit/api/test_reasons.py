@@ -264,7 +264,7 @@ post_event(api, ref, type_="Normal", reason=EventReason.PipelineKept, message="m
 out.events.append(("Warning", EventReason.DriftDetected, message))
 point = ("x", "y", "z")
 """
-    assert sorted(n.value for n in reason_literals(ast.parse(source))) == [
+    assert sorted(str(n.value) for n in reason_literals(ast.parse(source))) == [
         "Broken",
         "Broken",
         "Broken",

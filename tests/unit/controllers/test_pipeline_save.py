@@ -9,12 +9,12 @@ from typing import Any, cast
 import pytest
 
 from spinop.api.v1alpha1 import SpinnakerPipelineSpec
-from spinop.controllers.pipelines import (
+from spinop.controllers.pipeline_save import (
     Outcome,
-    _delete_by_id,
+    PipelineWork,
     _delete_under_unique_name,
     _save,
-    _Work,
+    delete_by_id,
 )
 from spinop.gate import GateClient, GateDuplicateName
 from spinop.pipelines import TenantScope, pipeline_id
@@ -36,11 +36,11 @@ async def client(gate: GateStandin) -> Any:
         yield c
 
 
-def work(client: GateClient, name: str = "deploy") -> _Work:
+def work(client: GateClient, name: str = "deploy") -> PipelineWork:
     spec = SpinnakerPipelineSpec.model_validate(
         {"application": "web", "name": name, "pipeline": {"stages": [{"refId": "1", "type": "wait", "waitTime": 1}]}}
     )
-    return _Work(
+    return PipelineWork(
         ctx=cast(Any, None),
         gate=client,
         namespace="team-a",
@@ -91,6 +91,6 @@ async def test_a_ui_rename_to_a_name_gate_cannot_route_is_renamed_then_deleted(
     live = await client.find_pipeline("web", w.pipeline_id)
     assert live is not None
     gate.ui_save_pipeline({**live, "name": "deploy;v=2 (100%)"}, principal="alice")
-    assert await _delete_by_id(client, "web", "deploy", w.pipeline_id)
+    assert await delete_by_id(client, "web", "deploy", w.pipeline_id)
     assert gate.state.pipelines == {}
     assert all(r.status < 400 for r in gate.requests), [(r.method, r.path, r.status) for r in gate.requests]
