@@ -40,7 +40,6 @@ from spinop.credentials.policy import (
 )
 from spinop.credentials.tokens import token_secret_exists
 from spinop.errors import InvalidRequest, SpinopError, TokenRejected, Waiting
-from spinop.kube.status import ConditionUpdate
 from spinop.remote import apply as remote_apply
 from spinop.remote.access import ResourceRule, Verdict, expected_access
 from spinop.remote.cluster import ClusterConnection, RemoteCluster
@@ -152,7 +151,7 @@ def provision(
         return out.fail("CredentialsIssued", err)
     _report_credentials(ctx, out, spec, stored, policy, rotation_request, now)
 
-    refusal = _permissions_refusal(verdict, spec)
+    refusal = verdict.refusal(spec.profile.value)
     if refusal is not None:
         return out.fail("PermissionsVerified", refusal)
     out.ok(
@@ -383,16 +382,13 @@ def _report_credentials(
         out.ok("CredentialsIssued", Reason.Issued, message)
     else:
         waits = out.rotation_deferred_until
-        out.conditions.append(
-            ConditionUpdate(
-                "CredentialsIssued",
-                "True",
-                Reason.RotationWaiting,
-                f"{message}; the rotation requested with {ROTATE_ANNOTATION}={rotation_request!r} "
-                f"waits until {_iso(waits)}: at most one requested rotation per "
-                f"{ctx.config.min_rotation_interval_seconds:.0f}s (operator setting min_rotation_interval_seconds), "
-                "as each one makes Spinnaker reload for every tenant",
-            )
+        out.ok(
+            "CredentialsIssued",
+            Reason.RotationWaiting,
+            f"{message}; the rotation requested with {ROTATE_ANNOTATION}={rotation_request!r} "
+            f"waits until {_iso(waits)}: at most one requested rotation per "
+            f"{ctx.config.min_rotation_interval_seconds:.0f}s (operator setting min_rotation_interval_seconds), "
+            "as each one makes Spinnaker reload for every tenant",
         )
         out.next_due = max(1.0, (waits - now).total_seconds())
     out.fields.update(
@@ -406,22 +402,3 @@ def _report_credentials(
     due = renewal_due_at(stored, policy)
     if due is not None:
         out.next_due = min(out.next_due or float("inf"), max(1.0, (due - now).total_seconds()))
-
-
-def _permissions_refusal(verdict: Verdict, spec: SpinnakerAccountSpec) -> SpinopError | None:
-    """Why the proven rights are not what the profile promises (None: they are)."""
-    if verdict.exposed and not verdict.missing and not verdict.excess:
-        return InvalidRequest(
-            f"the issued credentials {verdict.message()}. A cluster admin must apply deploy/remote "
-            "(tenant-policy.yaml) on this cluster.",
-            reason=Reason.TenantLimitsNotEnforced,
-            retry_after=60,
-        )
-    if not verdict.ok:
-        return InvalidRequest(
-            f"the issued credentials do not match profile {spec.profile.value}: {verdict.message()}. "
-            "Something else on the cluster grants or removes rights (a ClusterRoleBinding, an edited Role?).",
-            reason=Reason.PermissionsMismatch,
-            retry_after=60,
-        )
-    return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from spinop.api.reasons import Reason
+from spinop.errors import InvalidRequest, SpinopError
 from spinop.remote.profiles import Profile, rules_for
 
 # Namespace used to prove the credentials reach nothing outside their own; the most sensitive one on any cluster.
@@ -276,6 +278,24 @@ class Verdict:
                 + f" (the remote admission policy {TENANT_LIMITS_POLICY} from deploy/remote is missing or not enforced)"
             )
         return ". ".join(parts) if parts else "the credentials can do exactly what the profile promises"
+
+    def refusal(self, profile: str) -> SpinopError | None:
+        """Why the proven rights are not what `profile` promises (None: they are)."""
+        if self.exposed and not self.missing and not self.excess:
+            return InvalidRequest(
+                f"the issued credentials {self.message()}. A cluster admin must apply deploy/remote "
+                "(tenant-policy.yaml) on this cluster.",
+                reason=Reason.TenantLimitsNotEnforced,
+                retry_after=60,
+            )
+        if not self.ok:
+            return InvalidRequest(
+                f"the issued credentials do not match profile {profile}: {self.message()}. "
+                "Something else on the cluster grants or removes rights (a ClusterRoleBinding, an edited Role?).",
+                reason=Reason.PermissionsMismatch,
+                retry_after=60,
+            )
+        return None
 
 
 MAX_LISTED = 8  # a condition message names this many requests, then counts the rest

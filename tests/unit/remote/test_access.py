@@ -10,6 +10,7 @@ from spinop.remote.access import (
     AccessCheck,
     Expectations,
     ResourceRule,
+    TokenExposure,
     Verdict,
     expected_access,
     judge,
@@ -305,3 +306,25 @@ def test_an_exposure_fails_the_verdict_and_names_the_policy() -> None:
     assert not verdict.ok
     assert "create a service-account-token Secret for its ServiceAccount spinop-acct" in verdict.message()
     assert "spinop-tenant-limits" in verdict.message()
+
+
+# ------------------------------------------------------------------------------------------- the verdict's refusal
+
+
+def test_a_verdict_that_holds_refuses_nothing() -> None:
+    assert Verdict(missing=(), excess=()).refusal("deployer") is None
+
+
+def test_rights_other_than_the_profile_are_a_mismatch_naming_the_profile() -> None:
+    refusal = Verdict(missing=(check("create", "deployments", "apps"),), excess=()).refusal("deployer")
+    assert refusal is not None and refusal.reason == "PermissionsMismatch" and refusal.needs_user
+    assert "profile deployer" in refusal.message and "create deployments" in refusal.message
+
+
+def test_only_an_exposed_token_asks_for_the_remote_admission_policy() -> None:
+    exposed = Verdict(missing=(), excess=(), exposed=(TokenExposure("secret", "spinop-web", NS),))
+    refusal = exposed.refusal("deployer")
+    assert refusal is not None and refusal.reason == "TenantLimitsNotEnforced"
+    assert "deploy/remote" in refusal.message
+    both = Verdict(missing=(), excess=(check("list", "secrets"),), exposed=exposed.exposed).refusal("deployer")
+    assert both is not None and both.reason == "PermissionsMismatch"
