@@ -13,7 +13,6 @@ spinop did not create, unless granted).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,8 +31,6 @@ from spinop.pipelines.claims import PipelineClaim
 from spinop.pipelines.decision import Observed
 from spinop.pipelines.scope import tenancy_for
 from spinop.tenancy import AccountClaim
-
-log = logging.getLogger(__name__)
 
 PLURAL = "spinnakerpipelines"
 KIND = "SpinnakerPipeline"
