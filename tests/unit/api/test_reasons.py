@@ -162,14 +162,21 @@ def reason_literals(tree: ast.Module) -> list[ast.Constant]:
     return found
 
 
-def table() -> dict[str, str]:
-    """reason -> kstatus column of the one table in docs/troubleshooting.md."""
+def section_lines(heading: str) -> list[str]:
+    """The lines of docs/troubleshooting.md under `heading`, up to the next section."""
     text = (ROOT / "docs" / "troubleshooting.md").read_text()
-    section = text[text.index(TABLE_HEADING) :]
-    rows = {}
-    for line in section.splitlines()[1:]:
+    lines = []
+    for line in text[text.index(heading) :].splitlines()[1:]:
         if line.startswith("## "):
             break
+        lines.append(line)
+    return lines
+
+
+def table() -> dict[str, str]:
+    """reason -> kstatus column of the one table in docs/troubleshooting.md."""
+    rows = {}
+    for line in section_lines(TABLE_HEADING):
         match = re.match(r"^\| `([A-Za-z]+)` \| [^|]+ \| ([^|]+) \|", line)
         if match:
             rows[match.group(1)] = match.group(2).strip()
@@ -278,13 +285,9 @@ point = ("x", "y", "z")
 
 def test_every_event_reason_has_its_row() -> None:
     """docs/troubleshooting.md lists every Event reason spinop posts, and nothing else, under its Events heading."""
-    text = (ROOT / "docs" / "troubleshooting.md").read_text()
-    section = text[text.index(EVENTS_HEADING) :]
-    rows = set()
-    for line in section.splitlines()[1:]:
-        if line.startswith("## "):
-            break
-        rows.update(re.findall(r"^\| `([A-Za-z]+)` \|", line))
+    rows = {
+        match.group(1) for line in section_lines(EVENTS_HEADING) if (match := re.match(r"^\| `([A-Za-z]+)` \|", line))
+    }
     assert rows == EVENT_REASONS, {"missing": sorted(EVENT_REASONS - rows), "extra": sorted(rows - EVENT_REASONS)}
 
 
