@@ -396,11 +396,10 @@ class SpinnakerSync:
                         continue
                     if fresh and name not in fresh:
                         self._enqueue(name, item)
-                    elif item.desired is None:
-                        self._retry(name, item, Outcome(False, Reason.InventoryFull, message))
-                    else:
+                        continue
+                    if item.desired is not None:
                         await self.report(item.desired.owner, "False", Reason.InventoryFull, message, {})
-                        self._retry(name, item, Outcome(False, Reason.InventoryFull, message))
+                    self._retry(name, item, Outcome(False, Reason.InventoryFull, message))
                 return
 
         result = BatchResult(outcomes={})
