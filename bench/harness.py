@@ -14,6 +14,7 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ class Env:
     standin: HalyardStandinProcess
     operator: OperatorProcess
     admin_secrets: dict[str, str] = field(default_factory=dict)
+    owns_planes: bool = True  # False when the control planes were lent (the test run's): they stay up after
 
     @property
     def mgmt(self) -> Cluster:
@@ -97,10 +99,19 @@ def start_env(
     operator_module: str = "spinop.cli",
     operator_env: dict[str, str | None] | None = None,
     operator_start_timeout: float = 60,
+    planes: ControlPlanes | None = None,
+    watch_namespaces: Sequence[str] = (),
+    quiet_seconds: float = 10,
 ) -> Env:
+    """The clusters, the Halyard stand-in and the operator. Control planes of its own unless `planes` lends running
+    ones (the smoke test lends the test run's); then `watch_namespaces` keeps the operator to the bench's tenants,
+    as objects other tests left in MGMT are none of its business. `quiet_seconds` is Halyard's batching window: the
+    bench measures with 10 s, the smoke test, which asserts counts and not times, with less."""
     root.mkdir(parents=True, exist_ok=True)
-    planes = ControlPlanes(root / "clusters", die_with_parent=True)
-    planes.up(DEFAULT_CLUSTERS)
+    owns_planes = planes is None
+    if planes is None:
+        planes = ControlPlanes(root / "clusters", die_with_parent=True)
+        planes.up(DEFAULT_CLUSTERS)
     kubectl = planes.binaries.kubectl
     clusters = {
         name: Cluster(name, state.server, state.kubeconfig, state.ca_file, kubectl)
@@ -137,7 +148,7 @@ def start_env(
                 "exec_server": standin.kube_url,
                 "pod_namespace": standin.namespace,
                 "pod_name": standin.pod,
-                "quiet_seconds": 10,
+                "quiet_seconds": quiet_seconds,
                 "max_wait_seconds": 60,
             },
         },
@@ -145,21 +156,23 @@ def start_env(
         module=operator_module,
         env=OPERATOR_ENV | (operator_env or {}),
         start_timeout=operator_start_timeout,
+        args=tuple(arg for namespace in watch_namespaces for arg in ("--namespace", namespace)),
     )
+    env = Env(root, planes, clusters, standin, operator, admin, owns_planes)
     try:
         operator.start()
     except BaseException:  # leave no operator or stand-in behind (they run in sessions of their own)
         operator.kill()
-        standin.stop()
-        planes.down()
+        stop_env(env)
         raise
-    return Env(root, planes, clusters, standin, operator, admin)
+    return env
 
 
 def stop_env(env: Env) -> None:
     env.operator.stop()
     env.standin.stop()
-    env.planes.down()
+    if env.owns_planes:
+        env.planes.down()
 
 
 # ---------------------------------------------------------------------------------------------------- measuring
@@ -208,7 +221,7 @@ def _true_counts(mgmt: Cluster, namespaces: list[str], types: tuple[str, ...]) -
 
 def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
     mgmt = env.mgmt
-    tenants = _tenants(label, n)
+    tenants = tenant_namespaces(label, n)
     for tenant in tenants:
         objects.ensure_namespace(mgmt, tenant, objects.TENANT_LABEL)
     clusters = {}
@@ -273,13 +286,13 @@ def run_scale(env: Env, n: int, *, label: str) -> ScaleResult:
     return result
 
 
-def _tenants(label: str, n: int) -> list[str]:
+def tenant_namespaces(label: str, n: int) -> list[str]:
     return [f"{label}-t{i}" for i in range(max(1, (n + 49) // 50))]
 
 
 def delete_accounts(env: Env, label: str, result: ScaleResult) -> None:
     mgmt = env.mgmt
-    tenants = _tenants(label, result.accounts)
+    tenants = tenant_namespaces(label, result.accounts)
     deploys_before = len(env.standin.deploys())
     started = time.monotonic()
     for tenant in tenants:

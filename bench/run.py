@@ -35,14 +35,19 @@ from bench.harness import (
 )
 
 
+def ratio_label(n: int) -> str:
+    """The label of the burst `with_ratio` measures for a seed size that no scale run had."""
+    return f"r{n}"
+
+
 def with_ratio(seed: dict[str, float], env: Env, measured: dict[int, ScaleResult]) -> dict[str, float]:
     """The seed procedure's result with spinop's time at the same size and the ratio seed / spinop. spinop's time
     comes from the scale run of that size, or from a burst measured here with its own names."""
     n = int(seed["accounts"])
     ours = measured.get(n)
     if ours is None:
-        ours = run_scale(env, n, label=f"r{n}")
-        delete_accounts(env, f"r{n}", ours)
+        ours = run_scale(env, n, label=ratio_label(n))
+        delete_accounts(env, ratio_label(n), ours)
     return {**seed, "spinop_seconds": ours.seconds_to_ready, "ratio": round(seed["seconds"] / ours.seconds_to_ready, 1)}
 
 

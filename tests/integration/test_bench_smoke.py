@@ -1,5 +1,9 @@
 """The benchmark harness at a tiny size, so bench/ keeps working between benchmark runs (issue 8: the benchmarks
-do not run in CI except this smoke size). It checks that the harness measures, never how fast anything is."""
+do not run in CI except this smoke size). It checks that the harness measures, never how fast anything is.
+
+It runs on the test run's control planes (issue 18), with the bench's operator watching only the bench's tenant
+namespaces: SpinnakerAccounts that other modules left in MGMT must not reach the bench's Halyard stand-in (its
+deploy counts are asserted). Everything else the bench creates has names of its own (labels smoke, r1, r2)."""
 
 from __future__ import annotations
 
@@ -14,12 +18,28 @@ from bench.harness import (
     run_steady,
     start_env,
     stop_env,
+    tenant_namespaces,
 )
-from bench.run import with_ratio
+from bench.run import ratio_label, with_ratio
+
+from spinop.devcluster.controlplane import ControlPlanes
+from tests.integration.spinnaker.conftest import QUIET_SECONDS
+
+SEED_SIZES = (1, 2)
 
 
-def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(tmp_path: Path) -> None:
-    env = start_env(tmp_path / "bench", deploy_seconds=0.2, drift_interval=120)
+def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(
+    tmp_path: Path, control_planes: ControlPlanes
+) -> None:
+    tenants = [*tenant_namespaces("smoke", 3), *(ns for n in SEED_SIZES for ns in tenant_namespaces(ratio_label(n), n))]
+    env = start_env(
+        tmp_path / "bench",
+        deploy_seconds=0.2,
+        drift_interval=120,
+        planes=control_planes,
+        watch_namespaces=tenants,
+        quiet_seconds=QUIET_SECONDS,
+    )
     try:
         floor = run_floor(env, 3, label="smoke")
         assert floor > 0
@@ -40,7 +60,7 @@ def test_bench_harness_measures_a_tiny_burst_and_the_seed_procedure(tmp_path: Pa
         delete_accounts(env, "smoke", result)
         assert result.deletion_deploys == 1
         # Two sizes in one run, as the full plan does (each size registers its own accounts).
-        for n in (1, 2):
+        for n in SEED_SIZES:
             seed = with_ratio(run_seed_baseline(env, n), env, {3: result})
             assert seed["accounts"] == n and seed["seconds"] > 0 and seed["deploys"] == n, seed
             assert seed["spinop_seconds"] > 0 and seed["ratio"] == round(seed["seconds"] / seed["spinop_seconds"], 1)
