@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 # pytest-xdist workers for `make test` / `make integration`: the integration tests mostly wait on operator passes
 # and control planes, so 3 workers on 2 CPUs finish in about half the time of one (docs/development.md).
 TEST_WORKERS ?= 3
-XDIST := -n $(TEST_WORKERS) --dist loadscope
+# Modules go out in collection order, which the integration conftest sorts longest first (LONG_RUNNING_MODULES);
+# xdist's default would reorder them by test count.
+XDIST := -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 .PHONY: demo test setup build lint typecheck crds crds-check unit integration clean
 
