@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +18,7 @@ from spinop import tenancy
 from spinop.admission import observe, rules, server
 from spinop.admission.pipelines import (
     PipelineReview,
+    pipeline_validators,
     register_pipeline_validator,
     unregister_pipeline_validator,
 )
@@ -397,7 +398,19 @@ async def test_account_handler_admits_when_mgmt_is_unreadable_under_ignore(monke
     assert "ConnectionRefusedError" in warnings[0]
 
 
-def test_register_is_idempotent_and_sets_the_failure_policy() -> None:
+@pytest.fixture()
+def validators_restored() -> Iterator[None]:
+    """`register` adds the pipeline tenant guard to the process-wide validators: put them back as they were, or
+    later tests' webhook calls would run the guard against their fake (None) MGMT client."""
+    before = pipeline_validators()
+    yield
+    for validator in pipeline_validators():
+        unregister_pipeline_validator(validator)
+    for validator in before:
+        register_pipeline_validator(validator)
+
+
+def test_register_is_idempotent_and_sets_the_failure_policy(validators_restored: None) -> None:
     registry = kopf.OperatorRegistry()
     handlers.register(AdmissionSettings(failure_policy="Fail"), registry)
     handlers.register(AdmissionSettings(failure_policy="Fail"), registry)

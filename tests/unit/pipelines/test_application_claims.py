@@ -116,6 +116,8 @@ async def test_the_webhook_refuses_what_the_reconcile_refuses() -> None:
     )
     settings = fake_memo()["ctx"].config.pipelines
     assert not owns_application("corpus-a", "corpus-b-web", [], settings)[0]
+    warnings: list[str] = []
     await handlers.validate_pipeline(  # its own application passes
-        memo=fake_memo(), warnings=[], dryrun=True, operation="CREATE", new=pipeline(application="corpus-a-web")
+        memo=fake_memo(), warnings=warnings, dryrun=True, operation="CREATE", new=pipeline(application="corpus-a-web")
     )
+    assert warnings == []  # nothing else judged it (no validator left registered by another test read MGMT)
