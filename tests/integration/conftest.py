@@ -28,29 +28,32 @@ from tests.integration.operator_process import OperatorProcess
 REMOTE_CLUSTERS = tuple(name for name in DEFAULT_CLUSTERS if name != "mgmt")
 
 
-#: Seconds each long module took on one worker of `make test` (2 CPUs, 3 workers, 2026-12-06; refresh from
+#: Seconds each long module took on one worker of `make test` (2 CPUs, 4 workers, 2026-12-06; refresh from
 #: `--durations=0` when they shift). Under xdist (`--dist loadscope --no-loadscope-reorder`, Makefile) a module
 #: stays on one worker and modules are handed out in collection order, so the longest go first and the short ones
 #: fill in behind them: the run does not end with one worker busy on a long module while the others are idle.
 #: Unlisted modules keep their collection order after these.
 LONG_RUNNING_MODULES = {
-    "spinnaker/test_sync.py": 459,
-    "reliability/test_bad_input.py": 163,
-    "reliability/test_halyard_faults.py": 134,
-    "test_accounts.py": 100,
-    "spinnaker/test_migration.py": 85,
-    "test_bench_smoke.py": 60,
-    "reliability/test_remote_outage.py": 56,
+    "spinnaker/test_sync.py": 475,
+    "reliability/test_bad_input.py": 202,
+    "reliability/test_halyard_faults.py": 169,
+    "test_accounts.py": 112,
+    "spinnaker/test_migration.py": 92,
+    "test_demo.py": 59,
+    "test_helm_chart.py": 56,
     "spinnaker/test_accounts_api_wire.py": 56,
-    "test_idle_accounts.py": 54,
-    "test_helm_chart.py": 51,
-    "pipelines/test_pipelines.py": 50,
-    "test_demo.py": 45,
+    "test_bench_smoke.py": 56,
+    "pipelines/test_pipelines.py": 55,
+    "test_idle_accounts.py": 53,
+    "reliability/test_remote_outage.py": 51,
     "reliability/test_halyard_outage_mid_deploy.py": 45,
-    "admission/test_webhook.py": 40,
-    "test_ha.py": 36,
-    "spinnaker/test_halyard_burst.py": 35,
-    "reliability/test_kill9_rollout.py": 33,
+    "spinnaker/test_halyard_burst.py": 38,
+    "admission/test_tenant_boundaries.py": 30,
+    "plan/test_plan.py": 30,
+    "test_guardrails.py": 29,
+    "hostile/test_hostile_accounts.py": 28,
+    "reliability/test_kill9_rollout.py": 25,
+    "admission/test_webhook.py": 25,
 }
 
 
