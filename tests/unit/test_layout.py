@@ -22,3 +22,11 @@ def test_every_test_folder_is_a_package_of_spinop_or_a_named_exception() -> None
 
 def test_every_package_of_spinop_has_its_test_folder() -> None:
     assert _folders(PACKAGE) - _folders(UNIT) == set(), "spinop packages without a tests/unit folder"
+
+
+def test_every_long_running_module_the_scheduler_orders_exists() -> None:
+    """The integration conftest hands these out first under xdist; a renamed module would silently lose its place."""
+    from tests.integration.conftest import LONG_RUNNING_MODULES
+
+    missing = [m for m in LONG_RUNNING_MODULES if not (ROOT / "tests" / "integration" / m).is_file()]
+    assert missing == [], f"LONG_RUNNING_MODULES names modules that do not exist: {missing}"
