@@ -121,17 +121,6 @@ def holds_our_kubeconfig(desired: DesiredSpinnakerAccount, stored: Mapping[str, 
     return isinstance(text, str) and text == desired.kubeconfig.reveal()
 
 
-def someone_elses(name: str) -> Outcome:
-    return Outcome(
-        False,
-        Reason.AccountExistsInSpinnaker,
-        f"someone else created a Spinnaker account named {name} while spinop was creating it; spinop will not change "
-        "it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
-        needs_user=True,
-        disown=True,
-    )
-
-
 def gate_failure(err: GateError, *, action: str) -> Outcome:
     """Gate's answer to one account write as the account's outcome (Gate's words; the client scrubbed secrets)."""
     if isinstance(err, GateRateLimited):

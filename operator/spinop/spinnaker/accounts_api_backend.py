@@ -47,12 +47,19 @@ from spinop.spinnaker.account_definitions import (
     gate_failure,
     holds_our_kubeconfig,
     kubernetes_view,
-    someone_elses,
     unavailable,
 )
 from spinop.spinnaker.desired import DesiredSpinnakerAccount
 from spinop.spinnaker.migration import HalyardMigration, MigrationIncomplete
-from spinop.spinnaker.sync import BackendUnavailable, BatchResult, ChangeRecord, Outcome, Removal, Upsert
+from spinop.spinnaker.sync import (
+    BackendUnavailable,
+    BatchResult,
+    ChangeRecord,
+    Outcome,
+    Removal,
+    Upsert,
+    someone_elses,
+)
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import datetime
 import logging
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import kubernetes.client as k8s
@@ -51,7 +51,15 @@ from spinop.halyard.model import unknown_account_fields
 from spinop.kube.clients import call, get_or_none
 from spinop.redact import Redacted
 from spinop.spinnaker.desired import DesiredSpinnakerAccount, merge_account
-from spinop.spinnaker.sync import BackendUnavailable, BatchResult, ChangeRecord, Outcome, Removal, Upsert
+from spinop.spinnaker.sync import (
+    BackendUnavailable,
+    BatchResult,
+    ChangeRecord,
+    Outcome,
+    Removal,
+    Upsert,
+    someone_elses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +190,37 @@ class HalyardBackend:
             return f"{self.settings.mounted_dir.rstrip('/')}/{name}.yaml"
         return f"{self.settings.kubeconfig_dir.rstrip('/')}/{name}.yaml"
 
+    def holds_our_kubeconfig_file(self, name: str, stored: Mapping[str, Any] | None) -> bool:
+        """Whether a stored account reads the kubeconfig file spinop writes for this name (in either delivery's
+        directory): spinop's write whose answer was lost. Halyard keeps no kubeconfig contents to compare, and an
+        account someone else created names a file of theirs."""
+        if stored is None:
+            return False
+        ours = {
+            f"{directory.rstrip('/')}/{name}.yaml"
+            for directory in (self.settings.kubeconfig_dir, self.settings.mounted_dir)
+        }
+        return stored.get("kubeconfigFile") in ours
+
+    def _someone_elses(self, upsert: Upsert, live: Mapping[str, Any] | None) -> bool:
+        """An unconfirmed name (a write-ahead entry: spinop's earlier write failed, or someone created the name
+        between spinop's listing and its write) that Halyard holds with someone else's account."""
+        return (
+            live is not None
+            and not upsert.owned
+            and not upsert.desired.adopt
+            and not self.holds_our_kubeconfig_file(upsert.desired.name, live)
+        )
+
+    async def _ours_to_delete(self, name: str) -> bool:
+        """For an unconfirmed removal: whether Halyard's account of this name is spinop's (or there is none, and the
+        delete only makes sure). Raises HalyardError when Halyard cannot say."""
+        try:
+            stored = await self.client.get_account(name)
+        except HalyardNotFound:
+            return True
+        return self.holds_our_kubeconfig_file(name, stored)
+
     def account_body(self, desired: DesiredSpinnakerAccount, live: dict[str, Any] | None) -> dict[str, Any]:
         merged = merge_account(live, desired)
         merged["kubeconfigFile"] = self.kubeconfig_path(desired.name)
@@ -220,6 +259,9 @@ class HalyardBackend:
                 raise BackendUnavailable(
                     reason_for(err), f"could not enable Halyard's kubernetes provider: {err}{self._airgap_hint(err)}"
                 ) from None
+        for upsert in upserts:  # before any kubeconfig is delivered for it
+            if self._someone_elses(upsert, upsert.existing):
+                outcomes[upsert.desired.name] = someone_elses(upsert.desired.name)
         delivered = await self._deliver(upserts, removals, outcomes)
         changed: list[str] = []
         validate = self.settings.validate_changes
@@ -266,6 +308,9 @@ class HalyardBackend:
                 )
         for removal in removals if per_account else ():
             try:
+                if not removal.confirmed and not await self._ours_to_delete(removal.name):
+                    outcomes[removal.name] = Outcome(True)  # nothing of spinop's there: left as it is
+                    continue
                 await self.client.delete_account(removal.name, validate=validate)
                 changed.append(removal.name)
             except HalyardNotFound:
@@ -275,6 +320,8 @@ class HalyardBackend:
                     False, reason_for(err), f"Halyard could not delete it: {_problem_text(err, removal.name)}"
                 )
         if not changed:
+            # Removals left as they were (someone else's account) still take spinop's file for the name away.
+            await self._forget_files([r.name for r in removals if outcomes.get(r.name, Outcome(False)).ok])
             return BatchResult(outcomes)
 
         if delivered and self.settings.kubeconfig_delivery == "mounted" and self.settings.mounted_sync_seconds > 0:
@@ -340,6 +387,9 @@ class HalyardBackend:
             name = upsert.desired.name
             if name in outcomes:
                 continue
+            if self._someone_elses(upsert, live.get(name)):
+                outcomes[name] = someone_elses(name)
+                continue
             body = self.account_body(upsert.desired, live.get(name))
             unknown = unknown_account_fields(body)
             if unknown:
@@ -354,8 +404,15 @@ class HalyardBackend:
                 unchanged.append(name)
             else:
                 changes[name] = body
+        theirs = [
+            r.name
+            for r in removals
+            if r.name in live and not r.confirmed and not self.holds_our_kubeconfig_file(r.name, live[r.name])
+        ]
+        for name in theirs:
+            outcomes[name] = Outcome(True)  # nothing of spinop's there: left as it is
         gone = [r.name for r in removals if r.name not in live]
-        changes |= {r.name: None for r in removals if r.name in live}
+        changes |= {r.name: None for r in removals if r.name in live and r.name not in theirs}
         if not changes:
             return [*unchanged, *gone]
         written = await self._put_provider(provider, list(changes), changes, outcomes, batch)
@@ -481,7 +538,9 @@ class HalyardBackend:
         return _dropped(lost, undone)
 
     async def _deliver(self, upserts: list[Upsert], removals: list[Removal], outcomes: dict[str, Outcome]) -> bool:
-        """Put every upserted account's kubeconfig where Halyard reads it; True when any content was written."""
+        """Put every upserted account's kubeconfig where Halyard reads it (those without an outcome yet); True when
+        any content was written."""
+        upserts = [u for u in upserts if u.desired.name not in outcomes]
         if not upserts:
             return False
         if self.settings.kubeconfig_delivery == "mounted":

@@ -46,6 +46,9 @@ class Upsert:
 class Removal:
     owner: AccountOwner
     name: str
+    # spinop saw a write of this account succeed at least once. If not (its write-ahead entry's write failed or was
+    # never sent), the name may hold someone else's account: a backend deletes it only when it can tell it is spinop's.
+    confirmed: bool = True
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,19 @@ class Outcome:
     message: str = ""
     needs_user: bool = False  # the change was refused for its content: retrying the same content will not help
     disown: bool = False  # the name turned out to be someone else's: drop the inventory entry this batch wrote ahead
+
+
+def someone_elses(name: str) -> Outcome:
+    """The outcome for a name spinop wrote ahead but found holding someone else's account (every backend says it
+    so): refused, and the write-ahead entry dropped."""
+    return Outcome(
+        False,
+        Reason.AccountExistsInSpinnaker,
+        f"someone else created a Spinnaker account named {name} while spinop was creating it; spinop will not change "
+        "it. Choose another spec.accountName, or set spec.adopt: true to take it over.",
+        needs_user=True,
+        disown=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -338,7 +354,7 @@ class SpinnakerSync:
                     # else's account, which a DELETE by name would destroy).
                     decided[name] = Outcome(True)
                     continue
-                removals.append(Removal(item.owner, name))
+                removals.append(Removal(item.owner, name, confirmed=entry.state == "present" or entry.applied_at != ""))
                 continue
             desired = item.desired
             ours = entry is not None

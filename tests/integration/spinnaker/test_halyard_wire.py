@@ -5,11 +5,14 @@ network. Accounts are created by a real tenant (a ServiceAccount bound to spinop
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from spinop.halyard import HalyardClient
 from tests.integration import objects
 from tests.integration.kube import Cluster, wait_for
 from tests.integration.operator_process import OperatorProcess
@@ -101,3 +104,71 @@ def test_validate_false_registers_accounts_through_an_airgapped_halyard(
         operator.assert_clean()
     finally:
         restricted.close()
+
+
+def test_a_tenant_racing_someone_elses_new_account_never_overwrites_or_deletes_it(
+    operator: OperatorProcess, standin: HalyardStandinProcess, mgmt: Cluster, tenant: Tenant
+) -> None:
+    """Attack (the Halyard form of test_accounts_api_wire's): claim the name another `hal` user is adding. spinop's
+    first write of it fails (a one-shot task failure), so its write-ahead inventory entry stays unconfirmed; the
+    other user's `hal config provider kubernetes account add` lands before spinop's retry. Halyard has no locking
+    and keeps no kubeconfig contents, so only the kubeconfig file the account reads tells spinop it is not its own:
+    the retry must refuse the name, and deleting the SpinnakerAccount must leave the other user's account."""
+    name = f"{tenant.namespace}-contested"
+    theirs = {
+        "name": name,
+        "providerVersion": "V2",
+        "context": "payments",
+        "kubeconfigFile": "/home/spinnaker/.kube/payments.yaml",
+        "namespaces": ["payments"],
+        "omitKinds": [],
+        "permissions": {"WRITE": ["payments-team"]},
+    }
+    standin.faults(fail_next={"message": "Unexpected exception: injected", "match": "provider"})
+    restricted = RestrictedTenant(mgmt, tenant.namespace)
+    try:
+        body = objects.spinnaker_account(
+            tenant.namespace, "contested", tenant.cluster, tenant.target("contested"), accountName=name
+        )
+        answer = restricted.create(body)
+        assert answer.accepted, str(answer)
+        objects.wait_condition(
+            mgmt, KIND, "contested", tenant.namespace, "SpinnakerSynced", "False", "HalyardTaskFailed", timeout=60
+        )
+        asyncio.run(_hal_account_add(standin.daemon_url, theirs))  # spinop retries 5 s after the failure
+        stored = standin.accounts()[name]
+        assert stored["kubeconfigFile"] == theirs["kubeconfigFile"]
+        refused = objects.wait_condition(
+            mgmt,
+            KIND,
+            "contested",
+            tenant.namespace,
+            "SpinnakerSynced",
+            "False",
+            "AccountExistsInSpinnaker",
+            timeout=120,
+        )
+        synced = objects.condition(refused, "SpinnakerSynced")
+        assert synced is not None and "spec.adopt" in synced["message"]
+        assert standin.accounts()[name] == stored
+
+        deleted = restricted.attempt(
+            restricted.custom.delete_namespaced_custom_object,
+            "spinop.io",
+            "v1alpha1",
+            tenant.namespace,
+            "spinnakeraccounts",
+            "contested",
+        )
+        assert deleted.accepted, str(deleted)
+        objects.wait_gone(mgmt, KIND, "contested", tenant.namespace, timeout=120)
+        assert standin.accounts()[name] == stored, "the other user's account was changed or deleted"
+        operator.assert_clean()
+    finally:
+        restricted.close()
+
+
+async def _hal_account_add(daemon_url: str, account: dict[str, Any]) -> None:
+    """What `hal config provider kubernetes account add` sends the daemon (another Halyard user)."""
+    async with HalyardClient.rest(daemon_url) as someone:
+        await someone.add_account(account, validate=False)

@@ -70,6 +70,7 @@ class Batch:
     removals: list[str]
     at: float
     persisted: dict[str, str]  # the inventory's persisted states when Spinnaker was asked to change
+    unconfirmed: list[str] = field(default_factory=list)  # removals of names spinop never saw written
     contents: dict[str, str] = field(default_factory=dict)  # name -> content key applied
 
 
@@ -102,6 +103,7 @@ class MemorySpinnaker:
             Batch(
                 upserts=[u.desired.name for u in upserts],
                 removals=[r.name for r in removals],
+                unconfirmed=[r.name for r in removals if not r.confirmed],
                 at=time.monotonic(),
                 persisted=self.inventory.states(),
                 contents={u.desired.name: u.desired.content_key() for u in upserts},
@@ -462,6 +464,24 @@ async def test_an_account_left_half_added_by_a_crash_is_still_ours(start: Start)
     assert world.spinnaker.accounts["dev-web"]["context"] == "dev-web"
     report = world.reports.last(WEB)
     assert report is not None and report.status == "True"
+
+
+async def test_removing_an_account_spinop_never_saw_written_asks_the_backend_to_check_it_is_spinops(
+    start: Start,
+) -> None:
+    # A write-ahead entry whose write failed (or never went out before a crash): the name may hold someone else's
+    # account, so the removal says so and the backend deletes only what it can tell is spinop's
+    # (tests/unit/halyard/test_backend_ownership.py). One applied once stays confirmed through failed removals.
+    entries = {
+        "dev-web": InventoryEntry(owner_uid="uid-web", owner="team-a/web", state="adding"),
+        "dev-api": InventoryEntry(
+            owner_uid="uid-api", owner="team-b/api", state="deleting", applied_at="2026-12-06T04:00:00Z"
+        ),
+    }
+    world = await start(entries, live={"dev-web": {"name": "dev-web"}, "dev-api": {"name": "dev-api"}})
+    await asyncio.wait_for(asyncio.gather(world.sync.remove(WEB, "dev-web"), world.sync.remove(API, "dev-api")), WITHIN)
+    assert sorted(world.spinnaker.batches[-1].removals) == ["dev-api", "dev-web"]
+    assert world.spinnaker.batches[-1].unconfirmed == ["dev-web"]
 
 
 # ------------------------------------------------------------------------------------------------ write-ahead log
