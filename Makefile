@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # pytest-xdist workers for `make test` / `make integration`: the integration tests mostly wait on operator passes
-# and control planes, so 4 workers on 2 CPUs still leave about a third of the CPU idle and finish in 9 minutes
-# where 3 take 11 (docs/development.md).
+# and control planes, so 4 workers on 2 CPUs still leave about a third of the CPU idle, and `make test` takes
+# 10–11 minutes where 3 workers took 12 (docs/development.md).
 TEST_WORKERS ?= 4
 # Modules go out in collection order, which the integration conftest sorts longest first (LONG_RUNNING_MODULES);
 # xdist's default would reorder them by test count.
