@@ -47,8 +47,8 @@ LONG_RUNNING_MODULES = {
     "test_idle_accounts.py": 53,
     "reliability/test_remote_outage.py": 51,
     "reliability/test_halyard_outage_mid_deploy.py": 45,
-    "spinnaker/test_halyard_wire.py": 40,  # measured alone, with its racing test (2026-12-06)
     "spinnaker/test_halyard_burst.py": 38,
+    "spinnaker/test_halyard_wire.py": 31,
     "admission/test_tenant_boundaries.py": 30,
     "plan/test_plan.py": 30,
     "test_guardrails.py": 29,
