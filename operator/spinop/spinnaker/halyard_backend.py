@@ -192,8 +192,9 @@ class HalyardBackend:
 
     def holds_our_kubeconfig_file(self, name: str, stored: Mapping[str, Any] | None) -> bool:
         """Whether a stored account reads the kubeconfig file spinop writes for this name (in either delivery's
-        directory): spinop's write whose answer was lost. Halyard keeps no kubeconfig contents to compare, and an
-        account someone else created names a file of theirs."""
+        directory): spinop's write whose answer was lost. spinop's accounts carry no kubeconfigContents to compare
+        (Halyard copies the file at deploy time); an account someone else created names a file of theirs, or holds
+        its kubeconfig inline."""
         if stored is None:
             return False
         ours = {

@@ -112,7 +112,8 @@ def test_a_tenant_racing_someone_elses_new_account_never_overwrites_or_deletes_i
     """Attack (the Halyard form of test_accounts_api_wire's): claim the name another `hal` user is adding. spinop's
     first write of it fails (a one-shot task failure), so its write-ahead inventory entry stays unconfirmed; the
     other user's `hal config provider kubernetes account add` lands before spinop's retry. Halyard has no locking
-    and keeps no kubeconfig contents, so only the kubeconfig file the account reads tells spinop it is not its own:
+    and spinop's accounts carry no kubeconfigContents, so only the kubeconfig file the account reads tells spinop
+    it is not its own:
     the retry must refuse the name, and deleting the SpinnakerAccount must leave the other user's account."""
     name = f"{tenant.namespace}-contested"
     theirs = {

@@ -3,10 +3,15 @@
 An inventory entry spinop wrote ahead but never saw confirmed ("adding") makes the name look like spinop's, yet
 Halyard may hold someone else's account under it: another `hal` user added it between spinop's listing and its
 write (Halyard has no locking, so spinop's own add then fails validation as a duplicate and is retried), or it
-appeared after a write of spinop's failed. Halyard keeps no kubeconfig contents to compare, so spinop's proof is the
-kubeconfig file the account reads: spinop writes its own at `<kubeconfig_dir>/<name>.yaml` and nobody else's
+appeared after a write of spinop's failed. spinop's accounts carry no kubeconfigContents to compare, so spinop's proof
+is the kubeconfig file the account reads: spinop writes its own at `<kubeconfig_dir>/<name>.yaml` and nobody else's
 account names that file. Against the Halyard stand-in over both transports: REST (one provider write per burst)
 and exec (`hal`, one write per account).
+
+Upstream (spinnaker/halyard): `halyard-config/.../model/v1/providers/kubernetes/KubernetesAccount.java` holds both
+`kubeconfigFile` and `kubeconfigContents` (someone else's account may use either); `halyard-config/.../validate/v1/
+providers/ProvidersValidator.java` refuses a name that appears twice with a FATAL problem ("Account "<name>" appears
+more than once"), which is why spinop's add fails when another user's account of that name landed first.
 """
 
 from __future__ import annotations
@@ -149,3 +154,15 @@ async def test_a_confirmed_removal_deletes_whatever_file_the_account_reads(
     result = await backend.apply([], [Removal(AccountOwner("team-a", "contested", f"uid-{NAME}"), NAME)])
     assert result.outcomes[NAME].ok
     assert NAME not in stored_accounts(standin)
+
+
+async def test_someone_elses_account_with_an_inline_kubeconfig_is_refused_too(
+    backend: HalyardBackend, standin: HalyardStandin
+) -> None:
+    inline = {k: v for k, v in THEIRS.items() if k != "kubeconfigFile"}
+    async with make_client(standin, "rest") as someone:
+        await someone.add_account({**inline, "kubeconfigContents": "apiVersion: v1\nkind: Config\n"}, validate=False)
+    theirs = as_stored(standin)
+    result = await backend.apply([Upsert(desired(NAME), stored_accounts(standin)[NAME], owned=False)], [])
+    assert result.outcomes[NAME].reason == "AccountExistsInSpinnaker"
+    assert as_stored(standin) == theirs
